@@ -1,0 +1,87 @@
+"""Dense (fully connected) layer: ``y = x @ weight.T + bias``."""
+
+import numpy as np
+
+from .._ext import dense as _dense
+from .._threading import blas_single_threaded, get_num_threads
+from ._validation import as_float_array, check_blas_dims
+
+__all__ = ["linear_forward", "linear_backward"]
+
+
+def _check_linear_args(x, weight, bias):
+    weight = as_float_array(weight, "weight", ndim=2)
+    x = as_float_array(x, "x", min_ndim=1, like=weight, like_name="weight")
+    out_features, in_features = weight.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(f"x has shape {x.shape}: its last dimension must equal "
+                         f"weight.shape[1] = in_features = {in_features}")
+    if bias is not None:
+        bias = as_float_array(bias, "bias", ndim=1, like=weight, like_name="weight")
+        if bias.shape[0] != out_features:
+            raise ValueError(f"bias has shape {bias.shape}, expected ({out_features},) "
+                             f"= (out_features,)")
+    n = int(np.prod(x.shape[:-1], dtype=np.int64))
+    check_blas_dims("linear", n, in_features, out_features)
+    return x.reshape(n, in_features), weight, bias, n
+
+
+def linear_forward(x, weight, bias=None):
+    """Affine map ``y = x @ weight.T + bias`` (PyTorch's ``F.linear``).
+
+    Parameters
+    ----------
+    x : ndarray, shape (*, in_features)
+    weight : ndarray, shape (out_features, in_features)
+    bias : ndarray, shape (out_features,), optional
+
+    Returns
+    -------
+    y : ndarray, shape (*, out_features)
+    """
+    x2, weight, bias, n = _check_linear_args(x, weight, bias)
+    out = np.empty((n, weight.shape[0]), dtype=weight.dtype)
+    n_threads = get_num_threads()
+    with blas_single_threaded(n_threads):
+        _dense.linear_forward(x2, weight, bias, out, n_threads)
+    return out.reshape(*np.shape(x)[:-1], weight.shape[0])
+
+
+def linear_backward(grad_out, x, weight, *, need_input_grad=True, need_weight_grad=True,
+                    need_bias_grad=True):
+    """Gradients of :func:`linear_forward`.
+
+    Parameters
+    ----------
+    grad_out : ndarray, shape (*, out_features)
+        Gradient of the loss with respect to ``y``.
+    x : ndarray, shape (*, in_features)
+        The forward input.
+    weight : ndarray, shape (out_features, in_features)
+    need_input_grad, need_weight_grad, need_bias_grad : bool
+        Skip what is not needed (e.g. the input gradient of a first layer).
+
+    Returns
+    -------
+    grad_x : ndarray, shape (*, in_features), or None
+    grad_weight : ndarray, shape (out_features, in_features), or None
+    grad_bias : ndarray, shape (out_features,), or None
+    """
+    x2, weight, _, n = _check_linear_args(x, weight, None)
+    out_features, in_features = weight.shape
+    grad_out = as_float_array(grad_out, "grad_out", like=weight, like_name="weight")
+    expected = (*np.shape(x)[:-1], out_features)
+    if grad_out.shape != expected:
+        raise ValueError(f"grad_out has shape {grad_out.shape}, expected {expected} "
+                         f"(x.shape[:-1] + (out_features,))")
+    g2 = grad_out.reshape(n, out_features)
+    dtype = weight.dtype
+    gx = np.empty((n, in_features), dtype) if need_input_grad else None
+    gw = np.empty((out_features, in_features), dtype) if need_weight_grad else None
+    gb = np.empty((out_features,), dtype) if need_bias_grad else None
+    n_threads = get_num_threads()
+    with blas_single_threaded(n_threads):
+        _dense.linear_backward(g2, x2, weight, gx, gw, gb, n_threads)
+    if gx is not None:
+        gx = gx.reshape(np.shape(x))
+    return gx, gw, gb
