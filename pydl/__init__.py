@@ -1,0 +1,28 @@
+"""pydl: deep learning on the CPU with Cython + OpenMP kernels.
+
+Layers and losses are in :mod:`pydl.nn`, optimizers in :mod:`pydl.optim`, validated
+stateless ops in :mod:`pydl.functional` and their NumPy twins in
+:mod:`pydl.reference`. A training step::
+
+    y = model(x)
+    loss = criterion(y, target)       # a Python float
+    model.backward(criterion.backward())
+    optimizer.step()
+    optimizer.zero_grad()
+"""
+
+from ._version import __version__
+from ._threading import get_num_threads, set_num_threads, threads
+from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .random import manual_seed
+from . import functional, nn, optim, reference, testing
+from ._config import show_config
+
+# Apply the default thread count (OMP_NUM_THREADS, else physical cores) to BLAS too.
+get_num_threads()
+
+__all__ = [
+    "__version__", "get_num_threads", "set_num_threads", "threads", "show_config",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
+    "functional", "nn", "optim", "reference", "testing",
+]

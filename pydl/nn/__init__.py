@@ -1,0 +1,16 @@
+"""Layers, losses and containers with PyTorch's names, arguments and weight layouts."""
+
+from . import init
+from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
+from .container import ModuleList, Sequential
+from .linear import Flatten, Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import IncompatibleKeys, Module
+from .parameter import Parameter
+
+__all__ = [
+    "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "init",
+    "Linear", "Identity", "Flatten",
+    "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "SiLU", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
+]

@@ -1,0 +1,344 @@
+"""Module: the base class of every layer, loss and model."""
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .._grad_mode import is_grad_enabled
+from .parameter import Parameter
+
+__all__ = ["Module", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+def _to_numpy(value, key):
+    """A state_dict value as an ndarray; PyTorch tensors are accepted too."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch.Tensor
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"state_dict[{key!r}] is not an array: {exc}") from None
+
+
+class Module:
+    """Base class for layers and models, after ``torch.nn.Module``.
+
+    Subclasses assign :class:`Parameter` and ``Module`` attributes in ``__init__``
+    (they are registered automatically) and implement:
+
+    ``forward(*inputs)``
+        Compute the output. When :func:`pydl.is_grad_enabled` (the default), keep what
+        ``backward`` needs with :meth:`save_for_backward`.
+    ``backward(grad_output)``
+        Given the gradient of the loss with respect to the output of the most recent
+        ``forward``, add parameter gradients into each ``Parameter.grad`` and return
+        the gradient with respect to the input.
+
+    Calling the module (``module(x)``) runs ``forward``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_saved", None)
+
+    # ------------------------------------------------------------ registration
+    def _stores(self):
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError(f"cannot assign parameters, buffers or submodules before "
+                                 f"{type(self).__name__}.__init__() calls super().__init__()")
+        return d["_parameters"], d["_buffers"], d["_modules"]
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):
+            params, buffers, modules = self._stores()
+            self._forget(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            params, buffers, modules = self._stores()
+            self._forget(name)
+            modules[name] = value
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter "
+                                f"{name!r} (a pydl.nn.Parameter or None is expected)")
+            self._parameters[name] = None
+        elif "_modules" in self.__dict__ and name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as submodule "
+                                f"{name!r} (a pydl.nn.Module or None is expected)")
+            self._modules[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, np.ndarray):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} "
+                                f"(an ndarray or None is expected)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        for store in ("_parameters", "_buffers", "_modules"):
+            self.__dict__[store].pop(name, None)
+        self.__dict__.pop(name, None)
+        self._non_persistent.discard(name)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        if any(name in self.__dict__.get(s, ()) for s in ("_parameters", "_buffers", "_modules")):
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Add a parameter (or None, e.g. a disabled bias) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"parameter {name!r} must be a pydl.nn.Parameter or None, "
+                            f"got {type(param).__name__}")
+        params, _, _ = self._stores()
+        self._forget(name)
+        params[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Add state that is not trained (e.g. running statistics) under ``name``.
+
+        Persistent buffers are part of :meth:`state_dict`.
+        """
+        if tensor is not None and not isinstance(tensor, np.ndarray):
+            raise TypeError(f"buffer {name!r} must be an ndarray or None, "
+                            f"got {type(tensor).__name__}")
+        _, buffers, _ = self._stores()
+        self._forget(name)
+        buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name, module):
+        """Add a child module under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a pydl.nn.Module")
+        _, _, modules = self._stores()
+        self._forget(name)
+        modules[name] = module
+
+    # --------------------------------------------------------------- traversal
+    def named_modules(self, memo=None, prefix=""):
+        """Yield ``(name, module)`` for this module and all below it, each once."""
+        if memo is None:
+            memo = set()
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self):
+        for _, child in self.named_children():
+            yield child
+
+    def named_parameters(self, prefix="", recurse=True):
+        """Yield ``(dotted_name, Parameter)``; a parameter shared by two modules once."""
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every submodule and then on this one; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------- state
+    def _state_entries(self, prefix=""):
+        """(key, owner module, attribute name, kind) for every state_dict entry."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield prefix + name, self, name, "parameter"
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                yield prefix + name, self, name, "buffer"
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child._state_entries(f"{prefix}{name}.")
+
+    def state_dict(self):
+        """Parameters and persistent buffers by dotted name, as copies.
+
+        Keys follow PyTorch (``"0.weight"``, ``"layer1.0.bn1.running_mean"``), so a
+        state_dict saved by PyTorch loads with :meth:`load_state_dict`.
+        """
+        out = OrderedDict()
+        for key, owner, name, kind in self._state_entries():
+            value = owner._parameters[name].data if kind == "parameter" else owner._buffers[name]
+            out[key] = value.copy()
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from ``state_dict`` into this module's parameters and buffers.
+
+        Values may be ndarrays or PyTorch tensors; they are cast to each parameter's
+        dtype. With ``strict`` every key must match; in any case a shape mismatch is an
+        error and nothing is changed when any error is found.
+
+        Returns
+        -------
+        IncompatibleKeys
+            ``(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        entries = {key: (owner, name, kind) for key, owner, name, kind in self._state_entries()}
+        missing = [k for k in entries if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in entries]
+        errors = []
+        updates = []
+        for key, (owner, name, kind) in entries.items():
+            if key not in state_dict:
+                continue
+            value = _to_numpy(state_dict[key], key)
+            target = owner._parameters[name].data if kind == "parameter" else owner._buffers[name]
+            if value.shape != target.shape:
+                errors.append(f"size mismatch for {key}: the checkpoint has shape "
+                              f"{value.shape}, this module has {target.shape}")
+                continue
+            if value.dtype.kind not in "fiub" or (target.dtype.kind in "iub" and
+                                                   value.dtype.kind == "f"):
+                errors.append(f"dtype mismatch for {key}: cannot load {value.dtype} into "
+                              f"{target.dtype}")
+                continue
+            updates.append((target, value))
+        if strict and missing:
+            errors.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            errors.append(f"unexpected keys: {unexpected}")
+        if errors:
+            raise ValueError(f"error(s) loading state_dict into {type(self).__name__}:\n  "
+                             + "\n  ".join(errors))
+        for target, value in updates:
+            np.copyto(target, value, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------- modes
+    def train(self, mode=True):
+        """Set training mode (dropout active, batch norm uses batch statistics)."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train mode must be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        """Set evaluation mode; same as ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient (to None, or to zeros in place)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
+
+    def to(self, dtype):
+        """Convert floating parameters and buffers to ``dtype`` (float32 or float64)."""
+        dtype = np.dtype(dtype)
+        if dtype not in _DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None and p.data.dtype != dtype:
+                    p.data = p.data.astype(dtype)
+                    p.grad = None
+            for name, b in m._buffers.items():
+                if b is not None and b.dtype.kind == "f" and b.dtype != dtype:
+                    m._buffers[name] = b.astype(dtype)
+            object.__setattr__(m, "_saved", None)
+        return self
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    # ---------------------------------------------------------- forward/backward
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def save_for_backward(self, **values):
+        """Keep ``values`` for the next :meth:`backward` (skipped under no_grad)."""
+        object.__setattr__(self, "_saved", values if is_grad_enabled() else None)
+
+    def saved(self):
+        """What the last ``forward`` saved; a clear error if there is nothing."""
+        saved = self.__dict__.get("_saved")
+        if saved is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() needs a forward() first, "
+                               f"run with gradients enabled (not under pydl.no_grad())")
+        return saved
+
+    # -------------------------------------------------------------------- repr
+    def extra_repr(self):
+        """Shown inside the module's repr, e.g. ``in_features=2, out_features=4``."""
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_repr}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"

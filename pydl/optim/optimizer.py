@@ -1,0 +1,176 @@
+"""Optimizer: parameter groups, per-parameter state, state_dict (after torch.optim)."""
+
+import copy
+import numbers
+
+import numpy as np
+
+from ..nn.parameter import Parameter
+
+__all__ = ["Optimizer"]
+
+
+class Optimizer:
+    """Base class: holds parameter groups and per-parameter state.
+
+    Parameters
+    ----------
+    params : iterable of Parameter, or of dicts
+        Parameters to optimise, or parameter groups: dicts with a ``"params"`` entry
+        and per-group hyper-parameters that override ``defaults``.
+    defaults : dict
+        Default hyper-parameters for every group.
+
+    Subclasses implement ``_check_group(group)`` (validate hyper-parameters) and
+    ``_update(param, group, state)`` (one fused kernel call per parameter).
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state = {}
+        self.param_groups = []
+        if isinstance(params, Parameter):
+            raise TypeError("params must be an iterable of Parameters or of dicts, "
+                            "not a single Parameter (wrap it in a list)")
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        for group in params:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters with its own hyper-parameters."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        params = [params] if isinstance(params, Parameter) else list(params or [])
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"optimizer can only optimize pydl.nn.Parameter objects, "
+                                f"got {type(p).__name__}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _check_group(self, group):
+        raise NotImplementedError
+
+    def _update(self, param, group, state):
+        raise NotImplementedError
+
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients of every parameter this optimizer holds."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad[...] = 0
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient.
+
+        ``closure``, if given, is called first (it should run forward and backward and
+        return the loss) and its result is returned.
+        """
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                self._update(p, group, self.state.setdefault(p, {}))
+        return loss
+
+    def state_dict(self):
+        """Hyper-parameters and state, with parameters named by their index (PyTorch's
+        layout): ``{"state": {i: {...}}, "param_groups": [{..., "params": [i, ...]}]}``.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                           for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyper-parameters and state saved by :meth:`state_dict`."""
+        groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
+        if groups is None or "state" not in state_dict:
+            raise ValueError("optimizer state_dict must have 'state' and 'param_groups'")
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"loaded state_dict has {len(groups)} parameter groups, this "
+                             f"optimizer has {len(self.param_groups)}")
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"a loaded parameter group has {len(saved['params'])} "
+                                 f"parameters, this optimizer's has {len(group['params'])}")
+        by_index = {}
+        for saved, group in zip(groups, self.param_groups):
+            for i, p in zip(saved["params"], group["params"]):
+                by_index[int(i)] = p
+        new_state = {}
+        for i, entries in state_dict["state"].items():
+            p = by_index.get(int(i))
+            if p is None:
+                raise ValueError(f"state for parameter index {i} has no parameter")
+            restored = {}
+            for key, value in entries.items():
+                if isinstance(value, np.ndarray) and value.shape == p.shape:
+                    restored[key] = np.array(value, dtype=p.dtype, order="C")
+                elif isinstance(value, np.ndarray) and value.ndim > 0:
+                    raise ValueError(f"state {key!r} of parameter {i} has shape {value.shape}, "
+                                     f"the parameter has {p.shape}")
+                else:
+                    restored[key] = value.item() if isinstance(value, np.ndarray) else value
+            new_state[p] = restored
+        new_groups = []
+        for saved, group in zip(groups, self.param_groups):
+            g = {k: v for k, v in saved.items() if k != "params"}
+            g = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.items()}
+            g["params"] = group["params"]
+            self._check_group(g)
+            new_groups.append(g)
+        self.param_groups = new_groups
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(k for k in group if k != "params"):
+                lines.append(f"    {k}: {group[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def check_hyper(group, name, *, low=None, high=None, low_open=False, high_open=False):
+    """Validate ``group[name]`` as a finite real within bounds (ValueError/TypeError)."""
+    value = group[name]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"invalid {name}: {value} (must be finite)")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"invalid {name}: {value} (must be {'>' if low_open else '>='} {low})")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise ValueError(f"invalid {name}: {value} (must be {'<' if high_open else '<='} {high})")
+    group[name] = v
