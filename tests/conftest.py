@@ -1,0 +1,22 @@
+import numpy as np
+import pytest
+
+import pydl
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """Tests may change the thread count; put it back after each."""
+    n = pydl.get_num_threads()
+    yield
+    pydl.set_num_threads(n)
