@@ -1,6 +1,6 @@
 """Layers, losses and containers with PyTorch's names, arguments and weight layouts."""
 
-from . import init
+from . import init, utils
 from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .container import ModuleList, Sequential
 from .linear import Flatten, Identity, Linear
@@ -9,7 +9,7 @@ from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 
 __all__ = [
-    "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "init",
+    "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "init", "utils",
     "Linear", "Identity", "Flatten",
     "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "SiLU", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
