@@ -8,6 +8,7 @@ import numpy as np
 
 from .._ext import activation as _act
 from .._threading import get_num_threads
+from ._alloc import empty_like
 from ._validation import as_float_array, check_int, check_real, check_same_shape
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
 
 def _elementwise(kernel, x, *hyper):
     x = as_float_array(x, "x")
-    out = np.empty_like(x)
+    out = empty_like(x)
     kernel(x.reshape(-1), out.reshape(-1), *hyper, get_num_threads())
     return out
 
@@ -33,7 +34,7 @@ def _elementwise_backward(kernel, grad_out, saved, saved_name, *hyper):
     saved = as_float_array(saved, saved_name)
     grad_out = as_float_array(grad_out, "grad_out", like=saved, like_name=saved_name)
     check_same_shape(grad_out, "grad_out", saved, saved_name)
-    grad_in = np.empty_like(saved)
+    grad_in = empty_like(saved)
     kernel(grad_out.reshape(-1), saved.reshape(-1), grad_in.reshape(-1), *hyper,
            get_num_threads())
     return grad_in
@@ -115,7 +116,7 @@ def _rowwise(kernel, dim, *arrays):
     shape = arrays[0].shape
     moved = [np.ascontiguousarray(np.moveaxis(a, dim, -1)) for a in arrays]
     rows = [m.reshape(-1, shape[dim]) if m.size else m.reshape(0, shape[dim]) for m in moved]
-    out = np.empty_like(rows[0])
+    out = empty_like(rows[0])
     kernel(*rows, out, get_num_threads())
     return np.ascontiguousarray(np.moveaxis(out.reshape(moved[0].shape), -1, dim))
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from .._ext import dense as _dense
 from .._threading import blas_single_threaded, get_num_threads
+from ._alloc import empty
 from ._validation import as_float_array, check_blas_dims
 
 __all__ = ["linear_forward", "linear_backward"]
@@ -40,7 +41,7 @@ def linear_forward(x, weight, bias=None):
     y : ndarray, shape (*, out_features)
     """
     x2, weight, bias, n = _check_linear_args(x, weight, bias)
-    out = np.empty((n, weight.shape[0]), dtype=weight.dtype)
+    out = empty((n, weight.shape[0]), dtype=weight.dtype)
     n_threads = get_num_threads()
     with blas_single_threaded(n_threads):
         _dense.linear_forward(x2, weight, bias, out, n_threads)
@@ -76,9 +77,9 @@ def linear_backward(grad_out, x, weight, *, need_input_grad=True, need_weight_gr
                          f"(x.shape[:-1] + (out_features,))")
     g2 = grad_out.reshape(n, out_features)
     dtype = weight.dtype
-    gx = np.empty((n, in_features), dtype) if need_input_grad else None
-    gw = np.empty((out_features, in_features), dtype) if need_weight_grad else None
-    gb = np.empty((out_features,), dtype) if need_bias_grad else None
+    gx = empty((n, in_features), dtype) if need_input_grad else None
+    gw = empty((out_features, in_features), dtype) if need_weight_grad else None
+    gb = empty((out_features,), dtype) if need_bias_grad else None
     n_threads = get_num_threads()
     with blas_single_threaded(n_threads):
         _dense.linear_backward(g2, x2, weight, gx, gw, gb, n_threads)

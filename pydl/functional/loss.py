@@ -10,6 +10,7 @@ import numpy as np
 
 from .._ext import loss as _loss
 from .._threading import get_num_threads
+from ._alloc import empty, empty_like
 from ._validation import (as_float_array, as_index_array, check_int, check_real,
                           check_reduction, check_same_shape)
 
@@ -111,8 +112,8 @@ def softmax_cross_entropy_forward(logits, target, weight=None, ignore_index=-100
         scale = 1.0 / denom if denom != 0 else 0.0
     else:
         denom, scale = None, 1.0
-    loss_rows = np.empty(rows.shape[0], dtype=logits.dtype)
-    grad_rows = np.empty_like(rows) if need_grad else None
+    loss_rows = empty(rows.shape[0], dtype=logits.dtype)
+    grad_rows = empty_like(rows) if need_grad else None
     _loss.softmax_cross_entropy_forward(rows, t_flat, w, ignore_index, eps, scale,
                                         loss_rows, grad_rows, get_num_threads())
     if reduction == "none":
@@ -143,7 +144,7 @@ def softmax_cross_entropy_backward(grad, grad_loss=1.0, reduction="mean"):
         raise ValueError(f"grad_loss has shape {g.shape}, expected {sample_shape} "
                          f"(one value per sample)")
     rows = _move_class_axis_last(grad)
-    out = np.empty_like(rows)
+    out = empty_like(rows)
     _loss.scale_rows(rows, g.reshape(-1), out, get_num_threads())
     return _restore_class_axis(out, grad.shape)
 
@@ -202,9 +203,9 @@ def binary_cross_entropy_with_logits_forward(logits, target, weight=None, pos_we
           else _broadcast_operand(pos_weight, "pos_weight", logits.shape, logits))
     n = logits.size
     scale = _elementwise_grad_scale(reduction, n)
-    per_elem = np.empty(n, logits.dtype) if reduction == "none" else None
-    partials = np.empty(-(-n // _loss.CHUNK), np.float64)
-    grad = np.empty(n, logits.dtype) if need_grad else None
+    per_elem = empty(n, logits.dtype) if reduction == "none" else None
+    partials = empty(-(-n // _loss.CHUNK), np.float64)
+    grad = empty(n, logits.dtype) if need_grad else None
     _loss.binary_cross_entropy_with_logits_forward(
         logits.reshape(-1), target.reshape(-1), w, pw, scale, per_elem, partials, grad,
         get_num_threads())
@@ -236,9 +237,9 @@ def mse_loss_forward(input, target, reduction="mean", need_grad=True):
     check_same_shape(target, "target", input, "input")
     n = input.size
     scale = _elementwise_grad_scale(reduction, n)
-    per_elem = np.empty(n, input.dtype) if reduction == "none" else None
-    partials = np.empty(-(-n // _loss.CHUNK), np.float64)
-    grad = np.empty(n, input.dtype) if need_grad else None
+    per_elem = empty(n, input.dtype) if reduction == "none" else None
+    partials = empty(-(-n // _loss.CHUNK), np.float64)
+    grad = empty(n, input.dtype) if need_grad else None
     _loss.mse_loss_forward(input.reshape(-1), target.reshape(-1), scale, per_elem, partials,
                            grad, get_num_threads())
     loss = per_elem.reshape(input.shape) if reduction == "none" else _reduce_partials(
