@@ -7,3 +7,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pydl-build-XXXXXX")
     (cd "$src" && xargs -0 cp --parents -t "$work" 2>/dev/null || true)
 cd "$work"
 echo "building in $work"
+if [ -z "${PYDL_KEEP_BUILD:-}" ]; then
+    trap 'cd / && rm -rf "$work"' EXIT
+fi
