@@ -143,6 +143,9 @@ def _extensions():
         "embedsignature": True,
     }
     sources = sorted((ROOT / CSRC).glob("*.pyx"))
+    if not sources:
+        # Never build a kernel-less "pure" wheel by accident (an sdist missing csrc/).
+        raise RuntimeError(f"no Cython sources found in {ROOT / CSRC}")
     exts = [
         Extension(
             f"pydl._ext.{src.stem}",
