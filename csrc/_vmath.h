@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <string.h>
 
+#if defined(_MSC_VER) && !defined(__cplusplus)
+#define inline __inline  /* MSVC's C mode predates C99 inline */
+#endif
+
 /* The span and row kernels below are compiled three times, for AVX-512, AVX2+FMA and
  * the baseline, and the loader picks one per process (gcc's target_clones, through a
  * glibc ifunc resolver). On the development machine this made float32 sigmoid 2.3x
@@ -60,7 +64,7 @@ static inline float pydl_expf(float x)
     int32_t n2 = ni - n1;
     float y = (p * pydl_bits_to_float((n1 + 127) << 23)) * pydl_bits_to_float((n2 + 127) << 23);
     y = x < lo ? 0.0f : y;
-    y = x > hi ? __builtin_inff() : y;
+    y = x > hi ? (float)INFINITY : y;
     return x != x ? x : y;
 }
 
