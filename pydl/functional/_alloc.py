@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-__all__ = ["empty", "empty_like", "poisoned_outputs", "poisoning"]
+__all__ = ["empty", "empty_like", "poisoned_outputs", "poisoning", "check_fits_in_memory"]
 
 _state = {"poison": os.environ.get("PYDL_POISON_OUTPUTS", "") not in ("", "0")}
 
@@ -34,11 +34,34 @@ def poisoned_outputs(enabled=True):
         _state["poison"] = previous
 
 
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        return None
+
+
+_PHYSICAL_MEMORY = _physical_memory()
+
+
+def check_fits_in_memory(nbytes, what):
+    """Refuse, with a ValueError, an allocation larger than the machine's memory.
+
+    Such a request (e.g. a broadcast view of a huge shape that would have to be
+    copied) can never succeed; saying so beats a MemoryError from deep inside NumPy.
+    """
+    if _PHYSICAL_MEMORY is not None and nbytes > _PHYSICAL_MEMORY:
+        raise ValueError(f"{what} would need {nbytes / 2**30:.1f} GiB, more than this "
+                         f"machine's {_PHYSICAL_MEMORY / 2**30:.1f} GiB of memory")
+
+
 def empty(shape, dtype):
     """An uninitialised output array (a sentinel-filled one when poisoning is on)."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.float64)) if np.ndim(shape) else int(shape)
+    check_fits_in_memory(count * dtype.itemsize, f"an output of shape {shape}")
     if not _state["poison"]:
         return np.empty(shape, dtype)
-    dtype = np.dtype(dtype)
     fill = np.nan if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else 0
     return np.full(shape, fill, dtype)
 

@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from ._alloc import check_fits_in_memory
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 BLAS_INT_MAX = 2**31 - 1
 REDUCTIONS = ("mean", "sum", "none")
@@ -58,7 +60,10 @@ def as_float_array(x, name, *, ndim=None, min_ndim=None, like=None, like_name=No
         raise TypeError(f"{name} has dtype {x.dtype} but {like_name} has dtype {like.dtype}; "
                         f"convert one of them (e.g. {name}.astype(np.{like.dtype}))")
     _check_ndim(x, name, ndim, min_ndim)
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    if x.flags.c_contiguous:
+        return x
+    check_fits_in_memory(x.size * x.itemsize, f"a contiguous copy of {name} (shape {x.shape})")
+    return np.ascontiguousarray(x)
 
 
 def _check_ndim(x, name, ndim, min_ndim):
