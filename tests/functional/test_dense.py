@@ -118,3 +118,23 @@ class TestLinearValidation:
             F.linear_backward(np.ones((2, 4), np.float32), x, w)
         with pytest.raises(TypeError, match="grad_out has dtype"):
             F.linear_backward(np.ones((2, 3)), x, w)
+
+
+@pytest.mark.parametrize("n, k, m", [(1, 1, 1), (33, 97, 65), (130, 300, 17)])
+def test_linear_exact_on_small_integers(n, k, m, dtype):
+    """Values in [-32, 32], most of them zero: every product and partial sum is an
+    integer below 2**24, so float32 arithmetic is exact in any order and the kernel
+    must equal the float64 reference bit for bit, forward and backward."""
+    rng = np.random.default_rng(n + k + m)
+
+    def small_ints(*shape):
+        a = rng.integers(-32, 33, shape) * (rng.random(shape) < 0.3)
+        return a.astype(dtype)
+    x, w, b, g = small_ints(n, k), small_ints(m, k), small_ints(m), small_ints(n, m)
+    y = F.linear_forward(x, w, b)
+    dx, dw, db = F.linear_backward(g, x, w)
+    x64, w64, g64 = (a.astype(np.float64) for a in (x, w, g))
+    assert np.array_equal(y, x64 @ w64.T + b)
+    assert np.array_equal(dx, g64 @ w64)
+    assert np.array_equal(dw, g64.T @ x64)
+    assert np.array_equal(db, g64.sum(axis=0))
