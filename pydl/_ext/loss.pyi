@@ -1,0 +1,51 @@
+"""Type stubs for pydl._ext.loss (generated from csrc/loss.pyx by csrc/make_stubs.py)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+CHUNK: int
+
+def softmax_cross_entropy_forward(
+    logits: FloatArray,  # IN  (N, C)
+    target: npt.NDArray[np.int64],  # IN  (N,) class indices or ignore_index
+    weight: FloatArray | None,  # IN  (C,) class weights, or None
+    ignore_index: int,
+    label_smoothing: float,
+    grad_scale: float,  # multiplies grad_logits (1 / denominator for mean)
+    loss: FloatArray,  # OUT (N,) per-sample loss (0 where ignored)
+    grad_logits: FloatArray | None,  # OUT (N, C) d loss / d logits, or None
+    n_threads: int,
+) -> None: ...
+
+def binary_cross_entropy_with_logits_forward(
+    logits: FloatArray,  # IN  (n,)
+    target: FloatArray,  # IN  (n,) in [0, 1]
+    weight: FloatArray | None,  # IN  (n,) or None
+    pos_weight: FloatArray | None,  # IN  (n,) or None
+    grad_scale: float,
+    loss: FloatArray | None,  # OUT (n,) per element, or None
+    partial_sums: npt.NDArray[np.float64],  # OUT (ceil(n / CHUNK),) sums of loss per chunk
+    grad_logits: FloatArray | None,  # OUT (n,) or None
+    n_threads: int,
+) -> None: ...
+
+def mse_loss_forward(
+    input: FloatArray,  # IN  (n,)
+    target: FloatArray,  # IN  (n,)
+    grad_scale: float,
+    loss: FloatArray | None,  # OUT (n,) per element, or None
+    partial_sums: npt.NDArray[np.float64],  # OUT (ceil(n / CHUNK),)
+    grad_input: FloatArray | None,  # OUT (n,) or None: grad_scale * 2 (input - target)
+    n_threads: int,
+) -> None: ...
+
+def scale_rows(
+    grad: FloatArray,
+    row_scale: FloatArray,
+    out: FloatArray,
+    n_threads: int,
+) -> None: ...
