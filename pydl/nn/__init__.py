@@ -2,14 +2,14 @@
 
 from . import init, utils
 from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
-from .container import ModuleList, Sequential
+from .container import Concat, ModuleList, Sequential
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 
 __all__ = [
-    "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "init", "utils",
+    "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Concat", "init", "utils",
     "Linear", "Identity", "Flatten",
     "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "SiLU", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",

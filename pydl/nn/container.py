@@ -1,10 +1,12 @@
-"""Containers: Sequential and ModuleList."""
+"""Containers: Sequential, ModuleList and Concat (parallel branches)."""
 
 from collections import OrderedDict
 
 from .module import Module
 
-__all__ = ["Sequential", "ModuleList"]
+import numpy as np
+
+__all__ = ["Sequential", "ModuleList", "Concat"]
 
 
 class Sequential(Module):
@@ -75,3 +77,75 @@ class ModuleList(Module):
 
     def __getitem__(self, idx):
         return list(self._modules.values())[idx]
+
+
+class Concat(Module):
+    """Parallel branches on the same input, outputs concatenated along ``dim``.
+
+    The container of an Inception block: ``Concat(b1x1, b3x3, b5x5, pool)`` returns
+    ``concatenate([b(x) for b in branches], axis=dim)``; backward splits the gradient
+    along ``dim`` and sums the branches' input gradients. Children are named ``"0"``,
+    ``"1"``, ... like :class:`Sequential`'s.
+
+    Parameters
+    ----------
+    *modules : Module
+        The branches; each must map the input to arrays that agree in every dimension
+        but ``dim``.
+    dim : int
+        Concatenation axis (default 1: channels of (N, C, ...) outputs).
+
+    Shapes: input any; output (..., sum of the branches' sizes along dim, ...).
+    """
+
+    def __init__(self, *modules, dim=1):
+        super().__init__()
+        if not modules:
+            raise ValueError("Concat needs at least one branch")
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        self.dim = int(dim)
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"branch {i} must be a pydl.nn.Module, got {type(m).__name__}")
+            self.add_module(str(i), m)
+
+    def forward(self, x):
+        outs = [m(x) for m in self._modules.values()]
+        ndim = outs[0].ndim
+        if not -ndim <= self.dim < ndim:
+            raise ValueError(f"dim {self.dim} is out of range for branch outputs of "
+                             f"{ndim} dimensions")
+        axis = self.dim % ndim
+        for i, o in enumerate(outs):
+            if o.ndim != ndim or o.shape[:axis] + o.shape[axis + 1:] != \
+                    outs[0].shape[:axis] + outs[0].shape[axis + 1:]:
+                raise ValueError(f"branch {i} output has shape {o.shape}, which does not match "
+                                 f"branch 0's {outs[0].shape} outside dim {self.dim}")
+            if o.dtype != outs[0].dtype:
+                raise TypeError(f"branch {i} output has dtype {o.dtype}, branch 0's "
+                                f"{outs[0].dtype}")
+        self.save_for_backward(sizes=np.array([o.shape[axis] for o in outs]))
+        return np.concatenate(outs, axis=axis)
+
+    def backward(self, grad_output):
+        sizes = self.saved()["sizes"]
+        axis = self.dim % grad_output.ndim
+        if grad_output.shape[axis] != sizes.sum():
+            raise ValueError(f"grad_output has size {grad_output.shape[axis]} along dim "
+                             f"{self.dim}, the output had {int(sizes.sum())}")
+        pieces = np.split(grad_output, np.cumsum(sizes)[:-1], axis=axis)
+        grad_input = None
+        for m, g in zip(self._modules.values(), pieces):
+            gi = m.backward(np.ascontiguousarray(g))
+            grad_input = gi if grad_input is None else grad_input + gi
+        return grad_input
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
