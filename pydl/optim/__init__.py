@@ -6,5 +6,6 @@ from .adam import Adam
 from .adamw import AdamW
 from .adagrad import Adagrad
 from .rmsprop import RMSprop
+from . import lr_scheduler
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "lr_scheduler"]
