@@ -114,6 +114,12 @@ def _construction(cls, **hyper):
     return factory
 
 
+def _initialiser(fn, **kw):
+    def factory(rng):
+        return fn, (np.zeros((6, 4, 3), np.float32),), {"generator": rng, **kw}
+    return factory
+
+
 FUZZ_CALLS = {
     "adam_step": _adam,
     "adagrad_step": _adagrad,
@@ -126,4 +132,7 @@ FUZZ_CALLS = {
     "optim.RMSprop": _construction(optim.RMSprop, lr=0.01, alpha=0.9, momentum=0.5,
                                    centered=True),
     "optim.SGD": _construction(optim.SGD, lr=0.1, momentum=0.9, dampening=0.1),
+    "nn.init.xavier_uniform_": _initialiser(nn.init.xavier_uniform_, gain=1.5),
+    "nn.init.kaiming_normal_": _initialiser(nn.init.kaiming_normal_, a=0.1),
+    "nn.init.normal_": _initialiser(nn.init.normal_, mean=0.5, std=2.0),
 }

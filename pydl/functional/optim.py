@@ -18,6 +18,8 @@ __all__ = ["sgd_step", "adam_step", "adagrad_step", "rmsprop_step"]
 
 def _param_and_grad(param, grad):
     param = check_inplace_array(param, "param")
+    if isinstance(grad, np.ndarray):  # before a contiguous copy of a wrong-shaped view
+        check_same_shape(grad, "grad", param, "param")
     grad = as_float_array(grad, "grad", like=param, like_name="param")
     check_same_shape(grad, "grad", param, "param")
     return param, grad
