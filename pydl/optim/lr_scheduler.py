@@ -13,6 +13,7 @@ Schedulers here: :class:`LambdaLR`, :class:`StepLR`, :class:`MultiStepLR`,
 """
 
 import bisect
+import copy
 import math
 import types
 from collections import Counter
@@ -124,7 +125,7 @@ class LRScheduler:
 
     def state_dict(self):
         """The schedule's state (everything but the optimizer), plain Python values."""
-        return {k: (list(v) if isinstance(v, list) else v)
+        return {k: (copy.copy(v) if isinstance(v, (list, dict)) else v)
                 for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
@@ -397,8 +398,7 @@ class SequentialLR(LRScheduler):
         self._last_lr = active.get_last_lr()
 
     def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_milestones"] = list(self._milestones)
+        state = super().state_dict()
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 

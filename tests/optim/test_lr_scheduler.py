@@ -118,13 +118,12 @@ def test_state_dict_round_trip_mid_schedule(name, kw):
     for _ in range(9):
         opt.step()
         sched.step()
-    # a new run: optimizer restored first (it carries initial_lr), then the schedule
+    # a resumed run, in PyTorch's order: build both, then restore the optimizer (its
+    # groups carry lr and initial_lr), then the schedule
     opt2 = _opt()
-    opt2.load_state_dict(opt.state_dict())
     sched2 = getattr(L, name)(opt2, **kw)
+    opt2.load_state_dict(opt.state_dict())
     sched2.load_state_dict(sched.state_dict())
-    for g, lr in zip(opt2.param_groups, sched.get_last_lr()):
-        g["lr"] = lr
     assert _sweep(opt, sched, 20) == _sweep(opt2, sched2, 20)
 
 
