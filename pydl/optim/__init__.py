@@ -2,5 +2,10 @@
 
 from .optimizer import Optimizer
 from .sgd import SGD
+from .adam import Adam
+from .adamw import AdamW
+from .adagrad import Adagrad
+from .rmsprop import RMSprop
+from . import lr_scheduler
 
-__all__ = ["Optimizer", "SGD"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "lr_scheduler"]

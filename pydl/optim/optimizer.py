@@ -133,7 +133,9 @@ class Optimizer:
                 raise ValueError(f"state for parameter index {i} has no parameter")
             restored = {}
             for key, value in entries.items():
-                if isinstance(value, np.ndarray) and value.shape == p.shape:
+                if key == "step":
+                    restored[key] = _as_step(value, i)
+                elif isinstance(value, np.ndarray) and value.shape == p.shape:
                     restored[key] = np.array(value, dtype=p.dtype, order="C")
                 elif isinstance(value, np.ndarray) and value.ndim > 0:
                     raise ValueError(f"state {key!r} of parameter {i} has shape {value.shape}, "
@@ -145,6 +147,8 @@ class Optimizer:
         for saved, group in zip(groups, self.param_groups):
             g = {k: v for k, v in saved.items() if k != "params"}
             g = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.items()}
+            for key, value in self.defaults.items():
+                g.setdefault(key, value)
             g["params"] = group["params"]
             self._check_group(g)
             new_groups.append(g)
@@ -174,3 +178,25 @@ def check_hyper(group, name, *, low=None, high=None, low_open=False, high_open=F
     if high is not None and (v > high or (high_open and v == high)):
         raise ValueError(f"invalid {name}: {value} (must be {'<' if high_open else '<='} {high})")
     group[name] = v
+
+
+def check_betas(group):
+    """Validate ``group["betas"]``: a pair of reals, each in [0, 1)."""
+    betas = group["betas"]
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    pair = {"betas[0]": betas[0], "betas[1]": betas[1]}
+    for name in pair:
+        check_hyper(pair, name, low=0.0, high=1.0, high_open=True)
+    group["betas"] = (pair["betas[0]"], pair["betas[1]"])
+
+
+def _as_step(value, index):
+    """A step count from a state dict (PyTorch keeps it as a 0-d float tensor)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not np.isfinite(value) or value < 0 or value != int(value):
+        raise ValueError(f"state 'step' of parameter {index} must be a whole number >= 0, "
+                         f"got {value!r}")
+    return int(value)
