@@ -1,17 +1,22 @@
-"""No memory leaks: 1,000 forward/backward steps of each layer family leave RSS flat.
+"""No memory leaks: 1,000 forward/backward steps of each layer family leave memory flat.
 
 A kernel that forgets to free its workspace, or a module that keeps a reference per
-step, grows the resident set by at least its size every step; 1,000 steps turn even
-a few kilobytes into megabytes. Each family registers a step function in STEPS (or
+step, grows memory by at least its size every step; 1,000 steps turn even a few
+kilobytes into megabytes. Each family registers a step function in STEPS (or
 LEAK_STEPS of its ``tests/cases_<family>.py``).
 
-RSS is read after each of five blocks of 200 steps. A leak grows it in every block;
-the allocator does not: it may grow its arenas once (a CI run once saw a 137 MiB jump
-during the loss steps that a rerun did not show) and then stays flat. So the test
-demands that the median block grows by less than a leak of 1 KiB per step would cause,
-and reports every block's growth when it fails.
+What is measured: the bytes malloc has handed out and not had back (glibc's
+``mallinfo2``: NumPy's array data and every kernel workspace come from malloc) and the
+number of live Python objects (``sys.getallocatedblocks``), after each of five blocks
+of 200 steps. Not RSS: pages that an earlier test freed stay resident and absorb a
+leak without RSS moving (a 4 KiB-per-step leak went unseen after the rest of the
+suite), and the allocator may grow its arenas once without any leak (a CI run saw
+RSS jump 137 MiB during the loss steps, and no rerun showed it). A leak grows both
+figures in every block, so the test demands that the median block grows by less than
+a leak of 1 KiB (or one object) per step would cause. RSS is reported beside them.
 """
 
+import ctypes
 import gc
 import sys
 
@@ -24,12 +29,36 @@ from pydl.optim import SGD
 
 from ._registry import collect
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="reads /proc/self/statm")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+
+def _libc_mallinfo2():
+    try:
+        fn = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    return fn
+
+
+_MALLINFO2 = _libc_mallinfo2() if sys.platform.startswith("linux") else None
+pytestmark = pytest.mark.skipif(_MALLINFO2 is None, reason="needs glibc's mallinfo2")
 
 WARMUP, BLOCKS, STEPS_PER_BLOCK = 200, 5, 200
-# A leak of 1 KiB per step grows every block by this much.
-MAX_MEDIAN_BLOCK_GROWTH = STEPS_PER_BLOCK * 1024
+# A leak of 1 KiB (or one Python object) per step grows every block by this much.
+MAX_MEDIAN_BYTES = STEPS_PER_BLOCK * 1024
+MAX_MEDIAN_OBJECTS = STEPS_PER_BLOCK
+
+
+def _heap_bytes():
+    """Bytes malloc has handed out and not had back: small chunks plus mmapped ones."""
+    info = _MALLINFO2()
+    return info.uordblks + info.hblkhd
 
 
 def _rss_bytes():
@@ -84,27 +113,38 @@ STEPS.update(collect("LEAK_STEPS"))
 
 
 def _block_growth(step):
+    """Growth of (heap bytes, Python objects, RSS) over each block of steps."""
     for _ in range(WARMUP):
         step()
-    gc.collect()
-    samples = [_rss_bytes()]
-    for _ in range(BLOCKS):
-        for _ in range(STEPS_PER_BLOCK):
-            step()
+    samples = []
+    for block in range(BLOCKS + 1):
+        if block:
+            for _ in range(STEPS_PER_BLOCK):
+                step()
         gc.collect()
-        samples.append(_rss_bytes())
-    return np.diff(samples)
+        samples.append((_heap_bytes(), sys.getallocatedblocks(), _rss_bytes()))
+    return np.diff(np.array(samples, dtype=np.int64), axis=0)
+
+
+def _leaks(growth):
+    return (np.median(growth[:, 0]) >= MAX_MEDIAN_BYTES
+            or np.median(growth[:, 1]) >= MAX_MEDIAN_OBJECTS)
 
 
 def test_a_leak_of_4_kib_per_step_is_caught():
     kept = []
-    growth = _block_growth(lambda: kept.append(np.ones(512)))  # 4 KiB per step
-    assert np.median(growth) >= MAX_MEDIAN_BLOCK_GROWTH
+    assert _leaks(_block_growth(lambda: kept.append(np.ones(512))))
+
+
+def test_a_leak_of_one_small_object_per_step_is_caught():
+    kept = []
+    assert _leaks(_block_growth(lambda: kept.append((len(kept),))))
 
 
 @pytest.mark.parametrize("family", sorted(STEPS))
-def test_rss_stays_flat(family):
+def test_memory_stays_flat(family):
     growth = _block_growth(STEPS[family]())
-    assert np.median(growth) < MAX_MEDIAN_BLOCK_GROWTH, (
-        f"{family}: RSS grew in every block of {STEPS_PER_BLOCK} steps: "
-        f"{[f'{g / 2**10:.0f} KiB' for g in growth]}")
+    assert not _leaks(growth), (
+        f"{family}: memory grew in the blocks of {STEPS_PER_BLOCK} steps: heap "
+        f"{[f'{g / 2**10:.0f} KiB' for g in growth[:, 0]]}, Python objects "
+        f"{growth[:, 1].tolist()}, RSS {[f'{g / 2**10:.0f} KiB' for g in growth[:, 2]]}")
