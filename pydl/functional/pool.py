@@ -110,12 +110,28 @@ def _avg_windows(size, out, k, s, p, count_include_pad):
     return lo, hi, (end - start) if count_include_pad else (hi - lo)
 
 
+def _interior(size, out, k, s, p, d=1):
+    """The kernels' Span: output columns [a, b) whose windows lie inside the input,
+    read as w = ow * s - p + j * d for j in range(k)."""
+    a = min(out, -(-p // s))
+    last = size - 1 + p - (k - 1) * d       # the largest ow * s that still fits
+    b = max(a, min(out, last // s + 1)) if last >= 0 else a
+    return a, b, k, -p, s
+
+
+_NO_INTERIOR = (0, 0, 0, 0, 1)   # adaptive windows: every column takes the general loop
+
+
 def _adaptive_windows(size, out):
     """[floor(i * size / out), ceil((i + 1) * size / out)) and their lengths."""
     i = np.arange(out, dtype=np.int64)
     lo = i * size // out
     hi = -(-(i + 1) * size // out)
     return lo, hi, hi - lo
+
+
+def _adaptive_plan(spatial, outs, nd):
+    return lambda: ([_adaptive_windows(spatial[i], outs[i]) for i in range(nd)], _NO_INTERIOR)
 
 
 def _adaptive_sizes(output_size, nd, spatial):
@@ -139,24 +155,28 @@ def _as_planes(a, nd, shape=None):
 
 
 def _max_kernel(x, nd, outs, windows):
-    """Run max_pool_forward; windows() gives (lo, hi, step) per axis (called only when
-    there is work, so a huge output on an empty batch never builds its windows)."""
+    """Run max_pool_forward. windows() gives (lo, hi, step) per axis and the last
+    axis's interior span; it is called only when there is work, so a huge output on an
+    empty batch never builds its windows."""
     shape = x.shape[:-nd] + tuple(outs)
     out, idx = empty(shape, x.dtype), empty(shape, np.int64)
     if out.size:
-        axes = [(*_ONE, 1)] * (3 - nd) + list(windows())
+        axes, span = windows()
+        axes = [(*_ONE, 1)] * (3 - nd) + list(axes)
         _pool.max_pool_forward(_as_planes(x, nd), _as_planes(out, nd), _as_planes(idx, nd),
-                               *pad3(x.shape[-nd:]), *[v for a in axes for v in a],
+                               *pad3(x.shape[-nd:]), *[v for a in axes for v in a], *span,
                                get_num_threads())
     return out, idx
 
 
 def _avg_kernel(kernel, src, dst, nd, in_spatial, windows, divisor):
-    """Run avg_pool_forward or avg_pool_backward; windows() gives (lo, hi, count)."""
+    """Run avg_pool_forward or avg_pool_backward; windows() gives (lo, hi, count) per
+    axis and the last axis's interior span."""
     if dst.size:
-        axes = [(*_ONE, np.ones(1, np.int64))] * (3 - nd) + list(windows())
+        axes, span = windows()
+        axes = [(*_ONE, np.ones(1, np.int64))] * (3 - nd) + list(axes)
         kernel(_as_planes(src, nd), _as_planes(dst, nd), *pad3(in_spatial),
-               *[v for a in axes for v in a], divisor, get_num_threads())
+               *[v for a in axes for v in a], divisor, *span, get_num_threads())
     return dst
 
 
@@ -176,8 +196,9 @@ def _max_geometry(spatial, nd, kernel_size, stride, padding, dilation, ceil_mode
     k, s, p, d = _pool_args(nd, kernel_size, stride, padding, dilation)
     ceil_mode = _flag(ceil_mode, "ceil_mode")
     outs = [_out_size(spatial[i], k[i], s[i], p[i], d[i], ceil_mode, i) for i in range(nd)]
-    return outs, lambda: [(*_max_windows(spatial[i], outs[i], k[i], s[i], p[i], d[i], i),
-                           d[i]) for i in range(nd)]
+    return outs, lambda: ([(*_max_windows(spatial[i], outs[i], k[i], s[i], p[i], d[i], i),
+                            d[i]) for i in range(nd)],
+                          _interior(spatial[-1], outs[-1], k[-1], s[-1], p[-1], d[-1]))
 
 
 def _max_pool_forward(nd, x, kernel_size, stride=None, padding=0, dilation=1,
@@ -204,8 +225,8 @@ def _adaptive_max_pool_forward(nd, x, output_size):
     x = spatial_input(x, nd)
     spatial = _spatial_sizes(x.shape, nd, "x")
     outs = _adaptive_sizes(output_size, nd, spatial)
-    return _max_kernel(x, nd, outs, lambda: [(*_adaptive_windows(spatial[i], outs[i])[:2], 1)
-                                             for i in range(nd)])
+    return _max_kernel(x, nd, outs, lambda: ([(*_adaptive_windows(spatial[i], outs[i])[:2], 1)
+                                              for i in range(nd)], _NO_INTERIOR))
 
 
 def _adaptive_max_pool_backward(nd, grad_out, indices, input_shape):
@@ -221,8 +242,9 @@ def _avg_geometry(spatial, nd, kernel_size, stride, padding, ceil_mode, count_in
     include = _flag(count_include_pad, "count_include_pad")
     divisor = _divisor(divisor_override)
     outs = [_out_size(spatial[i], k[i], s[i], p[i], 1, ceil_mode, i) for i in range(nd)]
-    return outs, divisor, lambda: [_avg_windows(spatial[i], outs[i], k[i], s[i], p[i], include)
-                                   for i in range(nd)]
+    return outs, divisor, lambda: (
+        [_avg_windows(spatial[i], outs[i], k[i], s[i], p[i], include) for i in range(nd)],
+        _interior(spatial[-1], outs[-1], k[-1], s[-1], p[-1]))
 
 
 def _avg_pool_forward(nd, x, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -252,7 +274,7 @@ def _adaptive_avg_pool_forward(nd, x, output_size):
     outs = _adaptive_sizes(output_size, nd, spatial)
     out = empty(x.shape[:-nd] + outs, x.dtype)
     return _avg_kernel(_pool.avg_pool_forward, x, out, nd, spatial,
-                       lambda: [_adaptive_windows(spatial[i], outs[i]) for i in range(nd)], 0)
+                       _adaptive_plan(spatial, outs, nd), 0)
 
 
 def _adaptive_avg_pool_backward(nd, grad_out, input_shape):
@@ -260,7 +282,7 @@ def _adaptive_avg_pool_backward(nd, grad_out, input_shape):
     spatial = _spatial_sizes(shape, nd, "input_shape")
     outs = _spatial_sizes(grad_out.shape, nd, "grad_out")
     return _avg_kernel(_pool.avg_pool_backward, grad_out, grad_in, nd, spatial,
-                       lambda: [_adaptive_windows(spatial[i], outs[i]) for i in range(nd)], 0)
+                       _adaptive_plan(spatial, outs, nd), 0)
 
 
 # -------------------------------------------------------------------- max unpooling
