@@ -14,5 +14,9 @@ from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .optim import *  # noqa: F401,F403
 from .optim import __all__ as _optim_all
+from .pool import *  # noqa: F401,F403
+from .pool import __all__ as _pool_all
+from .interpolate import *  # noqa: F401,F403
+from .interpolate import __all__ as _interpolate_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all]
