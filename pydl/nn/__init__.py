@@ -7,10 +7,12 @@ from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "init", "utils",
     "Linear", "Identity", "Flatten",
     "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "SiLU", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]

@@ -12,5 +12,7 @@ from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .optim import *  # noqa: F401,F403
 from .optim import __all__ as _optim_all
+from .rnn import *  # noqa: F401,F403
+from .rnn import __all__ as _rnn_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_rnn_all]
