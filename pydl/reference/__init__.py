@@ -16,5 +16,7 @@ from .pool import *  # noqa: F401,F403
 from .pool import __all__ as _pool_all
 from .interpolate import *  # noqa: F401,F403
 from .interpolate import __all__ as _interpolate_all
+from .rnn import *  # noqa: F401,F403
+from .rnn import __all__ as _rnn_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all, *_rnn_all]
