@@ -229,10 +229,11 @@ def _read(path):
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise CheckpointError(f"{path}: not a pydl checkpoint (a single .npy array, "
-                                      f"not an .npz archive)")
+        npz = np.load(io.BytesIO(raw), allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: not a pydl checkpoint (a single .npy array, "
+                                  f"not an .npz archive)")
+        with npz:
             arrays = {name: npz[name] for name in npz.files}
     except CheckpointError:
         raise

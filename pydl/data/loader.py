@@ -38,6 +38,9 @@ class DataLoader:
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        if isinstance(generator, (str, bytes, float)):
+            raise TypeError(f"generator must be a numpy.random.Generator, an int seed or "
+                            f"None, got {type(generator).__name__}")
         if isinstance(generator, np.random.Generator) or generator is None:
             self.generator = as_generator(generator=generator)
         else:
