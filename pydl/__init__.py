@@ -17,8 +17,8 @@ from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed
 from . import functional, nn, optim, reference, testing
 from ._config import show_config
-from . import data, metrics, regularizers, training
-from .training import callbacks, evaluate, fit, predict
+from . import callbacks, data, metrics, regularizers, training
+from .training import evaluate, fit, predict
 from .serialization import load, save
 
 # Apply the default thread count (OMP_NUM_THREADS, else physical cores) to BLAS too.

@@ -62,6 +62,7 @@ class History(Callback):
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
+            from matplotlib.ticker import MaxNLocator
         except ImportError:
             raise ImportError("History.plot needs matplotlib: pip install matplotlib") from None
         if not self.epoch:
@@ -85,6 +86,7 @@ class History(Callback):
                 ax.plot(epochs, self.history[f"val_{key}"], marker="o", markersize=3,
                         label="validation")
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(key)
             ax.grid(True, alpha=0.3)
             ax.legend()
