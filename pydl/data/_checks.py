@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .. import random as _random
+from ..functional._alloc import check_fits_in_memory
 
 
 def as_array(x, name, *, kinds="biuf", min_ndim=1, allow_empty=False, finite=True):
@@ -34,6 +35,8 @@ def as_array(x, name, *, kinds="biuf", min_ndim=1, allow_empty=False, finite=Tru
     if x.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimension(s) "
                          f"(samples first), got shape {x.shape}")
+    # e.g. a broadcast view of a huge shape: every use would touch all its elements
+    check_fits_in_memory(x.size * x.dtype.itemsize, f"{name} (shape {x.shape})")
     if not allow_empty and (x.ndim == 0 or x.shape[0] == 0):
         raise ValueError(f"{name} is empty (shape {x.shape}); it needs at least one sample")
     if finite and x.dtype.kind == "f" and not np.all(np.isfinite(x)):

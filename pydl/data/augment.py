@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from .. import random as _random
+from ..functional._alloc import check_fits_in_memory
 from ._checks import as_array
 
 __all__ = ["random_shift", "random_flip", "gaussian_noise", "Augment"]
@@ -56,7 +57,10 @@ def random_shift(x, max_shift=2, fill=0.0, generator=None):
     rng = _random.resolve(generator)
     dy = rng.integers(-mv, mv + 1, size=n)
     dx = rng.integers(-mh, mh + 1, size=n)
-    padded = np.full((n, x.shape[1], h + 2 * mv, w + 2 * mh), fill, dtype=x.dtype)
+    shape = (n, x.shape[1], h + 2 * mv, w + 2 * mh)
+    check_fits_in_memory(int(np.prod(shape, dtype=np.float64)) * x.itemsize,
+                         f"the padded images of shape {shape}")
+    padded = np.full(shape, fill, dtype=x.dtype)
     padded[:, :, mv:mv + h, mh:mh + w] = x
     # Output pixel (i, j) of image k reads padded pixel (i + mv - dy[k], j + mh - dx[k]).
     rows = np.arange(h)[None, :] + (mv - dy)[:, None]
