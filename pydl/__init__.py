@@ -17,6 +17,9 @@ from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed
 from . import functional, nn, optim, reference, testing
 from ._config import show_config
+from . import callbacks, data, metrics, regularizers, training
+from .training import evaluate, fit, predict
+from .serialization import load, save
 
 # Apply the default thread count (OMP_NUM_THREADS, else physical cores) to BLAS too.
 get_num_threads()
@@ -25,4 +28,6 @@ __all__ = [
     "__version__", "get_num_threads", "set_num_threads", "threads", "show_config",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "functional", "nn", "optim", "reference", "testing",
+    "data", "metrics", "regularizers", "training", "callbacks", "fit", "evaluate", "predict",
+    "save", "load",
 ]
