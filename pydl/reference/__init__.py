@@ -12,5 +12,9 @@ from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .optim import *  # noqa: F401,F403
 from .optim import __all__ as _optim_all
+from .norm import *  # noqa: F401,F403
+from .norm import __all__ as _norm_all
+from .dropout import *  # noqa: F401,F403
+from .dropout import __all__ as _dropout_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_norm_all, *_dropout_all]
