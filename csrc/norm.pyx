@@ -124,23 +124,28 @@ cdef void _moments(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
         var[c] = m2_a / cnt_a
 
 
-cdef void _channel_affine(const floating* x, const floating* a, const floating* b,
-                          floating* out, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
-                          int nt) noexcept nogil:
-    """out[n, c, s] = x[n, c, s] * a[c] + b[c]."""
+cdef void _channel_affine(const floating* x, const floating* coef, floating* out,
+                          Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int nt) noexcept nogil:
+    """out[n, c, s] = (x[n, c, s] - m[c]) * a[c] + b[c]; coef holds m, a, b, C values
+    each. Subtracting first keeps a constant channel exactly at b and loses nothing
+    to cancellation when the mean is large."""
     cdef Py_ssize_t n, c, r, s, base
-    cdef floating ac, bc
+    cdef const floating* m = coef
+    cdef const floating* a = coef + C
+    cdef const floating* b = coef + 2 * C
+    cdef floating mc, ac, bc
     if S == 1:
         for n in prange(N, num_threads=nt, schedule='static'):
             for c in range(C):
-                out[n * C + c] = x[n * C + c] * a[c] + b[c]
+                out[n * C + c] = (x[n * C + c] - m[c]) * a[c] + b[c]
     else:
         for r in prange(N * C, num_threads=nt, schedule='static'):
+            mc = m[r % C]
             ac = a[r % C]
             bc = b[r % C]
             base = r * S
             for s in range(S):
-                out[base + s] = x[base + s] * ac + bc
+                out[base + s] = (x[base + s] - mc) * ac + bc
 
 
 def batch_norm_forward(
@@ -164,7 +169,6 @@ def batch_norm_forward(
     cdef Partition p = channel_partition(N, C, S)
     cdef double* ws
     cdef floating* coef
-    cdef double sc
     if C == 0:
         return
     if training:
@@ -178,14 +182,14 @@ def batch_norm_forward(
             free(ws)
     if N * S == 0:
         return
-    coef = <floating*>scratch(2 * C, sizeof(floating))
+    coef = <floating*>scratch(3 * C, sizeof(floating))
     try:
         with nogil:
             for c in range(C):
-                sc = invstd[c] * weight[c]
-                coef[c] = <floating>sc
-                coef[C + c] = <floating>(bias[c] - mean[c] * sc)
-            _channel_affine(&x[0, 0, 0], coef, coef + C, &out[0, 0, 0], N, C, S, nt)
+                coef[c] = <floating>mean[c]
+                coef[C + c] = <floating>(invstd[c] * weight[c])
+                coef[2 * C + c] = bias[c]
+            _channel_affine(&x[0, 0, 0], coef, &out[0, 0, 0], N, C, S, nt)
     finally:
         free(coef)
 

@@ -28,7 +28,7 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
         mean = x64.mean(axis=axes)
         var = x64.var(axis=axes)
         if running_mean is not None:
-            count = x.size // x.shape[1]
+            count = x.shape[0] * int(np.prod(x.shape[2:]))
             unbiased = var * count / (count - 1)
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean
             running_var[...] = (1 - momentum) * running_var + momentum * unbiased
@@ -70,7 +70,8 @@ def batch_norm_backward(grad_out, x, weight, mean, invstd, training=True,
 
 def _rows(x, normalized_shape):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    return shape, x.reshape(-1, math.prod(shape)).astype(np.float64)
+    lead = x.shape[:x.ndim - len(shape)]
+    return shape, x.reshape(math.prod(lead), math.prod(shape)).astype(np.float64)
 
 
 def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5):
