@@ -20,5 +20,9 @@ from .interpolate import *  # noqa: F401,F403
 from .interpolate import __all__ as _interpolate_all
 from .rnn import *  # noqa: F401,F403
 from .rnn import __all__ as _rnn_all
+from .norm import *  # noqa: F401,F403
+from .norm import __all__ as _norm_all
+from .dropout import *  # noqa: F401,F403
+from .dropout import __all__ as _dropout_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all, *_rnn_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all, *_rnn_all, *_norm_all, *_dropout_all]

@@ -4,11 +4,13 @@ Backward functions take what the kernel needs from the forward pass: the output 
 relu, sigmoid, tanh, softmax and log_softmax; the input for leaky_relu, elu and silu.
 """
 
+import math
+
 import numpy as np
 
 from .._ext import activation as _act
 from .._threading import get_num_threads
-from ._alloc import empty_like
+from ._alloc import empty, empty_like
 from ._validation import as_float_array, check_int, check_real, check_same_shape
 
 __all__ = [
@@ -20,6 +22,10 @@ __all__ = [
     "silu_forward", "silu_backward",
     "softmax_forward", "softmax_backward",
     "log_softmax_forward", "log_softmax_backward",
+    "prelu_forward", "prelu_backward",
+    "softplus_forward", "softplus_backward",
+    "hardtanh_forward", "hardtanh_backward",
+    "gelu_forward", "gelu_backward",
 ]
 
 
@@ -154,3 +160,106 @@ def log_softmax_backward(grad_out, out, dim=-1):
     grad_out = as_float_array(grad_out, "grad_out", like=out, like_name="out")
     check_same_shape(grad_out, "grad_out", out, "out")
     return _rowwise(_act.log_softmax_backward, _check_dim(dim, out.ndim), grad_out, out)
+
+
+def _prelu_view(a):
+    """(N, C, *) as (N, C, S); fewer than 2 dims: one channel."""
+    if a.ndim < 2:
+        return a.reshape(1, 1, a.size)
+    return a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))
+
+
+def _prelu_weight(weight, x):
+    weight = as_float_array(weight, "weight", ndim=1, like=x, like_name="x")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if weight.shape[0] not in (1, channels):
+        raise ValueError(f"weight has {weight.shape[0]} elements but x has {channels} "
+                         f"channel(s) (axis 1; 1 for inputs of fewer than 2 dims): it must "
+                         f"have 1 or {channels}")
+    return weight
+
+
+def prelu_forward(x, weight):
+    """``x if x > 0 else weight[c] * x``, c the channel (axis 1).
+
+    Parameters
+    ----------
+    x : ndarray (N, C, *) or of fewer than 2 dims (one channel)
+    weight : ndarray (C,) or (1,)
+        Learned slopes; one is shared by all channels.
+    """
+    x = as_float_array(x, "x")
+    weight = _prelu_weight(weight, x)
+    out = empty_like(x)
+    _act.prelu_forward(_prelu_view(x), weight, _prelu_view(out), get_num_threads())
+    return out
+
+
+def prelu_backward(grad_out, x, weight, need_input_grad=True, need_weight_grad=True):
+    """Gradients of prelu given its input: ``(grad_in, grad_weight)``, each None when
+    not needed. ``grad_weight[c]`` sums ``x * grad_out`` where ``x <= 0``."""
+    x = as_float_array(x, "x")
+    grad_out = as_float_array(grad_out, "grad_out", like=x, like_name="x")
+    check_same_shape(grad_out, "grad_out", x, "x")
+    weight = _prelu_weight(weight, x)
+    grad_in = empty_like(x) if need_input_grad else None
+    grad_weight = empty(weight.shape, x.dtype) if need_weight_grad else None
+    _act.prelu_backward(_prelu_view(grad_out), _prelu_view(x), weight,
+                        None if grad_in is None else _prelu_view(grad_in), grad_weight,
+                        get_num_threads())
+    return grad_in, grad_weight
+
+
+def _softplus_args(beta, threshold):
+    beta = check_real(beta, "beta")
+    if beta == 0:
+        raise ValueError("beta must be non-zero")
+    return beta, check_real(threshold, "threshold")
+
+
+def softplus_forward(x, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta * x)) / beta``, or ``x`` where ``beta * x > threshold``."""
+    return _elementwise(_act.softplus_forward, x, *_softplus_args(beta, threshold))
+
+
+def softplus_backward(grad_out, x, beta=1.0, threshold=20.0):
+    """Gradient of softplus given its input: ``grad_out * sigmoid(beta * x)``."""
+    return _elementwise_backward(_act.softplus_backward, grad_out, x, "x",
+                                 *_softplus_args(beta, threshold))
+
+
+def _hardtanh_args(min_val, max_val):
+    lo = check_real(min_val, "min_val")
+    hi = check_real(max_val, "max_val")
+    if not hi > lo:
+        raise ValueError(f"max_val must be greater than min_val, got min_val={lo}, "
+                         f"max_val={hi}")
+    return lo, hi
+
+
+def hardtanh_forward(x, min_val=-1.0, max_val=1.0):
+    """``x`` clipped to ``[min_val, max_val]``."""
+    return _elementwise(_act.hardtanh_forward, x, *_hardtanh_args(min_val, max_val))
+
+
+def hardtanh_backward(grad_out, x, min_val=-1.0, max_val=1.0):
+    """Gradient of hardtanh given its input: grad_out strictly inside the range, else 0."""
+    return _elementwise_backward(_act.hardtanh_backward, grad_out, x, "x",
+                                 *_hardtanh_args(min_val, max_val))
+
+
+def _gelu_tanh(approximate):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return approximate == "tanh"
+
+
+def gelu_forward(x, approximate="none"):
+    """``x * Phi(x)`` (Phi the standard normal CDF, through erf), or with
+    ``approximate="tanh"`` ``x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``."""
+    return _elementwise(_act.gelu_forward, x, _gelu_tanh(approximate))
+
+
+def gelu_backward(grad_out, x, approximate="none"):
+    """Gradient of gelu given its input."""
+    return _elementwise_backward(_act.gelu_backward, grad_out, x, "x", _gelu_tanh(approximate))

@@ -13,6 +13,10 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, A
 from .residual import Residual
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .activation import GELU, Hardtanh, PReLU, ReLU6, Softplus
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from .normalization import LayerNorm, LocalResponseNorm
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Concat", "init", "utils",
@@ -25,4 +29,7 @@ __all__ = [
     "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Residual",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    "PReLU", "Softplus", "Hardtanh", "ReLU6", "GELU",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "LocalResponseNorm",
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
 ]

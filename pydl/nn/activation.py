@@ -6,9 +6,12 @@ import numpy as np
 
 from .. import functional as F
 from ..functional._validation import check_real
+from .linear import check_size, resolve_dtype
 from .module import Module
+from .parameter import Parameter
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "SiLU", "Softmax", "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "SiLU", "Softmax", "LogSoftmax",
+           "PReLU", "Softplus", "Hardtanh", "ReLU6", "GELU"]
 
 
 class _OutputSaving(Module):
@@ -143,3 +146,130 @@ class LogSoftmax(Softmax):
     def backward(self, grad_output):
         s = self.saved()
         return F.log_softmax_backward(grad_output, s["out"], s["dim"])
+
+
+class _InputSaving(Module):
+    """An activation whose backward needs its input and hyper-parameters ``_hyper()``."""
+
+    _forward = _backward = None
+
+    def _hyper(self):
+        return ()
+
+    def forward(self, x):
+        self.save_for_backward(x=x)
+        return type(self)._forward(x, *self._hyper())
+
+    def backward(self, grad_output):
+        return type(self)._backward(grad_output, self.saved()["x"], *self._hyper())
+
+
+class PReLU(Module):
+    """``x if x > 0 else a * x`` with a learned slope ``a`` (``torch.nn.PReLU``).
+
+    Parameters
+    ----------
+    num_parameters : int
+        1 (one slope shared by all channels) or C, the number of channels (axis 1 of
+        the input).
+    init : float
+        Initial slope.
+    dtype : float32 (default) or float64
+
+    ``weight`` has shape (num_parameters,). Inputs of fewer than 2 dims have one channel.
+    """
+
+    def __init__(self, num_parameters=1, init=0.25, dtype=None):
+        super().__init__()
+        self.num_parameters = check_size(num_parameters, "num_parameters")
+        if self.num_parameters < 1:
+            raise ValueError("num_parameters must be >= 1")
+        self.init = check_real(init, "init")
+        self.weight = Parameter(np.full(self.num_parameters, self.init, resolve_dtype(dtype)))
+
+    def reset_parameters(self):
+        self.weight.data[...] = self.init
+
+    def forward(self, x):
+        self.save_for_backward(x=x)
+        return F.prelu_forward(x, self.weight.data)
+
+    def backward(self, grad_output):
+        gx, gw = F.prelu_backward(grad_output, self.saved()["x"], self.weight.data,
+                                  need_weight_grad=self.weight.requires_grad)
+        self.weight.accumulate_grad(gw)
+        return gx
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softplus(_InputSaving):
+    """``log(1 + exp(beta * x)) / beta``; linear (``x``) where ``beta * x > threshold``."""
+
+    _forward = staticmethod(F.softplus_forward)
+    _backward = staticmethod(F.softplus_backward)
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta = check_real(beta, "beta")
+        if self.beta == 0:
+            raise ValueError("beta must be non-zero")
+        self.threshold = check_real(threshold, "threshold")
+
+    def _hyper(self):
+        return self.beta, self.threshold
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(_InputSaving):
+    """``x`` clipped to ``[min_val, max_val]``; the gradient is 0 at and past the edges."""
+
+    _forward = staticmethod(F.hardtanh_forward)
+    _backward = staticmethod(F.hardtanh_backward)
+
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        self.min_val = check_real(min_val, "min_val")
+        self.max_val = check_real(max_val, "max_val")
+        if not self.max_val > self.min_val:
+            raise ValueError(f"max_val must be greater than min_val, got "
+                             f"min_val={self.min_val}, max_val={self.max_val}")
+
+    def _hyper(self):
+        return self.min_val, self.max_val
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)``: Hardtanh(0, 6) (MobileNet)."""
+
+    def __init__(self):
+        super().__init__(0.0, 6.0)
+
+    def extra_repr(self):
+        return ""
+
+
+class GELU(_InputSaving):
+    """``x * Phi(x)``, Phi the standard normal CDF; ``approximate="tanh"`` uses
+    ``x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``."""
+
+    _forward = staticmethod(F.gelu_forward)
+    _backward = staticmethod(F.gelu_backward)
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def _hyper(self):
+        return (self.approximate,)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"

@@ -11,6 +11,10 @@ __all__ = [
     "silu_forward", "silu_backward",
     "softmax_forward", "softmax_backward",
     "log_softmax_forward", "log_softmax_backward",
+    "prelu_forward", "prelu_backward",
+    "softplus_forward", "softplus_backward",
+    "hardtanh_forward", "hardtanh_backward",
+    "gelu_forward", "gelu_backward",
 ]
 
 
@@ -83,3 +87,66 @@ def log_softmax_forward(x, dim=-1):
 
 def log_softmax_backward(grad_out, out, dim=-1):
     return grad_out - np.exp(out) * grad_out.sum(axis=dim, keepdims=True)
+
+
+def _slopes(weight, x):
+    """weight broadcast along axis 1 of x (a single slope: everywhere)."""
+    if weight.size == 1 or x.ndim < 2:
+        return weight.reshape(())
+    return weight.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def prelu_forward(x, weight):
+    return np.where(x > 0, x, _slopes(weight, x) * x).astype(x.dtype)
+
+
+def prelu_backward(grad_out, x, weight, need_input_grad=True, need_weight_grad=True):
+    grad_in = np.where(x > 0, grad_out, _slopes(weight, x) * grad_out).astype(x.dtype)
+    contrib = np.where(x > 0, 0.0, x.astype(np.float64) * grad_out)
+    if weight.size == 1 or x.ndim < 2:
+        grad_weight = np.array([contrib.sum()])
+    else:
+        grad_weight = contrib.sum(axis=(0,) + tuple(range(2, x.ndim)))
+    return (grad_in if need_input_grad else None,
+            grad_weight.astype(x.dtype) if need_weight_grad else None)
+
+
+def softplus_forward(x, beta=1.0, threshold=20.0):
+    z = x.astype(np.float64) * beta
+    return np.where(z > threshold, x, np.logaddexp(0, z) / beta).astype(x.dtype)
+
+
+def softplus_backward(grad_out, x, beta=1.0, threshold=20.0):
+    z = x.astype(np.float64) * beta
+    sig = 0.5 * (1 + np.tanh(z / 2))   # sigmoid without overflow
+    return np.where(z > threshold, grad_out, grad_out * sig).astype(x.dtype)
+
+
+def hardtanh_forward(x, min_val=-1.0, max_val=1.0):
+    return np.clip(x, min_val, max_val).astype(x.dtype)
+
+
+def hardtanh_backward(grad_out, x, min_val=-1.0, max_val=1.0):
+    return np.where((x <= min_val) | (x >= max_val), 0, grad_out).astype(x.dtype)
+
+
+_K = np.sqrt(2 / np.pi)
+
+
+def gelu_forward(x, approximate="none"):
+    from scipy.special import erf
+    v = x.astype(np.float64)
+    if approximate == "tanh":
+        return (0.5 * v * (1 + np.tanh(_K * (v + 0.044715 * v ** 3)))).astype(x.dtype)
+    return (0.5 * v * (1 + erf(v / np.sqrt(2)))).astype(x.dtype)
+
+
+def gelu_backward(grad_out, x, approximate="none"):
+    from scipy.special import erf
+    v = x.astype(np.float64)
+    if approximate == "tanh":
+        t = np.tanh(_K * (v + 0.044715 * v ** 3))
+        d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * _K * (1 + 3 * 0.044715 * v * v)
+    else:
+        d = 0.5 * (1 + erf(v / np.sqrt(2))) + v * np.exp(-0.5 * v * v) / np.sqrt(2 * np.pi)
+    return (grad_out * d).astype(x.dtype)
