@@ -5,6 +5,9 @@ from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax
 from .container import ModuleList, Sequential
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .loss import (BCELoss, BinaryFocalLoss, CosineEmbeddingLoss, FocalLoss, HingeLoss,
+                   HuberLoss, KLDivLoss, L1Loss, MultiMarginLoss, NLLLoss, PerceptronLoss,
+                   SmoothL1Loss, TripletMarginLoss)
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 
@@ -13,4 +16,7 @@ __all__ = [
     "Linear", "Identity", "Flatten",
     "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "SiLU", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
+    "NLLLoss", "BCELoss", "KLDivLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "MultiMarginLoss",
+    "HingeLoss", "PerceptronLoss", "BinaryFocalLoss", "FocalLoss", "TripletMarginLoss",
+    "CosineEmbeddingLoss",
 ]

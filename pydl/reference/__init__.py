@@ -12,5 +12,12 @@ from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .optim import *  # noqa: F401,F403
 from .optim import __all__ as _optim_all
+from .regression_loss import *  # noqa: F401,F403
+from .regression_loss import __all__ as _regression_loss_all
+from .margin_loss import *  # noqa: F401,F403
+from .margin_loss import __all__ as _margin_loss_all
+from .focal_loss import *  # noqa: F401,F403
+from .focal_loss import __all__ as _focal_loss_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all,
+           *_regression_loss_all, *_margin_loss_all, *_focal_loss_all]

@@ -156,8 +156,11 @@ class TestLossValidation:
             F.softmax_cross_entropy_forward(z, np.array([0, 1, 4]))
         with pytest.raises(ValueError, match=r"class index -1, outside"):
             F.softmax_cross_entropy_forward(z, np.array([0, -1, 2]))
-        with pytest.raises(TypeError, match="integer class indices.*probabilities"):
-            F.softmax_cross_entropy_forward(z, np.array([0.0, 1.0, 2.0]))
+        # a float target means class probabilities: it must then have logits' shape
+        with pytest.raises(ValueError, match="class probabilities, so it must have"):
+            F.softmax_cross_entropy_forward(z, np.array([0.0, 1.0, 2.0], np.float32))
+        with pytest.raises(TypeError, match="integer class indices"):
+            F.softmax_cross_entropy_forward(z, np.array([True, False, True]))
         with pytest.raises(ValueError, match="target has shape"):
             F.softmax_cross_entropy_forward(z, np.array([0, 1]))
         with pytest.raises(ValueError, match="target has shape"):
