@@ -16,6 +16,7 @@ from ._threading import get_num_threads, set_num_threads, threads
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed
 from . import functional, nn, optim, reference, testing
+from . import ops
 from ._config import show_config
 
 # Apply the default thread count (OMP_NUM_THREADS, else physical cores) to BLAS too.
@@ -25,4 +26,5 @@ __all__ = [
     "__version__", "get_num_threads", "set_num_threads", "threads", "show_config",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "functional", "nn", "optim", "reference", "testing",
+    "ops",
 ]

@@ -137,22 +137,22 @@ def _embeddings(arrays, names):
 
 
 def _pairwise_distance(x1, x2, p, eps):
-    """PyTorch's pairwise_distance ``||x1 - x2 + eps||_p`` over the last axis, and
+    """PyTorch's pairwise_distance ``||x1 - x2 + eps||_p`` of (N, D) rows, and
     d distance / d (x1 - x2) (0 where the distance is 0)."""
     v = x1 - x2 + x1.dtype.type(eps)
     if p == 2:
-        dist = np.sqrt(np.sum(v * v, axis=-1))
+        dist = np.sqrt(np.sum(v * v, axis=1))
         with np.errstate(divide="ignore", invalid="ignore"):
-            unit = v / dist[..., None]
+            unit = v / dist[:, None]
     elif p == 1:
-        dist = np.sum(np.abs(v), axis=-1)
+        dist = np.sum(np.abs(v), axis=1)
         unit = np.sign(v)
     else:
         a = np.abs(v)
-        dist = np.sum(a ** p, axis=-1) ** (1 / p)
+        dist = np.sum(a ** p, axis=1) ** (1 / p)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            unit = np.sign(v) * (a / dist[..., None]) ** (p - 1)
-    unit = np.where((dist > 0)[..., None], unit, 0).astype(x1.dtype)
+            unit = np.sign(v) * (a / dist[:, None]) ** (p - 1)
+    unit = np.where((dist > 0)[:, None], unit, 0).astype(x1.dtype)
     return dist, unit
 
 
@@ -190,6 +190,8 @@ def triplet_margin_loss_forward(anchor, positive, negative, margin=1.0, p=2.0, e
     check_reduction(reduction)
     a, pos, neg = _embeddings((anchor, positive, negative),
                               ("anchor", "positive", "negative"))
+    shape = a.shape
+    a, pos, neg = (x.reshape(-1, shape[-1]) for x in (a, pos, neg))
     d_ap, u_ap = _pairwise_distance(a, pos, p, eps)
     d_an, u_an = _pairwise_distance(a, neg, p, eps)
     use_pn = np.zeros(d_an.shape, bool)
@@ -199,20 +201,20 @@ def triplet_margin_loss_forward(anchor, positive, negative, margin=1.0, p=2.0, e
         d_an = np.where(use_pn, d_pn, d_an)
     per = np.maximum(d_ap - d_an + a.dtype.type(margin), 0).astype(a.dtype)
     n = per.size
-    loss = reduce_rows(per.reshape(-1), reduction, n, per.shape)
+    loss = reduce_rows(per, reduction, n, shape[:-1])
     if not need_grad:
         return loss, None
     # active samples: d loss / d d_ap = 1, d loss / d d_an = -1
-    act = (per > 0)[..., None] * a.dtype.type(mean_scale(reduction, n))
+    act = (per > 0)[:, None] * a.dtype.type(mean_scale(reduction, n))
     g_ap, g_an = act * u_ap, act * u_an
     ga, gp, gn = g_ap - g_an, -g_ap, g_an
     if swap:
-        sel = use_pn[..., None]
+        sel = use_pn[:, None]
         g_pn = act * u_pn
         ga = np.where(sel, g_ap, ga)
         gp = np.where(sel, -g_ap - g_pn, gp)
         gn = np.where(sel, g_pn, gn)
-    return loss, tuple(np.ascontiguousarray(g, dtype=a.dtype) for g in (ga, gp, gn))
+    return loss, tuple(np.ascontiguousarray(g, a.dtype).reshape(shape) for g in (ga, gp, gn))
 
 
 def triplet_margin_loss_backward(grad, grad_loss=1.0, reduction="mean"):
@@ -255,24 +257,25 @@ def cosine_embedding_loss_forward(input1, input2, target, margin=0.0, reduction=
     check_reduction(reduction)
     x1, x2 = _embeddings((input1, input2), ("input1", "input2"))
     y = sign_target(target, "target", x1.shape[:-1], x1.dtype, "one label per pair")
+    shape = x1.shape
+    x1, x2, y = x1.reshape(-1, shape[-1]), x2.reshape(-1, shape[-1]), y.reshape(-1)
     dt = x1.dtype.type
-    prod = np.sum(x1 * x2, axis=-1)
-    s1 = np.sum(x1 * x1, axis=-1) + dt(_COSINE_EPS)
-    s2 = np.sum(x2 * x2, axis=-1) + dt(_COSINE_EPS)
+    prod = np.sum(x1 * x2, axis=1)
+    s1 = np.sum(x1 * x1, axis=1) + dt(_COSINE_EPS)
+    s2 = np.sum(x2 * x2, axis=1) + dt(_COSINE_EPS)
     denom = np.sqrt(s1 * s2)
     cos = prod / denom
     pos = y == 1
     per = np.where(pos, 1 - cos, np.maximum(cos - dt(margin), 0)).astype(x1.dtype)
     n = per.size
-    loss = reduce_rows(per.reshape(-1), reduction, n, per.shape)
+    loss = reduce_rows(per, reduction, n, shape[:-1])
     if not need_grad:
         return loss, None
     # d loss / d cos: -1 for y = 1, 1 for y = -1 above the margin, else 0
-    dcos = np.where(pos, -1, (cos > margin).astype(x1.dtype)) * dt(mean_scale(reduction, n))
-    dcos = dcos[..., None].astype(x1.dtype)
-    g1 = dcos * (x2 / denom[..., None] - (cos / s1)[..., None] * x1)
-    g2 = dcos * (x1 / denom[..., None] - (cos / s2)[..., None] * x2)
-    return loss, (np.ascontiguousarray(g1, x1.dtype), np.ascontiguousarray(g2, x1.dtype))
+    dcos = np.where(pos, -1, cos > margin).astype(x1.dtype) * dt(mean_scale(reduction, n))
+    g1 = dcos[:, None] * (x2 / denom[:, None] - (cos / s1)[:, None] * x1)
+    g2 = dcos[:, None] * (x1 / denom[:, None] - (cos / s2)[:, None] * x2)
+    return loss, tuple(np.ascontiguousarray(g, x1.dtype).reshape(shape) for g in (g1, g2))
 
 
 def cosine_embedding_loss_backward(grad, grad_loss=1.0, reduction="mean"):

@@ -18,6 +18,8 @@ from .margin_loss import *  # noqa: F401,F403
 from .margin_loss import __all__ as _margin_loss_all
 from .focal_loss import *  # noqa: F401,F403
 from .focal_loss import __all__ as _focal_loss_all
+from .boxes import *  # noqa: F401,F403
+from .boxes import __all__ as _boxes_all
 
 __all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all,
-           *_regression_loss_all, *_margin_loss_all, *_focal_loss_all]
+           *_regression_loss_all, *_margin_loss_all, *_focal_loss_all, *_boxes_all]

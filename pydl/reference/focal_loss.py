@@ -56,8 +56,8 @@ def softmax_focal_loss_forward(logits, target, alpha=None, gamma=2.0, ignore_ind
         pt = p[i, t[i]]
         per[i] = -alpha[t[i]] * (1 - pt) ** gamma * np.log(pt)
         # chain rule through p_t: d p_t / d z = p_t (onehot - p)
-        dl_dpt = -alpha[t[i]] * (-gamma * (1 - pt) ** (gamma - 1) * np.log(pt)
-                                 + (1 - pt) ** gamma / pt)
+        d_mod = gamma * (1 - pt) ** (gamma - 1) if gamma and pt < 1 else 0.0
+        dl_dpt = -alpha[t[i]] * (-d_mod * np.log(pt) + (1 - pt) ** gamma / pt)
         onehot = np.eye(c)[t[i]]
         grad[i] = dl_dpt * pt * (onehot - p[i])
     per = per.astype(logits.dtype)

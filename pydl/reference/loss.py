@@ -161,8 +161,9 @@ def binary_cross_entropy_forward(input, target, weight=None, reduction="mean",
                                  need_grad=True):
     x, y = input, target
     w = 1 if weight is None else weight
-    per = (-w * (y * np.maximum(np.log(x), -100)
-                 + (1 - y) * np.maximum(np.log(1 - x), -100))).astype(x.dtype)
+    with np.errstate(divide="ignore"):
+        per = (-w * (y * np.maximum(np.log(x), -100)
+                     + (1 - y) * np.maximum(np.log(1 - x), -100))).astype(x.dtype)
     per = np.broadcast_to(per, x.shape)
     loss = per if reduction == "none" else _reduce(per, reduction, per.size)
     grad = None
