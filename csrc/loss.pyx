@@ -228,7 +228,8 @@ cdef void _bce_chunk(const floating* x, const floating* y, const floating* w, fl
         lq = max(_flog1p(-p), <floating>-100)
         l[i] = wi * ((t - 1) * lq - t * lp)
         if g != NULL:
-            den = max((1 - p) * p, <floating>1e-12)
+            # PyTorch's floor is the float32 value of 1e-12, also for float64
+            den = max((1 - p) * p, <floating>(<float>1e-12))
             g[i] = scale * wi * (p - t) / den
 
 

@@ -168,7 +168,7 @@ def binary_cross_entropy_forward(input, target, weight=None, reduction="mean",
     loss = per if reduction == "none" else _reduce(per, reduction, per.size)
     grad = None
     if need_grad:
-        grad = np.broadcast_to(w * (x - y) / np.maximum(x * (1 - x), 1e-12), x.shape)
+        grad = np.broadcast_to(w * (x - y) / np.maximum(x * (1 - x), float(np.float32(1e-12))), x.shape)
         if reduction == "mean":
             grad = grad / max(x.size, 1)
         grad = grad.astype(x.dtype)
