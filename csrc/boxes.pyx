@@ -54,7 +54,7 @@ def box_iou_forward(
         return
     cols = _columns(boxes2)
     with nogil:
-        for i in prange(n, num_threads=threads_for(n * m * 8, n_threads), schedule='static'):
+        for i in prange(n, num_threads=threads_for(n * m, n_threads), schedule='static'):
             _iou_row(boxes1[i, 0], boxes1[i, 1], boxes1[i, 2], boxes1[i, 3],
                      (boxes1[i, 2] - boxes1[i, 0]) * (boxes1[i, 3] - boxes1[i, 1]),
                      cols, m, 0, &out[i, 0])

@@ -126,12 +126,13 @@ def class_scores_and_labels(scores, target, scores_name, ignore_index=None, max_
                          f"{scores.shape}")
     shape = scores.shape
     n_classes = shape[1] if scores.ndim >= 2 else shape[0]
-    labels = as_index_array(target, "target", n_classes, ignore_index)
     expected = sample_shape(shape)
-    if labels.shape != expected:
-        raise ValueError(f"target has shape {labels.shape}, expected {expected} for "
+    # the shape first: a wrong one (say a huge broadcast view) is never converted
+    if np.shape(target) != expected:
+        raise ValueError(f"target has shape {np.shape(target)}, expected {expected} for "
                          f"{scores_name} of shape {shape} (class dimension "
                          f"{1 if scores.ndim >= 2 else 0})")
+    labels = as_index_array(target, "target", n_classes, ignore_index)
     if n_classes == 0:
         raise ValueError(f"{scores_name} has shape {shape}: the class dimension must be "
                          f"non-empty")
