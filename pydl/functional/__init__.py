@@ -24,5 +24,11 @@ from .norm import *  # noqa: F401,F403
 from .norm import __all__ as _norm_all
 from .dropout import *  # noqa: F401,F403
 from .dropout import __all__ as _dropout_all
+from .regression_loss import *  # noqa: F401,F403
+from .regression_loss import __all__ as _regression_loss_all
+from .margin_loss import *  # noqa: F401,F403
+from .margin_loss import __all__ as _margin_loss_all
+from .focal_loss import *  # noqa: F401,F403
+from .focal_loss import __all__ as _focal_loss_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all, *_rnn_all, *_norm_all, *_dropout_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all, *_rnn_all, *_norm_all, *_dropout_all, *_regression_loss_all, *_margin_loss_all, *_focal_loss_all]

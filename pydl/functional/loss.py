@@ -1,4 +1,5 @@
-"""Losses, each computed with its gradient in one fused kernel pass.
+"""Classification and divergence losses, each computed with its gradient in one fused
+kernel pass.
 
 ``*_forward`` returns ``(loss, grad)``: the loss (a Python float for reduction
 ``"mean"``/``"sum"``, an array for ``"none"``) and its gradient with respect to the
@@ -6,60 +7,34 @@ input, ready for ``*_backward`` to scale by an upstream gradient. Pass
 ``need_grad=False`` to evaluate the loss alone (grad is then None).
 """
 
+import warnings
+
 import numpy as np
 
 from .._ext import loss as _loss
 from .._threading import get_num_threads
 from ._alloc import empty, empty_like
-from ._validation import (as_float_array, as_index_array, check_int, check_real,
-                          check_reduction, check_same_shape)
+from ._loss_util import (broadcast_operand, class_rows, class_scores_and_labels,
+                         class_weight, elementwise_backward, input_and_target, mean_scale,
+                         reduce_rows, restore_class_axis, rowwise_backward, run_elementwise,
+                         sample_shape)
+from ._validation import as_float_array, check_int, check_real, check_reduction
 
 __all__ = [
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
+    "nll_loss_forward", "nll_loss_backward",
+    "binary_cross_entropy_forward", "binary_cross_entropy_backward",
     "binary_cross_entropy_with_logits_forward", "binary_cross_entropy_with_logits_backward",
-    "mse_loss_forward", "mse_loss_backward",
+    "kl_div_forward", "kl_div_backward",
 ]
 
-
-def _loss_grad_and_upstream(grad, grad_loss, reduction, name):
-    """Check a saved loss gradient and its upstream gradient for a ``*_backward``.
-
-    Returns ``(grad, g)``: ``g`` is a float for reductions "mean"/"sum" and for a
-    scalar upstream gradient, else an array of the upstream gradient's shape.
-    """
-    check_reduction(reduction)
-    if grad is None:
-        raise ValueError(f"{name}: grad is None; the forward pass ran with need_grad=False")
-    grad = as_float_array(grad, "grad")
-    if reduction != "none" or np.ndim(grad_loss) == 0:
-        if isinstance(grad_loss, np.ndarray):
-            grad_loss = grad_loss.item()
-        return grad, check_real(grad_loss, "grad_loss")
-    g = as_float_array(np.asarray(grad_loss, dtype=grad.dtype), "grad_loss")
-    return grad, g
-
-
-def _scaled(grad, g):
-    return grad if g == 1.0 else grad * grad.dtype.type(g)
-
-
-def _move_class_axis_last(logits):
-    """(N, C, d1, ...) -> (N*d1*..., C): PyTorch's K-dimensional cross-entropy layout."""
-    if logits.ndim <= 2:
-        return logits.reshape(-1, logits.shape[-1]) if logits.ndim == 2 else logits[None, :]
-    return np.ascontiguousarray(np.moveaxis(logits, 1, -1)).reshape(-1, logits.shape[1])
-
-
-def _restore_class_axis(rows, shape):
-    if len(shape) <= 2:
-        return rows.reshape(shape)
-    moved = rows.reshape(shape[0], *shape[2:], shape[1])
-    return np.ascontiguousarray(np.moveaxis(moved, -1, 1))
+KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
 
 
 def softmax_cross_entropy_forward(logits, target, weight=None, ignore_index=-100,
                                   reduction="mean", label_smoothing=0.0, need_grad=True):
-    """Cross-entropy of ``softmax(logits)`` against class indices (``F.cross_entropy``).
+    """Cross-entropy of ``softmax(logits)`` (``F.cross_entropy``), against class indices
+    or against class probabilities (soft labels).
 
     One pass per row computes the log-sum-exp, the loss and the gradient.
 
@@ -67,63 +42,86 @@ def softmax_cross_entropy_forward(logits, target, weight=None, ignore_index=-100
     ----------
     logits : ndarray, shape (N, C), (C,) or (N, C, d1, ...)
         Unnormalised scores.
-    target : integer ndarray, shape (N,), () or (N, d1, ...)
-        Class indices in ``[0, C)``, or ``ignore_index``.
+    target : ndarray
+        Integer class indices of shape (N,), () or (N, d1, ...), each in ``[0, C)`` or
+        ``ignore_index``; or float class probabilities of logits' shape and dtype.
     weight : ndarray, shape (C,), optional
         Per-class weights (a manual rescaling, as in PyTorch).
     ignore_index : int
-        Label whose samples contribute neither loss nor gradient.
+        Label whose samples contribute neither loss nor gradient (index targets only).
     reduction : {"mean", "sum", "none"}
-        ``"mean"`` divides by the summed weight of the non-ignored targets.
+        ``"mean"`` divides by the summed weight ``sum_i w[t_i]`` of the non-ignored
+        targets for index targets, and by the number of samples for probabilities
+        (both as PyTorch).
     label_smoothing : float in [0, 1]
-        Mixes the one-hot target with the uniform distribution.
+        Mixes the target with the uniform distribution: ``(1 - eps) y + eps / C``.
     need_grad : bool
 
     Returns
     -------
-    loss : float, or ndarray of target's shape for ``reduction="none"``
+    loss : float, or ndarray of the per-sample shape for ``reduction="none"``
     grad : ndarray of logits' shape, or None
     """
     check_reduction(reduction)
     ignore_index = check_int(ignore_index, "ignore_index")
     eps = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
-    logits = as_float_array(logits, "logits", min_ndim=1)
-    shape = logits.shape
-    n_classes = shape[1] if logits.ndim >= 2 else shape[0]
-    expected_target = (shape[0], *shape[2:]) if logits.ndim >= 2 else ()
-    t = as_index_array(target, "target", n_classes, ignore_index)
-    if t.shape != expected_target:
-        raise ValueError(f"target has shape {t.shape}, expected {expected_target} for "
-                         f"logits of shape {shape} (class dimension "
-                         f"{1 if logits.ndim >= 2 else 0})")
-    if n_classes == 0:
-        raise ValueError(f"logits has shape {shape}: the class dimension must be non-empty")
-    w = None
-    if weight is not None:
-        w = as_float_array(weight, "weight", ndim=1, like=logits, like_name="logits")
-        if w.shape[0] != n_classes:
-            raise ValueError(f"weight has shape {w.shape}, expected ({n_classes},) "
-                             f"= (number of classes,)")
-    rows = _move_class_axis_last(logits)
+    if isinstance(target, (list, tuple)):
+        target = np.asarray(target)
+    if isinstance(target, np.ndarray) and target.dtype.kind == "f":
+        return _soft_cross_entropy(logits, target, weight, ignore_index, reduction, eps,
+                                   need_grad)
+    return _indexed_loss(_loss.softmax_cross_entropy_forward, logits, "logits", target, weight,
+                         ignore_index, (eps,), reduction, need_grad)
+
+
+def _indexed_loss(kernel, scores, scores_name, target, weight, ignore_index, hyper,
+                  reduction, need_grad):
+    """Run a row kernel ``kernel(rows, labels, weight, ignore_index, *hyper, grad_scale,
+    loss, grad, n_threads)`` on class scores with index targets; mean weighted as
+    PyTorch's."""
+    scores, t, n_classes = class_scores_and_labels(scores, target, scores_name, ignore_index)
+    w = class_weight(weight, n_classes, scores, scores_name)
+    rows = class_rows(scores)
     t_flat = t.reshape(-1)
-    valid = t_flat != ignore_index
-    if reduction == "mean":
-        denom = float(w[t_flat[valid]].sum(dtype=np.float64)) if w is not None else float(valid.sum())
-        scale = 1.0 / denom if denom != 0 else 0.0
-    else:
-        denom, scale = None, 1.0
-    loss_rows = empty(rows.shape[0], dtype=logits.dtype)
+    denom = _weighted_count(t_flat, w, ignore_index)
+    loss_rows = empty(rows.shape[0], dtype=scores.dtype)
     grad_rows = empty_like(rows) if need_grad else None
-    _loss.softmax_cross_entropy_forward(rows, t_flat, w, ignore_index, eps, scale,
-                                        loss_rows, grad_rows, get_num_threads())
-    if reduction == "none":
-        loss = loss_rows.reshape(t.shape)
-    else:
-        total = float(loss_rows.sum(dtype=np.float64))
-        # mean over nothing is NaN, as in PyTorch
-        loss = total if reduction == "sum" else (total / denom if denom else float("nan"))
-    grad = _restore_class_axis(grad_rows, shape) if need_grad else None
-    return loss, grad
+    kernel(rows, t_flat, w, ignore_index, *hyper, mean_scale(reduction, denom), loss_rows,
+           grad_rows, get_num_threads())
+    loss = reduce_rows(loss_rows, reduction, denom, t.shape)
+    return loss, (restore_class_axis(grad_rows, scores.shape) if need_grad else None)
+
+
+def _weighted_count(t_flat, w, ignore_index):
+    """Denominator of PyTorch's weighted mean: sum of w[t] over non-ignored targets."""
+    valid = t_flat != ignore_index
+    return float(w[t_flat[valid]].sum(dtype=np.float64)) if w is not None \
+        else float(valid.sum())
+
+
+def _soft_cross_entropy(logits, target, weight, ignore_index, reduction, eps, need_grad):
+    if ignore_index != -100:
+        raise ValueError("ignore_index is not supported for class-probability (float) "
+                         "targets; leave it at -100")
+    logits = as_float_array(logits, "logits", min_ndim=1)
+    target = as_float_array(target, "target", like=logits, like_name="logits")
+    if target.shape != logits.shape:
+        raise ValueError(f"target holds class probabilities, so it must have logits' "
+                         f"shape {logits.shape}, got {target.shape}")
+    n_classes = logits.shape[1] if logits.ndim >= 2 else logits.shape[0]
+    if n_classes == 0:
+        raise ValueError(f"logits has shape {logits.shape}: the class dimension must be "
+                         f"non-empty")
+    w = class_weight(weight, n_classes, logits, "logits")
+    rows = class_rows(logits)
+    n = rows.shape[0]
+    loss_rows = empty(n, dtype=logits.dtype)
+    grad_rows = empty_like(rows) if need_grad else None
+    _loss.softmax_cross_entropy_soft_forward(rows, class_rows(target), w, eps,
+                                             mean_scale(reduction, n), loss_rows, grad_rows,
+                                             get_num_threads())
+    loss = reduce_rows(loss_rows, reduction, n, sample_shape(logits.shape))
+    return loss, (restore_class_axis(grad_rows, logits.shape) if need_grad else None)
 
 
 def softmax_cross_entropy_backward(grad, grad_loss=1.0, reduction="mean"):
@@ -135,41 +133,75 @@ def softmax_cross_entropy_backward(grad, grad_loss=1.0, reduction="mean"):
     grad_loss : float, or (for ``reduction="none"``) ndarray of the per-sample loss shape
     reduction : the reduction the forward pass used
     """
-    grad, g = _loss_grad_and_upstream(grad, grad_loss, reduction,
-                                      "softmax_cross_entropy_backward")
-    if isinstance(g, float):
-        return _scaled(grad, g)
-    sample_shape = (grad.shape[0], *grad.shape[2:]) if grad.ndim >= 2 else ()
-    if g.shape != sample_shape:
-        raise ValueError(f"grad_loss has shape {g.shape}, expected {sample_shape} "
-                         f"(one value per sample)")
-    rows = _move_class_axis_last(grad)
-    out = empty_like(rows)
-    _loss.scale_rows(rows, g.reshape(-1), out, get_num_threads())
-    return _restore_class_axis(out, grad.shape)
+    return rowwise_backward(grad, grad_loss, reduction, "softmax_cross_entropy_backward")
 
 
-def _elementwise_grad_scale(reduction, n):
-    if reduction == "mean":
-        return 1.0 / n if n else 0.0
-    return 1.0
+def nll_loss_forward(input, target, weight=None, ignore_index=-100, reduction="mean",
+                     need_grad=True):
+    """Negative log-likelihood of log-probabilities (``F.nll_loss``).
+
+    ``loss_i = -w[t_i] * input[i, t_i]``; pair with :func:`log_softmax_forward`.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C), (C,) or (N, C, d1, ...)
+        Log-probabilities.
+    target : integer ndarray, shape (N,), () or (N, d1, ...)
+        Class indices in ``[0, C)``, or ``ignore_index``.
+    weight : ndarray, shape (C,), optional
+    ignore_index : int
+    reduction : {"mean", "sum", "none"}
+        ``"mean"`` divides by ``sum_i w[t_i]`` over the non-ignored targets (NaN when
+        all are ignored), as PyTorch.
+    need_grad : bool
+
+    Returns
+    -------
+    loss : float, or ndarray of target's shape for ``reduction="none"``
+    grad : ndarray of input's shape, or None
+    """
+    check_reduction(reduction)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    return _indexed_loss(_loss.nll_loss_forward, input, "input", target, weight, ignore_index,
+                         (), reduction, need_grad)
 
 
-def _reduce_partials(reduction, partials, n):
-    total = float(partials.sum())
-    if reduction == "sum":
-        return total
-    return total / n if n else float("nan")
+def nll_loss_backward(grad, grad_loss=1.0, reduction="mean"):
+    """Scale the gradient from :func:`nll_loss_forward` by ``grad_loss``."""
+    return rowwise_backward(grad, grad_loss, reduction, "nll_loss_backward")
 
 
-def _broadcast_operand(a, name, shape, like):
-    """A weight broadcast to the input's shape and made contiguous for the kernel."""
-    a = as_float_array(a, name, like=like, like_name="input")
-    try:
-        return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
-    except ValueError:
-        raise ValueError(f"{name} has shape {a.shape}, which does not broadcast to the "
-                         f"input shape {shape}") from None
+def binary_cross_entropy_forward(input, target, weight=None, reduction="mean",
+                                 need_grad=True):
+    """Binary cross-entropy of probabilities (``F.binary_cross_entropy``).
+
+    ``l = -w [y log(x) + (1 - y) log(1 - x)]`` with both logs clamped at -100 and the
+    gradient ``w (x - y) / max(x (1 - x), 1e-12)``, as PyTorch; prefer
+    :func:`binary_cross_entropy_with_logits_forward` on logits.
+
+    Parameters
+    ----------
+    input : ndarray, any shape, values in [0, 1]
+    target : ndarray, input's shape, values in [0, 1]
+    weight : ndarray broadcastable to input's shape, optional
+    reduction : {"mean", "sum", "none"}
+    need_grad : bool
+    """
+    check_reduction(reduction)
+    input, target = input_and_target(input, target)
+    for a, name in ((input, "input"), (target, "target")):
+        if not np.all((a >= 0) & (a <= 1)):
+            raise ValueError(f"all elements of {name} must be between 0 and 1 "
+                             f"(probabilities); use binary_cross_entropy_with_logits on "
+                             f"logits")
+    w = None if weight is None else broadcast_operand(weight, "weight", input.shape, input)
+    return run_elementwise(_loss.binary_cross_entropy_forward, input, target, w,
+                           reduction=reduction, need_grad=need_grad)
+
+
+def binary_cross_entropy_backward(grad, grad_loss=1.0, reduction="mean"):
+    """Scale the gradient from :func:`binary_cross_entropy_forward` by ``grad_loss``."""
+    return elementwise_backward(grad, grad_loss, reduction, "binary_cross_entropy_backward")
 
 
 def binary_cross_entropy_with_logits_forward(logits, target, weight=None, pos_weight=None,
@@ -195,66 +227,60 @@ def binary_cross_entropy_with_logits_forward(logits, target, weight=None, pos_we
     grad : ndarray of logits' shape, or None
     """
     check_reduction(reduction)
-    logits = as_float_array(logits, "logits")
-    target = as_float_array(target, "target", like=logits, like_name="logits")
-    check_same_shape(target, "target", logits, "logits")
-    w = None if weight is None else _broadcast_operand(weight, "weight", logits.shape, logits)
+    logits, target = input_and_target(logits, target, "logits")
+    w = None if weight is None else broadcast_operand(weight, "weight", logits.shape, logits)
     pw = (None if pos_weight is None
-          else _broadcast_operand(pos_weight, "pos_weight", logits.shape, logits))
-    n = logits.size
-    scale = _elementwise_grad_scale(reduction, n)
-    per_elem = empty(n, logits.dtype) if reduction == "none" else None
-    partials = empty(-(-n // _loss.CHUNK), np.float64)
-    grad = empty(n, logits.dtype) if need_grad else None
-    _loss.binary_cross_entropy_with_logits_forward(
-        logits.reshape(-1), target.reshape(-1), w, pw, scale, per_elem, partials, grad,
-        get_num_threads())
-    loss = per_elem.reshape(logits.shape) if reduction == "none" else _reduce_partials(
-        reduction, partials, n)
-    return loss, (grad.reshape(logits.shape) if need_grad else None)
+          else broadcast_operand(pos_weight, "pos_weight", logits.shape, logits))
+    return run_elementwise(_loss.binary_cross_entropy_with_logits_forward, logits, target,
+                           w, pw, reduction=reduction, need_grad=need_grad)
 
 
 def binary_cross_entropy_with_logits_backward(grad, grad_loss=1.0, reduction="mean"):
     """Scale the gradient from the forward pass by ``grad_loss`` (array for "none")."""
-    return _elementwise_loss_backward(grad, grad_loss, reduction,
-                                      "binary_cross_entropy_with_logits_backward")
+    return elementwise_backward(grad, grad_loss, reduction,
+                                "binary_cross_entropy_with_logits_backward")
 
 
-def mse_loss_forward(input, target, reduction="mean", need_grad=True):
-    """Mean squared error ``(input - target)**2`` (``F.mse_loss``).
+def kl_div_forward(input, target, reduction="mean", log_target=False, need_grad=True):
+    """Kullback-Leibler divergence ``KL(target || exp(input))`` pointwise (``F.kl_div``).
 
-    Shapes must match exactly: silently broadcasting ``(N, 1)`` against ``(N,)`` is a
-    classic bug, so it is refused.
+    ``l = target * (log(target) - input)`` (0 where target is 0), or with
+    ``log_target=True`` ``l = exp(target) * (target - input)``. The gradient is with
+    respect to ``input`` only: ``-target`` (or ``-exp(target)``).
 
-    Returns
-    -------
-    loss : float, or ndarray of input's shape for ``reduction="none"``
-    grad : ndarray of input's shape, or None
+    Parameters
+    ----------
+    input : ndarray, any shape
+        Log-probabilities (e.g. from :func:`log_softmax_forward`).
+    target : ndarray, input's shape
+        Probabilities, or log-probabilities with ``log_target=True``.
+    reduction : {"mean", "batchmean", "sum", "none"}
+        ``"batchmean"`` divides the sum by ``input.shape[0]`` (the mathematical KL
+        divergence of a batch); ``"mean"`` divides by the number of elements and, as in
+        PyTorch, warns that this is rarely what is meant.
+    log_target : bool
+    need_grad : bool
     """
-    check_reduction(reduction)
-    input = as_float_array(input, "input")
-    target = as_float_array(target, "target", like=input, like_name="input")
-    check_same_shape(target, "target", input, "input")
-    n = input.size
-    scale = _elementwise_grad_scale(reduction, n)
-    per_elem = empty(n, input.dtype) if reduction == "none" else None
-    partials = empty(-(-n // _loss.CHUNK), np.float64)
-    grad = empty(n, input.dtype) if need_grad else None
-    _loss.mse_loss_forward(input.reshape(-1), target.reshape(-1), scale, per_elem, partials,
-                           grad, get_num_threads())
-    loss = per_elem.reshape(input.shape) if reduction == "none" else _reduce_partials(
-        reduction, partials, n)
-    return loss, (grad.reshape(input.shape) if need_grad else None)
+    if reduction not in KL_REDUCTIONS:
+        raise ValueError(f"reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
+    if not isinstance(log_target, (bool, np.bool_)):
+        raise TypeError(f"log_target must be a bool, got {type(log_target).__name__}")
+    input, target = input_and_target(input, target)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and "
+                      "the support size. 'batchmean' divides only by the batch size, and "
+                      "aligns with the KL div math definition.", UserWarning, stacklevel=2)
+    count = None
+    if reduction == "batchmean":
+        count = input.shape[0] if input.ndim else 1
+    loss, grad = run_elementwise(_loss.kl_div_forward, input, target, bool(log_target),
+                                 reduction="mean" if count is not None else reduction,
+                                 need_grad=need_grad, count=count)
+    return loss, grad
 
 
-def mse_loss_backward(grad, grad_loss=1.0, reduction="mean"):
-    """Scale the gradient from :func:`mse_loss_forward` by ``grad_loss``."""
-    return _elementwise_loss_backward(grad, grad_loss, reduction, "mse_loss_backward")
-
-
-def _elementwise_loss_backward(grad, grad_loss, reduction, name):
-    grad, g = _loss_grad_and_upstream(grad, grad_loss, reduction, name)
-    if isinstance(g, float):
-        return _scaled(grad, g)
-    check_same_shape(g, "grad_loss", grad, "grad")
-    return grad * g
+def kl_div_backward(grad, grad_loss=1.0, reduction="mean"):
+    """Scale the gradient from :func:`kl_div_forward` by ``grad_loss``."""
+    if reduction not in KL_REDUCTIONS:
+        raise ValueError(f"reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
+    return elementwise_backward(grad, grad_loss, reduction, "kl_div_backward")

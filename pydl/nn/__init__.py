@@ -5,6 +5,9 @@ from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax
 from .container import Concat, ModuleList, Sequential
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .loss import (BCELoss, BinaryFocalLoss, CosineEmbeddingLoss, FocalLoss, HingeLoss,
+                   HuberLoss, KLDivLoss, L1Loss, MultiMarginLoss, NLLLoss, PerceptronLoss,
+                   SmoothL1Loss, TripletMarginLoss)
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
@@ -32,4 +35,7 @@ __all__ = [
     "PReLU", "Softplus", "Hardtanh", "ReLU6", "GELU",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "LocalResponseNorm",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "NLLLoss", "BCELoss", "KLDivLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "MultiMarginLoss",
+    "HingeLoss", "PerceptronLoss", "BinaryFocalLoss", "FocalLoss", "TripletMarginLoss",
+    "CosineEmbeddingLoss",
 ]
