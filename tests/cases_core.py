@@ -101,7 +101,6 @@ FUZZ_CALLS = {
     "nn.ReLU": _module(nn.ReLU, 4, 9),
     "nn.Softmax": _module(lambda: nn.Softmax(dim=1), 4, 9),
     "nn.Flatten": _module(nn.Flatten, 2, 3, 4),
-    "nn.CrossEntropyLoss": _loss_module(nn.CrossEntropyLoss, lambda r: r.integers(0, 5, 6)),
     "nn.BCEWithLogitsLoss": _loss_module(nn.BCEWithLogitsLoss,
                                          lambda r: r.random((6, 5)).astype(np.float32)),
     "nn.MSELoss": _loss_module(nn.MSELoss, lambda r: _f32(r, 6, 5)),

@@ -115,3 +115,68 @@ def log_softmax_backward(
     grad_in: FloatArray,
     n_threads: int,
 ) -> None: ...
+
+def prelu_forward(
+    x: FloatArray,  # IN  (N, C, S)
+    weight: FloatArray,  # IN  (C,) or (1,) slopes
+    out: FloatArray,  # OUT (N, C, S); may alias x
+    n_threads: int,
+) -> None: ...
+
+def prelu_backward(
+    grad_out: FloatArray,  # IN  (N, C, S)
+    x: FloatArray,  # IN  (N, C, S)
+    weight: FloatArray,  # IN  (C,) or (1,)
+    grad_in: FloatArray | None,  # OUT (N, C, S), or None
+    grad_weight: FloatArray | None,  # OUT like weight, or None
+    n_threads: int,
+) -> None: ...
+
+def softplus_forward(
+    x: FloatArray,
+    out: FloatArray,
+    beta: float,
+    threshold: float,
+    n_threads: int,
+) -> None: ...
+
+def softplus_backward(
+    grad_out: FloatArray,
+    x: FloatArray,
+    grad_in: FloatArray,
+    beta: float,
+    threshold: float,
+    n_threads: int,
+) -> None: ...
+
+def hardtanh_forward(
+    x: FloatArray,
+    out: FloatArray,
+    min_val: float,
+    max_val: float,
+    n_threads: int,
+) -> None: ...
+
+def hardtanh_backward(
+    grad_out: FloatArray,
+    x: FloatArray,
+    grad_in: FloatArray,
+    min_val: float,
+    max_val: float,
+    n_threads: int,
+) -> None: ...
+
+def gelu_forward(
+    x: FloatArray,
+    out: FloatArray,
+    tanh_approx: bool,
+    n_threads: int,
+) -> None: ...
+
+def gelu_backward(
+    grad_out: FloatArray,
+    x: FloatArray,
+    grad_in: FloatArray,
+    tanh_approx: bool,
+    n_threads: int,
+) -> None: ...
