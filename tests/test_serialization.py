@@ -22,8 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env():
+    """The child imports the pydl this process imported (in place or installed) and
+    the tests package."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    pydl_home = str(Path(pydl.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([pydl_home, str(ROOT), env.get("PYTHONPATH", "")])
     return env
 
 

@@ -229,8 +229,10 @@ class ModelCheckpoint(_Monitor):
     optimizer and scheduler state (unless ``save_weights_only``), the shuffling
     generator's state and ``epoch`` = epochs completed, so training resumes with
     ``pydl.load(path, model, optimizer, scheduler, rng=generator)`` and
-    ``fit(..., initial_epoch=ckpt["epoch"], generator=generator)``. The epoch's logs are
-    in ``extra["logs"]``.
+    ``fit(..., initial_epoch=ckpt["epoch"], generator=generator)`` (``rng=pydl.random``
+    when fit shuffled with pydl's default generator). The epoch's logs are in
+    ``extra["logs"]``; pydl's default generator state (dropout masks, initialisers) is in
+    ``extra["pydl_random_state"]`` for ``pydl.random.set_state``.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
@@ -264,12 +266,15 @@ class ModelCheckpoint(_Monitor):
                       f"{current}, saving the model")
             self.best = current
         path = self.filepath.format(epoch=epoch + 1, **logs)
+        from .. import random as _random
         from ..serialization import save
         full = not self.save_weights_only
+        extra = {"logs": {k: float(v) for k, v in logs.items()}}
+        if full:
+            extra["pydl_random_state"] = _random.get_state()
         save(path, model=self.model, optimizer=self.optimizer if full else None,
              scheduler=self.scheduler if full else None, epoch=epoch + 1,
-             rng=(self.params or {}).get("generator") if full else None,
-             extra={"logs": {k: float(v) for k, v in logs.items()}})
+             rng=(self.params or {}).get("generator") if full else None, extra=extra)
 
 
 class LearningRateScheduler(Callback):

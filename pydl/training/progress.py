@@ -5,6 +5,8 @@ terminal (a plain line per epoch if tqdm is not installed), nothing otherwise.
 ``verbose=2``: one line per epoch, terminal or not. ``verbose=0``: nothing.
 """
 
+import io
+import os
 import sys
 import time
 
@@ -17,6 +19,11 @@ def _fmt(value):
 
 def _line(logs):
     return " - ".join(f"{k}: {_fmt(v)}" for k, v in logs.items())
+
+
+def _postfix(logs):
+    """Compact, for the bar's right side."""
+    return " ".join(f"{k}={_fmt(v)}" for k, v in logs.items())
 
 
 class Progress:
@@ -40,9 +47,12 @@ class Progress:
     def epoch_begin(self, epoch, n_samples):
         self._start = time.perf_counter()
         if self.mode == "bar":
+            # A terminal that reports no size (some ptys) makes tqdm draw nothing at all.
+            size = {"dynamic_ncols": True} if _columns(sys.stdout) else {"ncols": 100,
+                                                                          "nrows": 20}
             self._bar = self._tqdm(total=n_samples, desc=f"Epoch {epoch + 1}/{self.epochs}",
                                    unit="sample", file=sys.stdout, leave=True,
-                                   dynamic_ncols=True, mininterval=0.1)
+                                   mininterval=0.1, **size)
             self._last_postfix = 0.0
 
     def batch_end(self, n, running_logs):
@@ -52,13 +62,13 @@ class Progress:
         self._bar.update(n)
         now = time.perf_counter()
         if now - self._last_postfix >= 0.1:  # formatting every batch would slow small ones
-            self._bar.set_postfix_str(_line(running_logs()), refresh=False)
+            self._bar.set_postfix_str(_postfix(running_logs()), refresh=False)
             self._last_postfix = now
 
     def epoch_end(self, epoch, logs, train_seconds, samples_per_second):
         if self.mode == "bar" and self._bar is not None:
             shown = {k: v for k, v in logs.items() if k != "lr"}
-            self._bar.set_postfix_str(_line(shown), refresh=False)
+            self._bar.set_postfix_str(_postfix(shown), refresh=False)
             self._bar.close()
             self._bar = None
         elif self.mode == "line":
@@ -76,3 +86,10 @@ def _isatty(stream):
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def _columns(stream):
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return 0

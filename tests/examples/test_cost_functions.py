@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from pydl.examples.cost_functions import main, train
 
@@ -22,6 +23,7 @@ def test_cross_entropy_learns_fast_where_the_quadratic_cost_stalls():
 
 
 def test_main_returns_curves_and_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
     res = main(["--epochs", "40", "--out", str(tmp_path / "c.png")])
     assert len(res["quadratic"]) == 40 and len(res["cross_entropy"]) == 40
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"

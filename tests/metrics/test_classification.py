@@ -5,7 +5,9 @@ import pytest
 
 from pydl import metrics as M
 
-skm = pytest.importorskip("sklearn.metrics")
+@pytest.fixture
+def skm():
+    return pytest.importorskip("sklearn.metrics")
 
 
 def _labels(seed, n=60, k=4, kind="int"):
@@ -25,7 +27,7 @@ def _weights(seed, n=60):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("kind", ["int", "str"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_scores_match_scikit_learn(seed, kind, weighted):
+def test_scores_match_scikit_learn(seed, kind, weighted, skm):
     yt, yp = _labels(seed, kind=kind)
     sw = _weights(seed) if weighted else None
     assert M.accuracy(yt, yp, sample_weight=sw) == pytest.approx(
@@ -47,7 +49,7 @@ def test_scores_match_scikit_learn(seed, kind, weighted):
 
 
 @pytest.mark.parametrize("pos_label", [0, 1])
-def test_binary_matches_scikit_learn(pos_label):
+def test_binary_matches_scikit_learn(pos_label, skm):
     yt, yp = _labels(0, k=2)
     for ours, theirs in ((M.precision, skm.precision_score), (M.recall, skm.recall_score),
                          (M.f1_score, skm.f1_score)):
@@ -57,7 +59,7 @@ def test_binary_matches_scikit_learn(pos_label):
     assert M.f1_score(yt, yp) == pytest.approx(skm.f1_score(yt, yp))
 
 
-def test_labels_argument_selects_and_orders():
+def test_labels_argument_selects_and_orders(skm):
     yt, yp = _labels(1, k=5)
     for average in (None, "micro", "macro", "weighted"):
         np.testing.assert_allclose(
@@ -69,7 +71,7 @@ def test_labels_argument_selects_and_orders():
 
 @pytest.mark.parametrize("normalize", [None, "true", "pred", "all"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_confusion_matrix_matches_scikit_learn(normalize, weighted):
+def test_confusion_matrix_matches_scikit_learn(normalize, weighted, skm):
     yt, yp = _labels(2, k=4)
     yp[yp == 3] = 2  # class 3 never predicted: a zero column
     sw = _weights(2) if weighted else None
@@ -86,7 +88,7 @@ def test_confusion_matrix_counts():
 
 
 @pytest.mark.parametrize("zero_division", ["warn", 0, 1, np.nan])
-def test_zero_division_matches_scikit_learn(zero_division):
+def test_zero_division_matches_scikit_learn(zero_division, skm):
     yt, yp = np.array([0, 1, 1, 2]), np.array([0, 0, 0, 0])  # 1 and 2 never predicted
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

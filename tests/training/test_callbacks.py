@@ -111,6 +111,7 @@ def test_model_checkpoint_every_epoch_and_best_only(tmp_path):
     _assert_state_equal(state["model"], snaps.states[3])
     assert state["extra"]["logs"]["val_loss"] == 1.0
     assert state["optimizer"] is not None and state["rng_state"] is not None
+    assert state["extra"]["pydl_random_state"]["bit_generator"] == "PCG64"
     fresh, _, _ = _setup(seed=5)
     pydl.load(tmp_path / "best.npz", model=fresh)
     _assert_state_equal(fresh.state_dict(), snaps.states[3])

@@ -303,3 +303,15 @@ def test_predict_and_evaluate_bad_input():
         pydl.predict(model, np.zeros((2, 4), np.float32), batch_size=0)
     with pytest.raises(ValueError, match="needs a loss or at least one metric"):
         pydl.evaluate(model, np.zeros((2, 4), np.float32), np.zeros(2, np.int64))
+
+
+def test_fit_is_bitwise_identical_at_any_thread_count():
+    x, y = _data(45)
+    results = []
+    for n in (1, 3):
+        with pydl.threads(n):
+            model = _model()
+            _fit(model, x, y, epochs=2, batch_size=8, seed=4, clip_grad_norm=0.5)
+        results.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

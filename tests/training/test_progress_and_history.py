@@ -49,7 +49,7 @@ def test_a_terminal_gets_a_tqdm_bar(monkeypatch):
     _run(1)
     out = term.getvalue()
     assert "Epoch 1/2" in out and "Epoch 2/2" in out
-    assert "sample/s" in out and "loss: " in out and "accuracy: " in out
+    assert "sample/s" in out and "loss=" in out and "accuracy=" in out
     assert "30/30" in out
 
 
