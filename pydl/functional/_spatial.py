@@ -6,9 +6,11 @@ axes. The kernels in ``pydl._ext.pool`` see them as ``(planes, D*H*W)`` with 1-D
 """
 
 import inspect
+import math
 
 import numpy as np
 
+from ._alloc import check_fits_in_memory
 from ._validation import as_float_array, check_int, check_ndarray
 
 # Hyper-parameters (kernel sizes, strides, ...) are capped so that index arithmetic in
@@ -61,6 +63,9 @@ def index_array(indices, name, shape):
                         f"pooling op), got dtype {indices.dtype}")
     if indices.shape != tuple(shape):
         raise ValueError(f"{name} has shape {indices.shape}, expected {tuple(shape)}")
+    if indices.dtype != np.int64 or not indices.flags.c_contiguous:
+        check_fits_in_memory(indices.size * 8, f"an int64 contiguous copy of {name} "
+                                               f"(shape {indices.shape})")
     return np.ascontiguousarray(indices, dtype=np.int64)
 
 
@@ -72,7 +77,7 @@ def check_grad_shape(grad_out, expected, name="grad_out"):
 
 def planes(shape, nd):
     """Number of planes (product of the leading axes) of a shape with nd spatial axes."""
-    return int(np.prod(shape[:-nd], dtype=np.int64))
+    return math.prod(shape[:-nd])
 
 
 def pad3(sizes):

@@ -18,6 +18,8 @@ The output size is ``size``, or ``floor(L * scale_factor)``. The backward is the
 adjoint (each plane's scatter in order, so deterministic at any thread count).
 """
 
+import functools
+
 import numpy as np
 
 from .._ext import pool as _pool
@@ -25,7 +27,7 @@ from .._threading import get_num_threads
 from ._alloc import empty
 from ._spatial import pad3, shape_arg
 from ._validation import as_float_array, check_int, check_real
-from .pool import _adaptive_avg_pool_backward, _adaptive_avg_pool_forward, _as_planes
+from .pool import _adaptive_avg_pool_backward, _adaptive_avg_pool_forward, _as_planes, _frozen
 
 __all__ = ["interpolate_forward", "interpolate_backward"]
 
@@ -84,13 +86,14 @@ def _per_axis(value, nd, name):
     return (value,) * nd
 
 
+@functools.lru_cache(maxsize=256)
 def _nearest_source(size, out, factor, exact, shortcuts):
     """Source index of each output index along one axis, as PyTorch computes it."""
     dst = np.arange(out, dtype=np.int64)
     if shortcuts and out == size:
-        return dst
+        return _frozen(dst)[0]
     if shortcuts and out == 2 * size:
-        return dst >> 1
+        return _frozen(dst >> 1)[0]
     scale = np.float32(1.0 / factor) if factor is not None else \
         np.float32(size) / np.float32(out)
     if exact:
@@ -98,16 +101,17 @@ def _nearest_source(size, out, factor, exact, shortcuts):
         src = np.floor(((dst + 0.5) * np.float64(scale)).astype(np.float32))
     else:
         src = np.floor(dst.astype(np.float32) * scale)
-    return np.minimum(src.astype(np.int64), size - 1)
+    return _frozen(np.minimum(src.astype(np.int64), size - 1))[0]
 
 
+@functools.lru_cache(maxsize=256)
 def _linear_taps(size, out, factor, align_corners, dtype):
     """(i0, i1, l0, l1) along one axis: output o = l0[o] * x[i0[o]] + l1[o] * x[i1[o]],
     computed in the input's precision as PyTorch does."""
     ft = np.float32 if dtype == np.float32 else np.float64
     dst = np.arange(out, dtype=np.int64)
     if out == size:
-        return dst, dst, np.ones(out, dtype), np.zeros(out, dtype)
+        return _frozen(dst, dst.copy(), np.ones(out, dtype), np.zeros(out, dtype))
     if align_corners:
         ratio = ft(size - 1) / ft(out - 1) if out > 1 else ft(0)
         real = ratio * dst.astype(ft)
@@ -117,7 +121,7 @@ def _linear_taps(size, out, factor, align_corners, dtype):
     # PyTorch floors with floorf, i.e. in float32 even for float64 input
     i0 = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), size - 1)
     l1 = np.clip(real - i0.astype(ft), 0, 1).astype(dtype)
-    return i0, i0 + (i0 < size - 1), (1 - l1).astype(dtype), l1
+    return _frozen(i0, i0 + (i0 < size - 1), (1 - l1).astype(dtype), l1)
 
 
 def _axes(shape, nd, outs, factors, mode, align_corners, dtype):
@@ -136,11 +140,12 @@ def _axes(shape, nd, outs, factors, mode, align_corners, dtype):
 def _run(forward, src, dst, in_shape, plan, mode):
     nd, outs, factors, align_corners = plan
     if dst.size:
+        dtype = np.dtype(src.dtype)
         kernel = {(True, True): _pool.nearest_forward, (True, False): _pool.nearest_backward,
                   (False, True): _pool.linear_forward, (False, False): _pool.linear_backward}[
             (mode.startswith("nearest"), forward)]
         kernel(_as_planes(src, nd), _as_planes(dst, nd), *pad3(in_shape[2:]),
-               *_axes(in_shape, nd, outs, factors, mode, align_corners, src.dtype),
+               *_axes(in_shape, nd, outs, factors, mode, align_corners, dtype),
                get_num_threads())
     return dst
 

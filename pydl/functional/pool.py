@@ -20,6 +20,9 @@ Each op exists for 1, 2 and 3 spatial axes (``max_pool1d_forward``,
 ``max_pool2d_forward``, ...); all of them run the kernels of ``pydl._ext.pool``.
 """
 
+import functools
+import math
+
 import numpy as np
 
 from .._ext import pool as _pool
@@ -88,6 +91,14 @@ def _divisor(divisor_override):
 
 # ---------------------------------------------------------------------- geometry
 
+def _frozen(*arrays):
+    """Cached geometry is shared between calls: make it read-only."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+@functools.lru_cache(maxsize=512)
 def _max_windows(size, out, k, s, p, d, axis):
     """Per output position: the first input position of the window (on the dilation
     grid, past the left padding) and the end of the window, clipped to the input."""
@@ -99,15 +110,16 @@ def _max_windows(size, out, k, s, p, d, axis):
         raise ValueError(f"the pooling window at output position {empty_at[0]} along "
                          f"spatial axis {axis} lies entirely in the padding (dilation {d} "
                          f"steps over every input element); reduce dilation or padding")
-    return lo, hi
+    return _frozen(lo, hi)
 
 
+@functools.lru_cache(maxsize=512)
 def _avg_windows(size, out, k, s, p, count_include_pad):
     """Window bounds clipped to the input, and each window's divisor."""
     start = np.arange(out, dtype=np.int64) * s - p
     end = np.minimum(start + k, size + p)
     lo, hi = np.maximum(start, 0), np.minimum(end, size)
-    return lo, hi, (end - start) if count_include_pad else (hi - lo)
+    return _frozen(lo, hi, (end - start) if count_include_pad else (hi - lo))
 
 
 def _interior(size, out, k, s, p, d=1):
@@ -122,12 +134,13 @@ def _interior(size, out, k, s, p, d=1):
 _NO_INTERIOR = (0, 0, 0, 0, 1)   # adaptive windows: every column takes the general loop
 
 
+@functools.lru_cache(maxsize=512)
 def _adaptive_windows(size, out):
     """[floor(i * size / out), ceil((i + 1) * size / out)) and their lengths."""
     i = np.arange(out, dtype=np.int64)
     lo = i * size // out
     hi = -(-(i + 1) * size // out)
-    return lo, hi, hi - lo
+    return _frozen(lo, hi, hi - lo)
 
 
 def _adaptive_plan(spatial, outs, nd):
@@ -151,7 +164,7 @@ def _adaptive_sizes(output_size, nd, spatial):
 def _as_planes(a, nd, shape=None):
     """(planes, elements per plane) view of a C-contiguous array with nd spatial axes."""
     shape = a.shape if shape is None else shape
-    return a.reshape(planes(shape, nd), int(np.prod(shape[-nd:], dtype=np.int64)))
+    return a.reshape(planes(shape, nd), math.prod(shape[-nd:]))
 
 
 def _max_kernel(x, nd, outs, windows):
@@ -214,7 +227,7 @@ def _max_pool_backward(nd, grad_out, indices, input_shape):
     grad_out, shape, grad_in = _grad_in_for(grad_out, nd, input_shape)
     indices = index_array(indices, "indices", grad_out.shape)
     if grad_in.size:
-        plane = int(np.prod(shape[-nd:]))
+        plane = math.prod(shape[-nd:])
         raise_if_bad_indices(_pool.max_pool_backward(
             _as_planes(grad_out, nd), _as_planes(indices, nd), _as_planes(grad_in, nd),
             get_num_threads()), plane, "input")
@@ -325,7 +338,7 @@ def _max_unpool_forward(nd, x, indices, kernel_size, stride=None, padding=0,
     if out.size:
         raise_if_bad_indices(_pool.max_unpool_forward(
             _as_planes(x, nd), _as_planes(indices, nd), _as_planes(out, nd),
-            get_num_threads()), int(np.prod(outs)), "output")
+            get_num_threads()), math.prod(outs), "output")
     return out
 
 
@@ -338,7 +351,7 @@ def _max_unpool_backward(nd, grad_out, indices):
     indices = index_array(indices, "indices", indices.shape)
     grad_in = empty(indices.shape, grad_out.dtype)
     if grad_in.size:
-        plane = int(np.prod(grad_out.shape[-nd:]))
+        plane = math.prod(grad_out.shape[-nd:])
         raise_if_bad_indices(_pool.max_unpool_backward(
             _as_planes(grad_out, nd), _as_planes(indices, nd), _as_planes(grad_in, nd),
             get_num_threads()), plane, "output")
