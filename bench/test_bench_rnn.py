@@ -37,14 +37,17 @@ def _flops(gates, steps, batch, n_in, hidden, backward=True):
     return 3 * fwd if backward else fwd
 
 
-def _lstm_fwd_bwd(benchmark, impl, group, n_in, hidden):
+def _fwd_bwd(benchmark, impl, group, kind, n_in, hidden):
+    """Forward over the sequence, then backward from an upstream gradient on every
+    output: input and weight gradients."""
+    gates = 4 if kind == "LSTM" else 3
     rng = np.random.default_rng(0)
     x = rng.standard_normal((T, N, n_in), dtype=np.float32)
     g = rng.standard_normal((T, N, hidden), dtype=np.float32)
-    w = _weights(rng, 4, n_in, hidden)
-    setup_bench(benchmark, group, impl, flops=_flops(4, T, N, n_in, hidden))
+    w = _weights(rng, gates, n_in, hidden)
+    setup_bench(benchmark, group, impl, flops=_flops(gates, T, N, n_in, hidden))
     if impl == "torch":
-        m = _torch_module("LSTM", n_in, hidden, w)
+        m = _torch_module(kind, n_in, hidden, w)
         tx = torch.from_numpy(x).requires_grad_()
         tg = torch.from_numpy(g)
         params = tuple(m.parameters())
@@ -52,41 +55,12 @@ def _lstm_fwd_bwd(benchmark, impl, group, n_in, hidden):
         def run():
             y, _ = m(tx)
             return torch.autograd.grad(y, (tx, *params), tg)
-    else:
+    elif kind == "LSTM":
         ops = F if impl == "pydl" else R
 
         def run():
             y, _, _, cache = ops.lstm_forward(x, None, None, *w)
             return ops.lstm_backward(g, None, None, x, None, None, w[0], w[1], y, cache)
-    benchmark(run)
-
-
-def test_lstm_fwd_bwd(benchmark, impl):
-    """LSTM, T=50, N=32, 128 -> 256, float32: output, then input and weight gradients."""
-    _lstm_fwd_bwd(benchmark, impl, "lstm_fwd_bwd", I, H)
-
-
-def test_lstm_small_fwd_bwd(benchmark, impl):
-    """LSTM, T=50, N=32, 32 -> 32, float32: per-step overhead dominates."""
-    _lstm_fwd_bwd(benchmark, impl, "lstm_small_fwd_bwd", 32, 32)
-
-
-def test_gru_fwd_bwd(benchmark, impl):
-    """GRU, T=50, N=32, 128 -> 256, float32: output, then input and weight gradients."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((T, N, I), dtype=np.float32)
-    g = rng.standard_normal((T, N, H), dtype=np.float32)
-    w = _weights(rng, 3, I, H)
-    setup_bench(benchmark, "gru_fwd_bwd", impl, flops=_flops(3, T, N, I, H))
-    if impl == "torch":
-        m = _torch_module("GRU", I, H, w)
-        tx = torch.from_numpy(x).requires_grad_()
-        tg = torch.from_numpy(g)
-        params = tuple(m.parameters())
-
-        def run():
-            y, _ = m(tx)
-            return torch.autograd.grad(y, (tx, *params), tg)
     else:
         ops = F if impl == "pydl" else R
 
@@ -94,6 +68,21 @@ def test_gru_fwd_bwd(benchmark, impl):
             y, _, cache = ops.gru_forward(x, None, *w)
             return ops.gru_backward(g, None, x, None, w[0], w[1], y, cache)
     benchmark(run)
+
+
+def test_lstm_fwd_bwd(benchmark, impl):
+    """LSTM, T=50, N=32, 128 -> 256, float32: output, then input and weight gradients."""
+    _fwd_bwd(benchmark, impl, "lstm_fwd_bwd", "LSTM", I, H)
+
+
+def test_lstm_small_fwd_bwd(benchmark, impl):
+    """LSTM, T=50, N=32, 32 -> 32, float32: per-step overhead dominates."""
+    _fwd_bwd(benchmark, impl, "lstm_small_fwd_bwd", "LSTM", 32, 32)
+
+
+def test_gru_fwd_bwd(benchmark, impl):
+    """GRU, T=50, N=32, 128 -> 256, float32: output, then input and weight gradients."""
+    _fwd_bwd(benchmark, impl, "gru_fwd_bwd", "GRU", I, H)
 
 
 def test_lstm_fwd(benchmark, impl):

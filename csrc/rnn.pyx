@@ -445,7 +445,7 @@ def lstm_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
                   floating[:, ::1] grad_c0,             # OUT (N, H)
                   floating[:, ::1] grad_weight_ih,      # OUT (4H, I) or None
                   floating[:, ::1] grad_weight_hh,      # OUT (4H, H) or None
-                  floating[::1] grad_bias,              # OUT (4H,) or None (= d bias_ih = d bias_hh)
+                  floating[::1] grad_bias,              # OUT (4H,) or None: d bias_ih = d bias_hh
                   int n_threads):
     """Backward through time of :func:`lstm_forward`."""
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
@@ -577,7 +577,7 @@ def rnn_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
                  floating[:, ::1] grad_h0,             # OUT (N, H)
                  floating[:, ::1] grad_weight_ih,      # OUT (H, I) or None
                  floating[:, ::1] grad_weight_hh,      # OUT (H, H) or None
-                 floating[::1] grad_bias,              # OUT (H,) or None (= d bias_ih = d bias_hh)
+                 floating[::1] grad_bias,              # OUT (H,) or None: d bias_ih = d bias_hh
                  int n_threads):
     """Backward through time of :func:`rnn_forward`."""
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
