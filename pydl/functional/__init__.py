@@ -16,5 +16,9 @@ from .optim import *  # noqa: F401,F403
 from .optim import __all__ as _optim_all
 from .rnn import *  # noqa: F401,F403
 from .rnn import __all__ as _rnn_all
+from .embedding import *  # noqa: F401,F403
+from .embedding import __all__ as _embedding_all
+from .attention import *  # noqa: F401,F403
+from .attention import __all__ as _attention_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_rnn_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_rnn_all, *_embedding_all, *_attention_all]
