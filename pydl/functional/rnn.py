@@ -119,8 +119,17 @@ def _grad_outputs(x, weight_ih, weight_hh, has_bias, need_input_grad, need_weigh
     return gx, gw_ih, gw_hh, gb
 
 
-def _run(kernel, *args):
+# Below this many multiply-adds a whole call takes microseconds: it runs on one thread,
+# which spares the BLAS thread-limit context (tens of microseconds per call) and gives
+# the same bits as any thread count would.
+SMALL_CALL_MACS = 1 << 18
+
+
+def _run(kernel, x, hidden, gates, *args):
+    steps, batch, n_in = x.shape
     n_threads = get_num_threads()
+    if steps * batch * gates * hidden * (n_in + hidden) < SMALL_CALL_MACS:
+        n_threads = 1
     with blas_single_threaded(n_threads):
         kernel(*args, n_threads)
 
@@ -157,8 +166,8 @@ def rnn_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,
     h0 = _check_state(h0, "h0", x.shape[1], hidden, weight_hh)
     y = empty((*x.shape[:2], hidden), weight_hh.dtype)
     h_n = empty(h0.shape, weight_hh.dtype)
-    _run(_rnn.rnn_forward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, bool(reverse),
-         relu, y, h_n)
+    _run(_rnn.rnn_forward, x, hidden, 1, x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
+         bool(reverse), relu, y, h_n)
     return y, h_n
 
 
@@ -201,8 +210,8 @@ def rnn_backward(grad_y, grad_h_n, x, h0, weight_ih, weight_hh, y, *, nonlineari
                                          need_input_grad, need_weight_grad)
     grad_h0 = empty(h0.shape, weight_hh.dtype)
     dpre = empty(seq_shape, weight_hh.dtype)
-    _run(_rnn.rnn_backward, grad_y, grad_h_n, x, h0, weight_ih, weight_hh, y,
-         bool(reverse), relu, dpre, gx, grad_h0, gw_ih, gw_hh, gb)
+    _run(_rnn.rnn_backward, x, hidden, 1, grad_y, grad_h_n, x, h0, weight_ih, weight_hh,
+         y, bool(reverse), relu, dpre, gx, grad_h0, gw_ih, gw_hh, gb)
     return gx, grad_h0, gw_ih, gw_hh, gb, _copy(gb)
 
 
@@ -245,7 +254,7 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,
     y = empty((*x.shape[:2], hidden), dtype)
     h_n, c_n = empty(h0.shape, dtype), empty(h0.shape, dtype)
     cache = empty((*x.shape[:2], 5 * hidden), dtype)
-    _run(_rnn.lstm_forward, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
+    _run(_rnn.lstm_forward, x, hidden, 4, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
          bool(reverse), y, h_n, c_n, cache)
     return y, h_n, c_n, cache
 
@@ -286,8 +295,9 @@ def lstm_backward(grad_y, grad_h_n, grad_c_n, x, h0, c0, weight_ih, weight_hh, y
     dtype = weight_hh.dtype
     grad_h0, grad_c0 = empty(h0.shape, dtype), empty(h0.shape, dtype)
     dgates = empty((*seq_shape[:2], 4 * hidden), dtype)
-    _run(_rnn.lstm_backward, grad_y, grad_h_n, grad_c_n, x, h0, c0, weight_ih, weight_hh,
-         y, cache, bool(reverse), dgates, gx, grad_h0, grad_c0, gw_ih, gw_hh, gb)
+    _run(_rnn.lstm_backward, x, hidden, 4, grad_y, grad_h_n, grad_c_n, x, h0, c0,
+         weight_ih, weight_hh, y, cache, bool(reverse), dgates, gx, grad_h0, grad_c0, gw_ih,
+         gw_hh, gb)
     return gx, grad_h0, grad_c0, gw_ih, gw_hh, gb, _copy(gb)
 
 
@@ -324,8 +334,8 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, reve
     y = empty((*x.shape[:2], hidden), dtype)
     h_n = empty(h0.shape, dtype)
     cache = empty((*x.shape[:2], 4 * hidden), dtype)
-    _run(_rnn.gru_forward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, bool(reverse),
-         y, h_n, cache)
+    _run(_rnn.gru_forward, x, hidden, 3, x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
+         bool(reverse), y, h_n, cache)
     return y, h_n, cache
 
 
@@ -350,8 +360,8 @@ def gru_backward(grad_y, grad_h_n, x, h0, weight_ih, weight_hh, y, cache, *, rev
     gb_hh = empty(gb_ih.shape, dtype) if gb_ih is not None else None
     grad_h0 = empty(h0.shape, dtype)
     dgates = empty((*seq_shape[:2], 4 * hidden), dtype)
-    _run(_rnn.gru_backward, grad_y, grad_h_n, x, h0, weight_ih, weight_hh, y, cache,
-         bool(reverse), dgates, gx, grad_h0, gw_ih, gw_hh, gb_ih, gb_hh)
+    _run(_rnn.gru_backward, x, hidden, 3, grad_y, grad_h_n, x, h0, weight_ih, weight_hh, y,
+         cache, bool(reverse), dgates, gx, grad_h0, gw_ih, gw_hh, gb_ih, gb_hh)
     return gx, grad_h0, gw_ih, gw_hh, gb_ih, gb_hh
 
 

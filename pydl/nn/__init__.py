@@ -20,6 +20,8 @@ from .activation import GELU, Hardtanh, PReLU, ReLU6, Softplus
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .normalization import LayerNorm, LocalResponseNorm
+from .sparse import Embedding
+from .attention import AdditiveAttention, ScaledDotProductAttention
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Concat", "init", "utils",
@@ -38,4 +40,5 @@ __all__ = [
     "NLLLoss", "BCELoss", "KLDivLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "MultiMarginLoss",
     "HingeLoss", "PerceptronLoss", "BinaryFocalLoss", "FocalLoss", "TripletMarginLoss",
     "CosineEmbeddingLoss",
+    "Embedding", "ScaledDotProductAttention", "AdditiveAttention",
 ]
