@@ -16,6 +16,9 @@
 
 #include "_vmath.h"
 
+/* no aliasing between a kernel's outputs and inputs, so that fused loops vectorize */
+#define PYDL_RESTRICT __restrict
+
 #define PYDL_DEFINE_NORM_OPS(T, SUFFIX, ATTR)                                             \
 /* s1 = sum(x - c), s2 = sum((x - c)^2) over x[0:n] */                               \
 ATTR static void pydl_centered_moments_##SUFFIX(const T* x, ptrdiff_t n, double c,  \
@@ -76,5 +79,65 @@ ATTR static void pydl_grad_moments_##SUFFIX(const T* g, const T* w, const T* x, 
 
 PYDL_DEFINE_NORM_OPS(float, f, PYDL_SIMD_DISPATCH)
 PYDL_DEFINE_NORM_OPS(double, d, )
+
+/* Layer norm, one row of d elements (d >= 1): the statistics in float64 around the
+ * row's first element, then out = (x - mean) * rstd * w + b in the row's type. */
+#define PYDL_DEFINE_LAYER_NORM(T, SUFFIX, ATTR)                                          \
+ATTR static void pydl_layer_norm_row_##SUFFIX(const T* PYDL_RESTRICT x,                  \
+                                              const T* PYDL_RESTRICT w,                  \
+                                              const T* PYDL_RESTRICT b,                  \
+                                              T* PYDL_RESTRICT out, ptrdiff_t d, double eps, \
+                                              double* mean, double* rstd)                \
+{                                                                                        \
+    double s1, s2, mu, var, rs;                                                          \
+    ptrdiff_t j;                                                                         \
+    pydl_centered_moments_##SUFFIX(x, d, (double)x[0], &s1, &s2);                        \
+    mu = (double)x[0] + s1 / (double)d;                                                  \
+    var = (s2 - s1 * s1 / (double)d) / (double)d;                                        \
+    rs = 1.0 / sqrt((var > 0 ? var : 0) + eps);                                          \
+    *mean = mu;                                                                          \
+    *rstd = rs;                                                                          \
+    T m = (T)mu, r = (T)rs;                                                              \
+    for (j = 0; j < d; j++)                                                              \
+        out[j] = (x[j] - m) * r * w[j] + b[j];                                           \
+}                                                                                        \
+/* Layer norm backward, one row. With gw = g * w and xhat = (x - mean) * rstd:         \
+ *   dx = rstd * (gw - mean(gw) - (x - mean) * rstd^2 * mean(gw * (x - mean)))         \
+ * (the two means in float64); when pw and pb are given, pw += g * xhat and pb += g    \
+ * in the row's type (the caller flushes them to float64 every few rows). */           \
+ATTR static void pydl_layer_norm_backward_row_##SUFFIX(                                  \
+    const T* PYDL_RESTRICT g, const T* PYDL_RESTRICT x, const T* PYDL_RESTRICT w,        \
+    ptrdiff_t d, double mean, double rstd, T* PYDL_RESTRICT dx, T* PYDL_RESTRICT pw,     \
+    T* PYDL_RESTRICT pb)                                                                 \
+{                                                                                        \
+    double sa = 0, sb = 0;                                                               \
+    ptrdiff_t j;                                                                         \
+    T m = (T)mean, r = (T)rstd, k1 = 0, k2 = 0;                                          \
+    if (dx) {                                                                            \
+        pydl_grad_moments_##SUFFIX(g, w, x, d, mean, &sa, &sb);                          \
+        k1 = (T)(sa / (double)d);                                                        \
+        k2 = (T)(rstd * rstd * sb / (double)d);                                          \
+    }                                                                                    \
+    if (dx && pw) {                                                                      \
+        for (j = 0; j < d; j++) {                                                        \
+            T gj = g[j], xc = x[j] - m;                                                  \
+            dx[j] = r * (gj * w[j] - k1 - xc * k2);                                      \
+            pw[j] += gj * (xc * r);                                                      \
+            pb[j] += gj;                                                                 \
+        }                                                                                \
+    } else if (dx) {                                                                     \
+        for (j = 0; j < d; j++)                                                          \
+            dx[j] = r * (g[j] * w[j] - k1 - (x[j] - m) * k2);                            \
+    } else if (pw) {                                                                     \
+        for (j = 0; j < d; j++) {                                                        \
+            T gj = g[j];                                                                 \
+            pw[j] += gj * ((x[j] - m) * r);                                              \
+            pb[j] += gj;                                                                 \
+        }                                                                                \
+    }                                                                                    \
+}
+
+PYDL_DEFINE_LAYER_NORM(float, f, PYDL_SIMD_DISPATCH)
+PYDL_DEFINE_LAYER_NORM(double, d, )
 
 #endif

@@ -29,6 +29,17 @@ cdef extern from "_norm.h" nogil:
                              double c, double* sg, double* sgx)
     void pydl_grad_moments_d(const double* g, const double* w, const double* x,
                              Py_ssize_t n, double c, double* sg, double* sgx)
+    void pydl_layer_norm_row_f(const float* x, const float* w, const float* b, float* out,
+                               Py_ssize_t d, double eps, double* mean, double* rstd)
+    void pydl_layer_norm_row_d(const double* x, const double* w, const double* b,
+                               double* out, Py_ssize_t d, double eps, double* mean,
+                               double* rstd)
+    void pydl_layer_norm_backward_row_f(const float* g, const float* x, const float* w,
+                                        Py_ssize_t d, double mean, double rstd, float* dx,
+                                        float* pw, float* pb)
+    void pydl_layer_norm_backward_row_d(const double* g, const double* x, const double* w,
+                                        Py_ssize_t d, double mean, double rstd, double* dx,
+                                        double* pw, double* pb)
 
 
 cdef inline void centered_moments(const floating* x, Py_ssize_t n, double c,
@@ -362,6 +373,19 @@ cdef Py_ssize_t _ln_rows_per_chunk(Py_ssize_t rows, Py_ssize_t d) noexcept nogil
     return max(1, max((rows + 63) // 64, (4096 + d - 1) // max(d, 1)))
 
 
+cdef enum:
+    # rows summed in the input's type before the partial sums move to float64
+    LN_FLUSH = 32
+
+
+cdef void _ln_flush(floating* pf, double* pd, Py_ssize_t n) noexcept nogil:
+    """pd += pf; pf = 0."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        pd[j] += pf[j]
+        pf[j] = 0
+
+
 def layer_norm_forward(
         const floating[:, ::1] x,         # IN  (rows, D)
         const floating[::1] weight,       # IN  (D,)
@@ -372,9 +396,7 @@ def layer_norm_forward(
         double[::1] rstd,                 # OUT (rows,) 1/sqrt(var + eps), var biased
         int n_threads):
     """Normalize each row over its D elements, then scale and shift elementwise."""
-    cdef Py_ssize_t rows = x.shape[0], d = x.shape[1], r, j
-    cdef double s1, s2, mu, v, rs
-    cdef floating muf, rsf
+    cdef Py_ssize_t rows = x.shape[0], d = x.shape[1], r
     if rows == 0:
         return
     if d == 0:
@@ -384,21 +406,12 @@ def layer_norm_forward(
         return
     with nogil:
         for r in prange(rows, num_threads=threads_for(rows * d, n_threads), schedule='static'):
-            # assigned here so that prange makes them thread-private
-            s1 = 0
-            s2 = 0
-            centered_moments(&x[r, 0], d, x[r, 0], &s1, &s2)
-            mu = x[r, 0] + s1 / d
-            v = (s2 - s1 * s1 / d) / d
-            if v < 0:
-                v = 0
-            rs = 1.0 / sqrt(v + eps)
-            mean[r] = mu
-            rstd[r] = rs
-            muf = <floating>mu
-            rsf = <floating>rs
-            for j in range(d):
-                out[r, j] = (x[r, j] - muf) * rsf * weight[j] + bias[j]
+            if floating is float:
+                pydl_layer_norm_row_f(&x[r, 0], &weight[0], &bias[0], &out[r, 0], d, eps,
+                                      &mean[r], &rstd[r])
+            else:
+                pydl_layer_norm_row_d(&x[r, 0], &weight[0], &bias[0], &out[r, 0], d, eps,
+                                      &mean[r], &rstd[r])
 
 
 def layer_norm_backward(
@@ -413,8 +426,9 @@ def layer_norm_backward(
         int n_threads):
     """grad_in = rstd * (g w - mean(g w) - xhat * mean(g w xhat)) per row.
 
-    The weight and bias gradients are summed over fixed chunks of rows into float64
-    partials (one row of D per chunk), then over the chunks in order.
+    The weight and bias gradients are summed over fixed chunks of rows (at most 64
+    chunks): in the input's type over LN_FLUSH rows, then into a float64 partial per
+    chunk; the partials are added in chunk order.
     """
     cdef Py_ssize_t rows = x.shape[0], d = x.shape[1], r, j, ch, r0, r1
     cdef bint want_in = grad_in is not None
@@ -422,11 +436,14 @@ def layer_norm_backward(
     cdef Py_ssize_t rpc = _ln_rows_per_chunk(rows, d)
     cdef Py_ssize_t n_chunks = (rows + rpc - 1) // rpc, K = n_chunks * d
     cdef int nt = threads_for(rows * d, n_threads)
-    cdef double a, b, mu, rs, gv, t1, t2
-    cdef floating muf, rsf, k1, k2
+    cdef double t1, t2
+    cdef floating* dxr
     cdef double* pw
     cdef double* pb
+    cdef floating* fw
+    cdef floating* fb
     cdef double* ws = NULL
+    cdef floating* fws = NULL
     if d == 0:
         return
     if rows == 0:
@@ -438,36 +455,35 @@ def layer_norm_backward(
         return
     if want_params:
         ws = <double*>scratch(2 * K, sizeof(double))
+        fws = <floating*>scratch(2 * K, sizeof(floating))
     try:
         with nogil:
             for ch in prange(n_chunks, num_threads=nt, schedule='static'):
                 r0 = ch * rpc
                 r1 = min(r0 + rpc, rows)
+                fw = NULL
+                fb = NULL
                 if want_params:
                     pw = ws + ch * d
                     pb = ws + K + ch * d
+                    fw = fws + ch * d
+                    fb = fws + K + ch * d
                     for j in range(d):
                         pw[j] = 0
                         pb[j] = 0
+                        fw[j] = 0
+                        fb[j] = 0
                 for r in range(r0, r1):
-                    mu = mean[r]
-                    rs = rstd[r]
-                    if want_params:
-                        for j in range(d):
-                            gv = grad_out[r, j]
-                            pw[j] += gv * ((x[r, j] - mu) * rs)
-                            pb[j] += gv
-                    if want_in:
-                        a = 0  # assigned here so that prange makes them thread-private
-                        b = 0
-                        grad_moments(&grad_out[r, 0], &weight[0], &x[r, 0], d, mu, &a, &b)
-                        muf = <floating>mu
-                        rsf = <floating>rs
-                        k1 = <floating>(a / d)
-                        k2 = <floating>(rs * rs * b / d)
-                        for j in range(d):
-                            grad_in[r, j] = rsf * (grad_out[r, j] * weight[j] - k1
-                                                   - (x[r, j] - muf) * k2)
+                    dxr = &grad_in[r, 0] if want_in else NULL
+                    if floating is float:
+                        pydl_layer_norm_backward_row_f(&grad_out[r, 0], &x[r, 0], &weight[0],
+                                                       d, mean[r], rstd[r], dxr, fw, fb)
+                    else:
+                        pydl_layer_norm_backward_row_d(&grad_out[r, 0], &x[r, 0], &weight[0],
+                                                       d, mean[r], rstd[r], dxr, fw, fb)
+                    if want_params and ((r - r0) % LN_FLUSH == LN_FLUSH - 1 or r == r1 - 1):
+                        _ln_flush(fw, pw, d)
+                        _ln_flush(fb, pb, d)
             if want_params:
                 for j in prange(d, num_threads=threads_for(K, nt), schedule='static'):
                     t1 = 0
@@ -481,6 +497,7 @@ def layer_norm_backward(
                         grad_bias[j] = <floating>t2
     finally:
         free(ws)
+        free(fws)
 
 
 # ------------------------------------------------------------ local response norm
