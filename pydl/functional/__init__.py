@@ -14,5 +14,7 @@ from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _loss_all
 from .optim import *  # noqa: F401,F403
 from .optim import __all__ as _optim_all
+from .conv import *  # noqa: F401,F403
+from .conv import __all__ as _conv_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all]
+__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_conv_all]
