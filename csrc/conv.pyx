@@ -642,7 +642,8 @@ cdef Py_ssize_t _macs(const Geom* g):
 
 
 cdef int _threads(const Geom* g, Py_ssize_t items, int n_threads):
-    return <int>max(1, min(threads_for(_macs(g), n_threads), items))
+    # threads_for counts elementwise work; a multiply-add in a GEMM costs ~1/32 of that
+    return <int>max(1, min(threads_for(_macs(g) // 32, n_threads), items))
 
 
 cdef void _forward(const Geom* g, const floating* x, const floating* w,

@@ -12,6 +12,7 @@ All sizes share one set of kernels (``pydl._ext.conv``), which see 5-D views
 (N, C, D, H, W) with leading spatial sizes of 1.
 """
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -130,9 +131,8 @@ def _finish_spec(nd, batched, x, weight, bias, in_shape, out_shape, stride, pad_
     in5 = tuple(in_shape[:2]) + _pad3(in_shape[2:], 1)
     out5 = tuple(out_shape[:2]) + _pad3(out_shape[2:], 1)
     w5 = tuple(weight.shape[:2]) + _pad3(weight.shape[2:], 1)
-    kvol = int(np.prod(weight.shape[2:], dtype=np.int64))
-    check_blas_dims(f"conv{nd}d", w5[1] * kvol, int(np.prod(in5[2:], dtype=np.int64)),
-                    int(np.prod(out5[2:], dtype=np.int64)), w5[0])
+    check_blas_dims(f"conv{nd}d", w5[1] * math.prod(w5[2:]), math.prod(in5[2:]),
+                    math.prod(out5[2:]), w5[0])
     result_shape = tuple(result_shape)
     user_out = result_shape if batched else result_shape[1:]
     return _Spec(nd, batched, x, weight, bias, in5, out5, w5, _pad3(stride, 1),
