@@ -70,7 +70,7 @@ def lstm_backward(
     grad_c0: FloatArray,  # OUT (N, H)
     grad_weight_ih: FloatArray | None,  # OUT (4H, I) or None
     grad_weight_hh: FloatArray | None,  # OUT (4H, H) or None
-    grad_bias: FloatArray | None,  # OUT (4H,) or None (= d bias_ih = d bias_hh)
+    grad_bias: FloatArray | None,  # OUT (4H,) or None: d bias_ih = d bias_hh
     n_threads: int,
 ) -> None: ...
 
@@ -109,6 +109,6 @@ def rnn_backward(
     grad_h0: FloatArray,  # OUT (N, H)
     grad_weight_ih: FloatArray | None,  # OUT (H, I) or None
     grad_weight_hh: FloatArray | None,  # OUT (H, H) or None
-    grad_bias: FloatArray | None,  # OUT (H,) or None (= d bias_ih = d bias_hh)
+    grad_bias: FloatArray | None,  # OUT (H,) or None: d bias_ih = d bias_hh
     n_threads: int,
 ) -> None: ...

@@ -37,4 +37,8 @@ from .attention import __all__ as _attention_all
 from .conv import *  # noqa: F401,F403
 from .conv import __all__ as _conv_all
 
-__all__ = [*_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all, *_interpolate_all, *_rnn_all, *_norm_all, *_dropout_all, *_regression_loss_all, *_margin_loss_all, *_focal_loss_all, *_embedding_all, *_attention_all, *_conv_all]
+__all__ = [
+    *_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all,
+    *_interpolate_all, *_rnn_all, *_norm_all, *_dropout_all, *_regression_loss_all,
+    *_margin_loss_all, *_focal_loss_all, *_embedding_all, *_attention_all, *_conv_all,
+]
