@@ -34,6 +34,7 @@ ELEMENTS = {"float": "np.float32", "double": "np.float64", "int64_t": "np.int64"
             "char": "np.int8", "bint": "np.bool_", "unsigned char": "np.uint8"}
 DEF = re.compile(r"^(?:cp)?def\s+([A-Za-z]\w*)\s*\(")
 CONST = re.compile(r"^([A-Z][A-Z0-9_]*)\s*=\s*(.+)$")
+ALIAS = re.compile(r"^((?:[a-z_]\w*\s*=\s*)+)([a-z_]\w*)\s*$")
 
 
 def _annotation(ctype):
@@ -122,7 +123,19 @@ def _returns_value(lines, end):
 def stub_for(pyx):
     lines = pyx.read_text().splitlines()
     out = [HEADER.format(stem=pyx.stem)]
+    defined = set()
     for i, line in enumerate(lines):
+        joined = line
+        j = i
+        while joined.endswith("\\") and j + 1 < len(lines):
+            j += 1
+            joined = joined[:-1] + " " + lines[j].strip()
+        alias = ALIAS.match(joined)
+        if alias and alias.group(2) in defined:  # name = other = kernel: re-exports
+            names = [n.strip() for n in alias.group(1).split("=") if n.strip()]
+            out.append("")
+            out += [f"{n} = {alias.group(2)}" for n in names]
+            continue
         const = CONST.match(line)
         if const:
             try:
@@ -134,6 +147,7 @@ def stub_for(pyx):
         match = DEF.match(line)
         if not match:
             continue
+        defined.add(match.group(1))
         params, comments, end = _signature_lines(lines, i)
         rendered = []
         for text, comment in zip(params, comments):

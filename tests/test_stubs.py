@@ -27,6 +27,9 @@ def test_stub_names_the_module_functions(name):
     assert stub.exists(), f"no type stub installed for pydl._ext.{name}"
     tree = ast.parse(stub.read_text())
     stubbed = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    stubbed |= {t.id for node in tree.body if isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Name) and node.value.id in stubbed
+                for t in node.targets}  # aliases: conv2d_forward = conv_forward
     module = importlib.import_module(f"pydl._ext.{name}")
     public = {k for k, v in vars(module).items() if callable(v) and not k.startswith("_")
               and getattr(v, "__module__", None) == module.__name__}

@@ -74,3 +74,19 @@ def conv_transpose_backward(
     groups: int,
     n_threads: int,
 ) -> None: ...
+
+conv1d_forward = conv_forward
+conv2d_forward = conv_forward
+conv3d_forward = conv_forward
+
+conv1d_backward = conv_backward
+conv2d_backward = conv_backward
+conv3d_backward = conv_backward
+
+conv_transpose1d_forward = conv_transpose_forward
+conv_transpose2d_forward = conv_transpose_forward
+conv_transpose3d_forward = conv_transpose_forward
+
+conv_transpose1d_backward = conv_transpose_backward
+conv_transpose2d_backward = conv_transpose_backward
+conv_transpose3d_backward = conv_transpose_backward
