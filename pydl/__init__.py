@@ -16,7 +16,7 @@ from ._threading import get_num_threads, set_num_threads, threads
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed
 from . import functional, nn, optim, reference, testing
-from . import ops
+from . import models, ops
 from ._config import show_config
 from . import callbacks, data, metrics, regularizers, training
 from .training import evaluate, fit, predict
@@ -31,5 +31,5 @@ __all__ = [
     "functional", "nn", "optim", "reference", "testing",
     "data", "metrics", "regularizers", "training", "callbacks", "fit", "evaluate", "predict",
     "save", "load",
-    "ops",
+    "models", "ops",
 ]
