@@ -81,6 +81,7 @@ def _blas_controller():
         import scipy.linalg.cython_blas  # noqa: F401
 
         _state["controller"] = ThreadpoolController().select(user_api="blas")
+        _state["kernel_libs"] = None
     return _state["controller"]
 
 
@@ -145,12 +146,54 @@ def threads(n):
         set_num_threads(previous)
 
 
+def _kernel_blas_libs():
+    """The BLAS libraries pydl's kernels call: the one(s) scipy.linalg.cython_blas uses.
+
+    scipy and NumPy wheels each bundle their own OpenBLAS; only scipy's is called from
+    inside OpenMP regions, so only it needs switching. Where no library path names
+    scipy (one BLAS shared by both, e.g. a system or conda build), all are switched.
+    """
+    if _state.get("kernel_libs") is None:
+        libs = _blas_controller().lib_controllers
+        # wheels: site-packages/scipy.libs/ (NumPy's copy, in numpy.libs/, is also
+        # named libscipy_openblas*, so the directory is what tells them apart)
+        scipy_libs = [lc for lc in libs
+                      if os.path.basename(os.path.dirname(lc.filepath)).startswith("scipy")]
+        _state["kernel_libs"] = scipy_libs or list(libs)
+    return _state["kernel_libs"]
+
+
+class _BlasOneThread:
+    """Hold the kernels' BLAS at one thread for a block, then put back what it had.
+
+    A direct set/get on the cached library controllers costs a few microseconds;
+    threadpoolctl's ``limit()`` re-inspects every loaded library and cost 60-180 us per
+    call, paid by every op: 20 ops of a small CNN's training step spent milliseconds in it.
+    """
+
+    __slots__ = ("_saved",)
+
+    def __enter__(self):
+        self._saved = []
+        for lc in _kernel_blas_libs():
+            n = lc.get_num_threads()
+            if n != 1:
+                lc.set_num_threads(1)
+                self._saved.append((lc, n))
+        return self
+
+    def __exit__(self, *exc):
+        for lc, n in self._saved:
+            lc.set_num_threads(n)
+        return False
+
+
 def blas_single_threaded(n_threads):
     """Context that holds BLAS at one thread while an OpenMP kernel calls it.
 
     With ``n_threads == 1`` nothing needs changing and a no-op context is returned,
-    which keeps small single-threaded calls free of threadpoolctl's overhead.
+    which keeps small single-threaded calls free of any overhead.
     """
     if n_threads <= 1:
         return contextlib.nullcontext()
-    return _blas_controller().limit(limits=1)
+    return _BlasOneThread()

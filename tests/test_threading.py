@@ -43,10 +43,12 @@ def test_validation():
 
 
 def test_blas_is_single_threaded_inside_kernels_and_restored():
-    from pydl._threading import blas_single_threaded
+    from pydl._threading import _kernel_blas_libs, blas_single_threaded
     pydl.set_num_threads(2)
+    kernel_libs = _kernel_blas_libs()
+    assert kernel_libs
     with blas_single_threaded(2):
-        assert set(_blas_threads().values()) == {1}
+        assert {lc.get_num_threads() for lc in kernel_libs} == {1}
     assert set(_blas_threads().values()) == {2}
 
 
