@@ -131,7 +131,12 @@ def _interior(size, out, k, s, p, d=1):
     return a, b, k, -p, s
 
 
-_NO_INTERIOR = (0, 0, 0, 0, 1)   # adaptive windows: every column takes the general loop
+def _adaptive_interior(size, out):
+    """Adaptive windows are plain k-wide, k-strided windows when out divides size;
+    otherwise every column takes the kernels' general loop."""
+    if size % out:
+        return 0, 0, 0, 0, 1
+    return _interior(size, out, size // out, size // out, 0)
 
 
 @functools.lru_cache(maxsize=512)
@@ -144,7 +149,8 @@ def _adaptive_windows(size, out):
 
 
 def _adaptive_plan(spatial, outs, nd):
-    return lambda: ([_adaptive_windows(spatial[i], outs[i]) for i in range(nd)], _NO_INTERIOR)
+    return lambda: ([_adaptive_windows(spatial[i], outs[i]) for i in range(nd)],
+                    _adaptive_interior(spatial[-1], outs[-1]))
 
 
 def _adaptive_sizes(output_size, nd, spatial):
@@ -239,7 +245,8 @@ def _adaptive_max_pool_forward(nd, x, output_size):
     spatial = _spatial_sizes(x.shape, nd, "x")
     outs = _adaptive_sizes(output_size, nd, spatial)
     return _max_kernel(x, nd, outs, lambda: ([(*_adaptive_windows(spatial[i], outs[i])[:2], 1)
-                                              for i in range(nd)], _NO_INTERIOR))
+                                              for i in range(nd)],
+                                             _adaptive_interior(spatial[-1], outs[-1])))
 
 
 def _adaptive_max_pool_backward(nd, grad_out, indices, input_shape):
