@@ -167,10 +167,9 @@ def _adaptive_sizes(output_size, nd, spatial):
 
 # ----------------------------------------------------------------- kernel plumbing
 
-def _as_planes(a, nd, shape=None):
+def _as_planes(a, nd):
     """(planes, elements per plane) view of a C-contiguous array with nd spatial axes."""
-    shape = a.shape if shape is None else shape
-    return a.reshape(planes(shape, nd), math.prod(shape[-nd:]))
+    return a.reshape(planes(a.shape, nd), math.prod(a.shape[-nd:]))
 
 
 def _max_kernel(x, nd, outs, windows):
@@ -232,8 +231,10 @@ def _max_pool_forward(nd, x, kernel_size, stride=None, padding=0, dilation=1,
 def _max_pool_backward(nd, grad_out, indices, input_shape):
     grad_out, shape, grad_in = _grad_in_for(grad_out, nd, input_shape)
     indices = index_array(indices, "indices", grad_out.shape)
+    plane = math.prod(shape[-nd:])
+    if plane == 0:   # no index can be valid
+        raise_if_bad_indices(indices.size, plane, "input")
     if grad_in.size:
-        plane = math.prod(shape[-nd:])
         raise_if_bad_indices(_pool.max_pool_backward(
             _as_planes(grad_out, nd), _as_planes(indices, nd), _as_planes(grad_in, nd),
             get_num_threads()), plane, "input")
