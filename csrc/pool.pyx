@@ -65,8 +65,8 @@ cdef struct Span:
     # w = ow * stride + off + j * dilation for j in range(k). The kernels run those
     # columns as strided sweeps, one per j, with no per-window loop overhead and
     # independent work per column for the CPU to overlap; the few edge columns, and
-    # adaptive windows (a = b = 0), take the general per-window loop. Either way each
-    # window sees its elements in (d, h, w) order.
+    # adaptive windows of uneven widths (a = b = 0), take the general per-window loop.
+    # Either way each window sees its elements in (d, h, w) order.
     int64_t a, b, k, off, stride, dilation
 
 

@@ -131,7 +131,12 @@ def _interior(size, out, k, s, p, d=1):
     return a, b, k, -p, s
 
 
-_NO_INTERIOR = (0, 0, 0, 0, 1)   # adaptive windows: every column takes the general loop
+def _adaptive_interior(size, out):
+    """Adaptive windows are plain k-wide, k-strided windows when out divides size;
+    otherwise every column takes the kernels' general loop."""
+    if size % out:
+        return 0, 0, 0, 0, 1
+    return _interior(size, out, size // out, size // out, 0)
 
 
 @functools.lru_cache(maxsize=512)
@@ -144,7 +149,8 @@ def _adaptive_windows(size, out):
 
 
 def _adaptive_plan(spatial, outs, nd):
-    return lambda: ([_adaptive_windows(spatial[i], outs[i]) for i in range(nd)], _NO_INTERIOR)
+    return lambda: ([_adaptive_windows(spatial[i], outs[i]) for i in range(nd)],
+                    _adaptive_interior(spatial[-1], outs[-1]))
 
 
 def _adaptive_sizes(output_size, nd, spatial):
@@ -161,10 +167,9 @@ def _adaptive_sizes(output_size, nd, spatial):
 
 # ----------------------------------------------------------------- kernel plumbing
 
-def _as_planes(a, nd, shape=None):
+def _as_planes(a, nd):
     """(planes, elements per plane) view of a C-contiguous array with nd spatial axes."""
-    shape = a.shape if shape is None else shape
-    return a.reshape(planes(shape, nd), math.prod(shape[-nd:]))
+    return a.reshape(planes(a.shape, nd), math.prod(a.shape[-nd:]))
 
 
 def _max_kernel(x, nd, outs, windows):
@@ -226,8 +231,10 @@ def _max_pool_forward(nd, x, kernel_size, stride=None, padding=0, dilation=1,
 def _max_pool_backward(nd, grad_out, indices, input_shape):
     grad_out, shape, grad_in = _grad_in_for(grad_out, nd, input_shape)
     indices = index_array(indices, "indices", grad_out.shape)
+    plane = math.prod(shape[-nd:])
+    if plane == 0:   # no index can be valid
+        raise_if_bad_indices(indices.size, plane, "input")
     if grad_in.size:
-        plane = math.prod(shape[-nd:])
         raise_if_bad_indices(_pool.max_pool_backward(
             _as_planes(grad_out, nd), _as_planes(indices, nd), _as_planes(grad_in, nd),
             get_num_threads()), plane, "input")
@@ -239,7 +246,8 @@ def _adaptive_max_pool_forward(nd, x, output_size):
     spatial = _spatial_sizes(x.shape, nd, "x")
     outs = _adaptive_sizes(output_size, nd, spatial)
     return _max_kernel(x, nd, outs, lambda: ([(*_adaptive_windows(spatial[i], outs[i])[:2], 1)
-                                              for i in range(nd)], _NO_INTERIOR))
+                                              for i in range(nd)],
+                                             _adaptive_interior(spatial[-1], outs[-1])))
 
 
 def _adaptive_max_pool_backward(nd, grad_out, indices, input_shape):

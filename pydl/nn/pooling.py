@@ -141,6 +141,10 @@ class AvgPool1d(_AvgPoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        # stored as 1-tuples, as PyTorch does
+        self.kernel_size = ints(self.kernel_size, 1, "kernel_size")
+        self.stride = ints(self.stride, 1, "stride")
+        self.padding = ints(padding, 1, "padding", low=0)
 
 
 class AvgPool2d(_AvgPoolNd):
@@ -249,12 +253,10 @@ class _MaxUnpoolNd(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        ints(kernel_size, self.nd, "kernel_size")
-        ints(padding, self.nd, "padding", low=0)
-        if stride is not None:
-            ints(stride, self.nd, "stride")
-        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
-        self.padding = padding
+        # stored as tuples, as PyTorch does
+        self.kernel_size = ints(kernel_size, self.nd, "kernel_size")
+        self.stride = ints(kernel_size if stride is None else stride, self.nd, "stride")
+        self.padding = ints(padding, self.nd, "padding", low=0)
 
     def forward(self, x, indices, output_size=None):
         out = _op("max_unpool", self.nd, "forward")(x, indices, self.kernel_size, self.stride,

@@ -1,5 +1,7 @@
 """Upsample and its fixed-mode aliases (PyTorch's names and arguments)."""
 
+import numbers
+
 import numpy as np
 
 from .. import functional as F
@@ -7,6 +9,16 @@ from ..functional.interpolate import MODES
 from .module import Module
 
 __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+
+
+def _as_floats(scale_factor):
+    """Scale factors as floats, as PyTorch stores them (anything else is left for the
+    functional op to refuse)."""
+    def real(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+    if isinstance(scale_factor, (tuple, list)) and all(real(v) for v in scale_factor):
+        return tuple(float(v) for v in scale_factor)
+    return float(scale_factor) if real(scale_factor) else scale_factor
 
 
 class Upsample(Module):
@@ -38,7 +50,7 @@ class Upsample(Module):
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if (size is None) == (scale_factor is None):
             raise ValueError("exactly one of size and scale_factor must be given")
-        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.size, self.scale_factor, self.mode = size, _as_floats(scale_factor), mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
