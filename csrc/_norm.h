@@ -2,9 +2,10 @@
  *
  * Statistics of float32 data are summed in float64: a channel of a batch-norm layer
  * easily holds a million values, and a float32 running sum of that many loses most
- * of its digits. Each function keeps PYDL_LANES independent partial sums (so gcc and
- * clang vectorize it without -ffast-math) and combines them in lane order: the
- * result depends only on the span's length, never on threads.
+ * of its digits (float32 only sums 16 terms per lane before moving to float64). Each
+ * function keeps PYDL_LANES independent partial sums (so gcc and clang vectorize it
+ * without -ffast-math) and combines them in lane order: the result depends only on
+ * the span's length, never on threads.
  *
  * Variance is computed around a centre c close to the mean (the "corrected two-pass"
  * form): with s1 = sum(x - c) and s2 = sum((x - c)^2), the sum of squared deviations
@@ -77,8 +78,150 @@ ATTR static void pydl_grad_moments_##SUFFIX(const T* g, const T* w, const T* x, 
     *sgx = r2;                                                                      \
 }
 
-PYDL_DEFINE_NORM_OPS(float, f, PYDL_SIMD_DISPATCH)
 PYDL_DEFINE_NORM_OPS(double, d, )
+
+/* The float32 versions sum blocks of PYDL_FBLOCK elements in float lanes (16 terms per
+ * lane: twice the SIMD width of float64 and no conversions), adding each block's lane
+ * sums to float64 totals in lane order. They work around cf = (float)c and move the
+ * sums to the centre c exactly at the end. The 16 lanes are two 8-float vectors
+ * (gcc/clang vector extensions: written as lane arrays, gcc vectorizes the outer loop
+ * with strided loads instead); other compilers get the float64 lane version. */
+#define PYDL_FBLOCK 256
+
+#if !defined(__GNUC__)
+/* other compilers: the float64-accumulating lane version */
+PYDL_DEFINE_NORM_OPS(float, f, )
+#else
+typedef float pydl_f8 __attribute__((vector_size(32)));
+static inline pydl_f8 pydl_load_f8(const float* p) { pydl_f8 v; memcpy(&v, p, sizeof v); return v; }
+#define PYDL_F16_DECLARE(a) pydl_f8 a##0 = {0}, a##1 = {0}
+#define PYDL_F16_ADD_TO(r, a) do { int l_; for (l_ = 0; l_ < 8; l_++) r += a##0[l_];       \
+                                   for (l_ = 0; l_ < 8; l_++) r += a##1[l_]; } while (0)
+
+PYDL_SIMD_DISPATCH static void pydl_centered_moments_f(const float* x, ptrdiff_t n, double c,
+                                                       double* s1, double* s2)
+{
+    float cf = (float)c;
+    double dc = (double)cf - c, r1 = 0, r2 = 0;
+    ptrdiff_t i0, i, n16 = n - n % 16, end;
+    for (i0 = 0; i0 < n16; i0 += PYDL_FBLOCK) {
+        end = i0 + PYDL_FBLOCK < n16 ? i0 + PYDL_FBLOCK : n16;
+        PYDL_F16_DECLARE(a1);
+        PYDL_F16_DECLARE(a2);
+        for (i = i0; i < end; i += 16) {
+            pydl_f8 d0 = pydl_load_f8(x + i) - cf, d1 = pydl_load_f8(x + i + 8) - cf;
+            a10 += d0;
+            a11 += d1;
+            a20 += d0 * d0;
+            a21 += d1 * d1;
+        }
+        PYDL_F16_ADD_TO(r1, a1);
+        PYDL_F16_ADD_TO(r2, a2);
+    }
+    for (i = n16; i < n; i++) {
+        double d = (double)x[i] - (double)cf;
+        r1 += d;
+        r2 += d * d;
+    }
+    /* x - c = (x - cf) + dc: sum(x - c) = r1 + n dc, sum((x - c)^2) = r2 + 2 dc r1 + n dc^2
+     * (dc = 0 for the callers' centres, which are float32 values) */
+    *s1 = r1 + (double)n * dc;
+    *s2 = r2 + 2.0 * dc * r1 + (double)n * dc * dc;
+}
+
+PYDL_SIMD_DISPATCH static void pydl_grad_moments_f(const float* g, const float* w,
+                                                   const float* x, ptrdiff_t n, double c,
+                                                   double* sg, double* sgx)
+{
+    float cf = (float)c;
+    double dc = (double)cf - c, r1 = 0, r2 = 0;
+    ptrdiff_t i0, i, n16 = n - n % 16, end;
+    for (i0 = 0; i0 < n16; i0 += PYDL_FBLOCK) {
+        end = i0 + PYDL_FBLOCK < n16 ? i0 + PYDL_FBLOCK : n16;
+        PYDL_F16_DECLARE(a1);
+        PYDL_F16_DECLARE(a2);
+        for (i = i0; i < end; i += 16) {
+            pydl_f8 g0 = pydl_load_f8(g + i), g1 = pydl_load_f8(g + i + 8);
+            if (w) {
+                g0 *= pydl_load_f8(w + i);
+                g1 *= pydl_load_f8(w + i + 8);
+            }
+            a10 += g0;
+            a11 += g1;
+            a20 += g0 * (pydl_load_f8(x + i) - cf);
+            a21 += g1 * (pydl_load_f8(x + i + 8) - cf);
+        }
+        PYDL_F16_ADD_TO(r1, a1);
+        PYDL_F16_ADD_TO(r2, a2);
+    }
+    for (i = n16; i < n; i++) {
+        double gi = (double)g[i] * (w ? (double)w[i] : 1.0);
+        r1 += gi;
+        r2 += gi * ((double)x[i] - (double)cf);
+    }
+    /* sum(gw (x - c)) = sum(gw (x - cf)) + dc sum(gw) */
+    *sg = r1;
+    *sgx = r2 + dc * r1;
+}
+#endif
+
+/* Column sums over `rows` rows of m contiguous elements, `ld` apart: batch norm on
+ * inputs with few spatial positions (e.g. (N, C)), vectorized across the columns.
+ * Each column j has its own centre c[j]; sums are added into s1 and s2 (float64). */
+#define PYDL_DEFINE_COLUMN_OPS(T, SUFFIX, ATTR)                                          \
+ATTR static void pydl_column_moments_##SUFFIX(                                           \
+    const T* PYDL_RESTRICT x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t m,                 \
+    const double* PYDL_RESTRICT c, double* PYDL_RESTRICT s1, double* PYDL_RESTRICT s2)   \
+{                                                                                        \
+    ptrdiff_t n, j;                                                                      \
+    for (n = 0; n < rows; n++) {                                                         \
+        const T* row = x + n * ld;                                                       \
+        for (j = 0; j < m; j++) {                                                        \
+            double d = (double)row[j] - c[j];                                            \
+            s1[j] += d;                                                                  \
+            s2[j] += d * d;                                                              \
+        }                                                                                \
+    }                                                                                    \
+}                                                                                        \
+/* sg[j] += g, sgx[j] += g * (x - c[j]) over the rows */                                 \
+ATTR static void pydl_column_grad_moments_##SUFFIX(                                      \
+    const T* PYDL_RESTRICT g, const T* PYDL_RESTRICT x, ptrdiff_t rows, ptrdiff_t ld,    \
+    ptrdiff_t m, const double* PYDL_RESTRICT c, double* PYDL_RESTRICT sg,                \
+    double* PYDL_RESTRICT sgx)                                                           \
+{                                                                                        \
+    ptrdiff_t n, j;                                                                      \
+    for (n = 0; n < rows; n++) {                                                         \
+        const T* grow = g + n * ld;                                                      \
+        const T* xrow = x + n * ld;                                                      \
+        for (j = 0; j < m; j++) {                                                        \
+            double gj = (double)grow[j];                                                 \
+            sg[j] += gj;                                                                 \
+            sgx[j] += gj * ((double)xrow[j] - c[j]);                                     \
+        }                                                                                \
+    }                                                                                    \
+}                                                                                        \
+/* one row of (N, C) batch norm: out = (x - mu) * a + b, per column */                   \
+ATTR static void pydl_column_affine_##SUFFIX(                                            \
+    const T* PYDL_RESTRICT x, const T* PYDL_RESTRICT mu, const T* PYDL_RESTRICT a,       \
+    const T* PYDL_RESTRICT b, T* PYDL_RESTRICT out, ptrdiff_t m)                         \
+{                                                                                        \
+    ptrdiff_t j;                                                                         \
+    for (j = 0; j < m; j++)                                                              \
+        out[j] = (x[j] - mu[j]) * a[j] + b[j];                                           \
+}                                                                                        \
+/* its gradient: dx = a g + k (x - mu) + e, per column */                                \
+ATTR static void pydl_column_affine_grad_##SUFFIX(                                       \
+    const T* PYDL_RESTRICT g, const T* PYDL_RESTRICT x, const T* PYDL_RESTRICT a,        \
+    const T* PYDL_RESTRICT k, const T* PYDL_RESTRICT mu, const T* PYDL_RESTRICT e,       \
+    T* PYDL_RESTRICT dx, ptrdiff_t m)                                                    \
+{                                                                                        \
+    ptrdiff_t j;                                                                         \
+    for (j = 0; j < m; j++)                                                              \
+        dx[j] = a[j] * g[j] + k[j] * (x[j] - mu[j]) + e[j];                              \
+}
+
+PYDL_DEFINE_COLUMN_OPS(float, f, PYDL_SIMD_DISPATCH)
+PYDL_DEFINE_COLUMN_OPS(double, d, )
 
 /* Layer norm, one row of d elements (d >= 1): the statistics in float64 around the
  * row's first element, then out = (x - mean) * rstd * w + b in the row's type. */

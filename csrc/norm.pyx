@@ -42,6 +42,65 @@ cdef extern from "_norm.h" nogil:
                                         double* pw, double* pb)
 
 
+cdef extern from "_norm.h" nogil:
+    void pydl_column_moments_f(const float* x, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t m,
+                               const double* c, double* s1, double* s2)
+    void pydl_column_moments_d(const double* x, Py_ssize_t rows, Py_ssize_t ld,
+                               Py_ssize_t m, const double* c, double* s1, double* s2)
+    void pydl_column_grad_moments_f(const float* g, const float* x, Py_ssize_t rows,
+                                    Py_ssize_t ld, Py_ssize_t m, const double* c,
+                                    double* sg, double* sgx)
+    void pydl_column_grad_moments_d(const double* g, const double* x, Py_ssize_t rows,
+                                    Py_ssize_t ld, Py_ssize_t m, const double* c,
+                                    double* sg, double* sgx)
+    void pydl_column_affine_f(const float* x, const float* mu, const float* a,
+                              const float* b, float* out, Py_ssize_t m)
+    void pydl_column_affine_d(const double* x, const double* mu, const double* a,
+                              const double* b, double* out, Py_ssize_t m)
+    void pydl_column_affine_grad_f(const float* g, const float* x, const float* a,
+                                   const float* k, const float* mu, const float* e,
+                                   float* dx, Py_ssize_t m)
+    void pydl_column_affine_grad_d(const double* g, const double* x, const double* a,
+                                   const double* k, const double* mu, const double* e,
+                                   double* dx, Py_ssize_t m)
+
+
+cdef inline void column_moments(const floating* x, Py_ssize_t rows, Py_ssize_t ld,
+                                Py_ssize_t m, const double* c, double* s1,
+                                double* s2) noexcept nogil:
+    if floating is float:
+        pydl_column_moments_f(x, rows, ld, m, c, s1, s2)
+    else:
+        pydl_column_moments_d(x, rows, ld, m, c, s1, s2)
+
+
+cdef inline void column_grad_moments(const floating* g, const floating* x, Py_ssize_t rows,
+                                     Py_ssize_t ld, Py_ssize_t m, const double* c,
+                                     double* sg, double* sgx) noexcept nogil:
+    if floating is float:
+        pydl_column_grad_moments_f(g, x, rows, ld, m, c, sg, sgx)
+    else:
+        pydl_column_grad_moments_d(g, x, rows, ld, m, c, sg, sgx)
+
+
+cdef inline void column_affine(const floating* x, const floating* mu, const floating* a,
+                               const floating* b, floating* out, Py_ssize_t m) noexcept nogil:
+    if floating is float:
+        pydl_column_affine_f(x, mu, a, b, out, m)
+    else:
+        pydl_column_affine_d(x, mu, a, b, out, m)
+
+
+cdef inline void column_affine_grad(const floating* g, const floating* x, const floating* a,
+                                    const floating* k, const floating* mu,
+                                    const floating* e, floating* dx,
+                                    Py_ssize_t m) noexcept nogil:
+    if floating is float:
+        pydl_column_affine_grad_f(g, x, a, k, mu, e, dx, m)
+    else:
+        pydl_column_affine_grad_d(g, x, a, k, mu, e, dx, m)
+
+
 cdef inline void centered_moments(const floating* x, Py_ssize_t n, double c,
                                   double* s1, double* s2) noexcept nogil:
     """s1 = sum(x - c), s2 = sum((x - c)**2), in float64."""
@@ -62,68 +121,121 @@ cdef inline void grad_moments(const floating* g, const floating* w, const floati
 
 # ------------------------------------------------------------------------ batch norm
 
-cdef void _unit_moments(const floating* x, Py_ssize_t C, Py_ssize_t S,
-                        Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t c0, Py_ssize_t c1,
-                        double* ctr, double* s1, double* s2) noexcept nogil:
-    """For channels c0..c1 over samples n0..n1: a centre (the unit's first value of
-    the channel) and the sums of deviations and squared deviations from it."""
-    cdef Py_ssize_t n, c
-    cdef double a1, a2, t1, t2, d, centre
-    cdef const floating* row
-    if S == 1:
-        # (N, C) input: vectorize across channels, one row at a time
+cdef enum:
+    # below this many spatial positions, sums run across the columns of whole rows
+    # (vectorized over channels and positions) instead of along each channel's run
+    SMALL_S = 32
+
+
+cdef void _unit_sums(const floating* x, const floating* g, Py_ssize_t C, Py_ssize_t S,
+                     Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t c0, Py_ssize_t c1,
+                     const double* mean, double* ctr, double* s1, double* s2,
+                     double* cols) noexcept nogil:
+    """Sums over samples n0..n1 of channels c0..c1 (one work unit), around a centre.
+
+    g NULL (forward): the centre of a channel is its first value in the unit (written
+    to ctr); s1 = sum(x - ctr), s2 = sum((x - ctr)**2).
+    g given (backward): the centre is mean; s1 = sum(g), s2 = sum(g * (x - mean)).
+    cols: 3 * (c1 - c0) * S doubles of workspace, used when S < SMALL_S.
+    """
+    cdef Py_ssize_t n, c, j, m = (c1 - c0) * S, off
+    cdef double a1, a2, t1, t2, centre
+    cdef double* q1 = cols + m
+    cdef double* q2 = cols + 2 * m
+    for c in range(c0, c1):
+        ctr[c] = mean[c] if g != NULL else x[(n0 * C + c) * S]
+    if S < SMALL_S:
+        for j in range(m):
+            cols[j] = ctr[c0 + j // S]
+            q1[j] = 0
+            q2[j] = 0
+        off = (n0 * C + c0) * S
+        if g == NULL:
+            column_moments(x + off, n1 - n0, C * S, m, cols, q1, q2)
+        else:
+            column_grad_moments(g + off, x + off, n1 - n0, C * S, m, cols, q1, q2)
         for c in range(c0, c1):
-            ctr[c] = x[n0 * C + c]
-            s1[c] = 0
-            s2[c] = 0
-        for n in range(n0, n1):
-            row = x + n * C
-            for c in range(c0, c1):
-                d = row[c] - ctr[c]
-                s1[c] += d
-                s2[c] += d * d
+            t1 = 0
+            t2 = 0
+            for j in range((c - c0) * S, (c - c0 + 1) * S):
+                t1 += q1[j]
+                t2 += q2[j]
+            s1[c] = t1
+            s2[c] = t2
     else:
         for c in range(c0, c1):
-            centre = x[(n0 * C + c) * S]
+            centre = ctr[c]
             t1 = 0
             t2 = 0
             for n in range(n0, n1):
-                centered_moments(x + (n * C + c) * S, S, centre, &a1, &a2)
+                off = (n * C + c) * S
+                if g == NULL:
+                    centered_moments(x + off, S, centre, &a1, &a2)
+                else:
+                    grad_moments(g + off, NULL, x + off, S, centre, &a1, &a2)
                 t1 += a1
                 t2 += a2
-            ctr[c] = centre
             s1[c] = t1
             s2[c] = t2
 
 
-cdef void _moments(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
-                   double* ws, double* mean, double* var, int nt) noexcept nogil:
-    """Per-channel mean and biased variance of an (N, C, S) array (N * S >= 1).
+cdef class _ChannelSums:
+    """Workspace of a per-channel reduction over an (N, C, S) array: the partial sums
+    of every (row block, channel) and the per-thread column buffers. Allocated with
+    the GIL held; freed when dropped."""
+    cdef Partition p
+    cdef Py_ssize_t K, cols_per_thread
+    cdef double* ws
+    cdef double* cols
+    cdef double* totals      # 2 * C: the per-channel results
 
-    ws: 3 * n_row_blocks * C doubles of workspace.
-    """
-    cdef Partition p = channel_partition(N, C, S)
-    cdef Py_ssize_t rows = p.rows, chans = p.chans, ncb = p.n_chan_blocks
-    cdef Py_ssize_t nrb = p.n_row_blocks, K = nrb * C, u, b, n0, c0, c
-    cdef double* ctr = ws
-    cdef double* s1 = ws + K
-    cdef double* s2 = ws + 2 * K
-    cdef double cnt, cnt_a, mean_a, m2_a, mb, m2b, tot, delta
+    def __cinit__(self, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int nt):
+        self.p = channel_partition(N, C, S)
+        self.K = self.p.n_row_blocks * C
+        self.cols_per_thread = 3 * self.p.chans * S if S < SMALL_S else 0
+        self.ws = <double*>scratch(3 * self.K + 2 * C, sizeof(double))
+        self.totals = self.ws + 3 * self.K
+        self.cols = <double*>scratch(nt * self.cols_per_thread, sizeof(double))
+
+    def __dealloc__(self):
+        free(self.ws)
+        free(self.cols)
+
+
+cdef void _channel_sums(_ChannelSums w, const floating* x, const floating* g,
+                        Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, const double* mean,
+                        int nt) noexcept nogil:
+    """Run _unit_sums over every work unit; partials land in w.ws as three
+    (n_row_blocks, C) arrays: centres, s1, s2."""
+    cdef Py_ssize_t rows = w.p.rows, chans = w.p.chans, ncb = w.p.n_chan_blocks
+    cdef Py_ssize_t nrb = w.p.n_row_blocks, K = w.K, u, b, n0, c0
+    cdef double* ws = w.ws
+    cdef double* cols = w.cols
+    cdef Py_ssize_t per_thread = w.cols_per_thread
     for u in prange(nrb * ncb, num_threads=nt, schedule='static'):
         b = u // ncb
         n0 = b * rows
         c0 = (u % ncb) * chans
-        _unit_moments(x, C, S, n0, min(n0 + rows, N), c0, min(c0 + chans, C),
-                      ctr + b * C, s1 + b * C, s2 + b * C)
-    # merge the row blocks in order (Chan, Golub and LeVeque's pairwise update)
-    for c in prange(C, num_threads=threads_for(K, nt), schedule='static'):
+        _unit_sums(x, g, C, S, n0, min(n0 + rows, N), c0, min(c0 + chans, C), mean,
+                   ws + b * C, ws + K + b * C, ws + 2 * K + b * C,
+                   cols + <Py_ssize_t>omp_get_thread_num() * per_thread)
+
+
+cdef void _merge_moments(_ChannelSums w, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                         double* mean, double* var) noexcept nogil:
+    """Mean and biased variance per channel from the row blocks' centred sums, merged
+    in block order (Chan, Golub and LeVeque's pairwise update)."""
+    cdef Py_ssize_t rows = w.p.rows, K = w.K, b, c, i
+    cdef double cnt, cnt_a, mean_a, m2_a, mb, m2b, tot, delta
+    for c in range(C):
         cnt_a = 0
         mean_a = 0
         m2_a = 0
-        for b in range(nrb):
+        for b in range(w.p.n_row_blocks):
+            i = b * C + c
             cnt = <double>((min((b + 1) * rows, N) - b * rows) * S)
-            mb = ctr[b * C + c] + s1[b * C + c] / cnt
-            m2b = s2[b * C + c] - s1[b * C + c] * s1[b * C + c] / cnt
+            mb = w.ws[i] + w.ws[K + i] / cnt
+            m2b = w.ws[2 * K + i] - w.ws[K + i] * w.ws[K + i] / cnt
             if m2b < 0:
                 m2b = 0
             tot = cnt_a + cnt
@@ -135,151 +247,80 @@ cdef void _moments(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
         var[c] = m2_a / cnt_a
 
 
-cdef void _channel_affine(const floating* x, const floating* coef, floating* out,
-                          Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int nt) noexcept nogil:
-    """out[n, c, s] = (x[n, c, s] - m[c]) * a[c] + b[c]; coef holds m, a, b, C values
-    each. Subtracting first keeps a constant channel exactly at b and loses nothing
-    to cancellation when the mean is large."""
-    cdef Py_ssize_t n, c, r, s, base
+cdef void _add_partials(_ChannelSums w, Py_ssize_t C, double* s1, double* s2) noexcept nogil:
+    """s1, s2 per channel: the row blocks' sums added in block order."""
+    cdef Py_ssize_t K = w.K, b, c
+    for c in range(C):
+        s1[c] = 0
+        s2[c] = 0
+        for b in range(w.p.n_row_blocks):
+            s1[c] += w.ws[K + b * C + c]
+            s2[c] += w.ws[2 * K + b * C + c]
+
+
+cdef class _Coefficients:
+    """Per-channel coefficient vectors for the elementwise passes, repeated for each
+    spatial position when S < SMALL_S (so that a whole row is one vector loop)."""
+    cdef void* v
+    cdef Py_ssize_t width
+
+    def __cinit__(self, Py_ssize_t C, Py_ssize_t S, Py_ssize_t count, size_t itemsize):
+        self.width = C * S if S < SMALL_S else C
+        self.v = scratch(count * self.width, itemsize)
+
+    def __dealloc__(self):
+        free(self.v)
+
+
+cdef void _set_coef(floating* v, Py_ssize_t width, Py_ssize_t S, Py_ssize_t k,
+                    Py_ssize_t c, double value) noexcept nogil:
+    """Coefficient vector k, channel c = value (every position of c when repeated)."""
+    cdef Py_ssize_t s
+    if S < SMALL_S:
+        for s in range(c * S, (c + 1) * S):
+            v[k * width + s] = <floating>value
+    else:
+        v[k * width + c] = <floating>value
+
+
+cdef void _affine(const floating* x, const floating* coef, Py_ssize_t width,
+                  floating* out, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                  int nt) noexcept nogil:
+    """out[n, c, s] = (x[n, c, s] - m[c]) * a[c] + b[c]; coef holds m, a, b.
+    Subtracting first keeps a constant channel exactly at b and loses nothing to
+    cancellation when the mean is large."""
+    cdef Py_ssize_t n, r, s, base
     cdef const floating* m = coef
-    cdef const floating* a = coef + C
-    cdef const floating* b = coef + 2 * C
+    cdef const floating* a = coef + width
+    cdef const floating* b = coef + 2 * width
     cdef floating mc, ac, bc
-    if S == 1:
+    if S < SMALL_S:
         for n in prange(N, num_threads=nt, schedule='static'):
-            for c in range(C):
-                out[n * C + c] = (x[n * C + c] - m[c]) * a[c] + b[c]
+            column_affine(x + n * C * S, m, a, b, out + n * C * S, C * S)
     else:
         for r in prange(N * C, num_threads=nt, schedule='static'):
+            base = r * S
             mc = m[r % C]
             ac = a[r % C]
             bc = b[r % C]
-            base = r * S
             for s in range(S):
                 out[base + s] = (x[base + s] - mc) * ac + bc
 
 
-def batch_norm_forward(
-        const floating[:, :, ::1] x,      # IN  (N, C, S)
-        const floating[::1] weight,       # IN  (C,) gamma
-        const floating[::1] bias,         # IN  (C,) beta
-        double[::1] mean,                 # OUT (C,) batch mean (training); IN otherwise
-        double[::1] var,                  # OUT (C,) biased batch variance (training), or None
-        double[::1] invstd,               # OUT (C,) 1/sqrt(var + eps) (training); IN otherwise
-        double eps,
-        bint training,
-        floating[:, :, ::1] out,          # OUT (N, C, S); may alias x
-        int n_threads):
-    """out = (x - mean) * invstd * weight + bias per channel.
-
-    Training: mean and var are the batch statistics over N and S (N * S >= 1).
-    Otherwise mean and invstd are given (from the running statistics).
-    """
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c
-    cdef int nt = threads_for(N * C * S, n_threads)
-    cdef Partition p = channel_partition(N, C, S)
-    cdef double* ws
-    cdef floating* coef
-    if C == 0:
-        return
-    if training:
-        ws = <double*>scratch(3 * p.n_row_blocks * C, sizeof(double))
-        try:
-            with nogil:
-                _moments(&x[0, 0, 0], N, C, S, ws, &mean[0], &var[0], nt)
-                for c in range(C):
-                    invstd[c] = 1.0 / sqrt(var[c] + eps)
-        finally:
-            free(ws)
-    if N * S == 0:
-        return
-    coef = <floating*>scratch(3 * C, sizeof(floating))
-    try:
-        with nogil:
-            for c in range(C):
-                coef[c] = <floating>mean[c]
-                coef[C + c] = <floating>(invstd[c] * weight[c])
-                coef[2 * C + c] = bias[c]
-            _channel_affine(&x[0, 0, 0], coef, &out[0, 0, 0], N, C, S, nt)
-    finally:
-        free(coef)
-
-
-cdef void _unit_grad_sums(const floating* g, const floating* x, Py_ssize_t C, Py_ssize_t S,
-                          Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t c0, Py_ssize_t c1,
-                          const double* mean, double* sg, double* sgx) noexcept nogil:
-    """sum(g) and sum(g * (x - mean)) of channels c0..c1 over samples n0..n1."""
-    cdef Py_ssize_t n, c
-    cdef double a1, a2, t1, t2, gv
-    if S == 1:
-        for c in range(c0, c1):
-            sg[c] = 0
-            sgx[c] = 0
-        for n in range(n0, n1):
-            for c in range(c0, c1):
-                gv = g[n * C + c]
-                sg[c] += gv
-                sgx[c] += gv * (x[n * C + c] - mean[c])
-    else:
-        for c in range(c0, c1):
-            t1 = 0
-            t2 = 0
-            for n in range(n0, n1):
-                grad_moments(g + (n * C + c) * S, NULL, x + (n * C + c) * S, S, mean[c],
-                             &a1, &a2)
-                t1 += a1
-                t2 += a2
-            sg[c] = t1
-            sgx[c] = t2
-
-
-cdef void _grad_sums(const floating* g, const floating* x, Py_ssize_t N, Py_ssize_t C,
-                     Py_ssize_t S, const double* mean, double* ws, double* sum_g,
-                     double* sum_gx, int nt) noexcept nogil:
-    """Per channel: sum_g = sum(g), sum_gx = sum(g * (x - mean)) over N and S.
-
-    ws: 2 * n_row_blocks * C doubles of workspace.
-    """
-    cdef Partition p = channel_partition(N, C, S)
-    cdef Py_ssize_t rows = p.rows, chans = p.chans, ncb = p.n_chan_blocks
-    cdef Py_ssize_t nrb = p.n_row_blocks, K = nrb * C, u, b, n0, c0, c
-    cdef double t1, t2
-    for u in prange(nrb * ncb, num_threads=nt, schedule='static'):
-        b = u // ncb
-        n0 = b * rows
-        c0 = (u % ncb) * chans
-        _unit_grad_sums(g, x, C, S, n0, min(n0 + rows, N), c0, min(c0 + chans, C), mean,
-                        ws + b * C, ws + K + b * C)
-    for c in prange(C, num_threads=threads_for(K, nt), schedule='static'):
-        t1 = 0
-        t2 = 0
-        for b in range(nrb):
-            t1 = t1 + ws[b * C + c]
-            t2 = t2 + ws[K + b * C + c]
-        sum_g[c] = t1
-        sum_gx[c] = t2
-
-
-cdef void _channel_grad(const floating* g, const floating* x, const floating* coef,
-                        floating* out, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
-                        bint training, int nt) noexcept nogil:
-    """out = A[c] g + B[c] (x - M[c]) + D[c] (training), out = A[c] g (otherwise);
-    coef holds A, B, M, D, C values each."""
-    cdef Py_ssize_t n, c, r, s, base, i
+cdef void _affine_grad(const floating* g, const floating* x, const floating* coef,
+                       Py_ssize_t width, floating* out, Py_ssize_t N, Py_ssize_t C,
+                       Py_ssize_t S, int nt) noexcept nogil:
+    """out = A[c] g + B[c] (x - M[c]) + D[c]; coef holds A, B, M, D."""
+    cdef Py_ssize_t n, r, s, base, i
     cdef const floating* A = coef
-    cdef const floating* B = coef + C
-    cdef const floating* M = coef + 2 * C
-    cdef const floating* D = coef + 3 * C
+    cdef const floating* B = coef + width
+    cdef const floating* M = coef + 2 * width
+    cdef const floating* D = coef + 3 * width
     cdef floating ac, bc, mc, dc
-    if S == 1:
+    if S < SMALL_S:
         for n in prange(N, num_threads=nt, schedule='static'):
-            base = n * C
-            if training:
-                for c in range(C):
-                    out[base + c] = A[c] * g[base + c] + B[c] * (x[base + c] - M[c]) + D[c]
-            else:
-                for c in range(C):
-                    out[base + c] = A[c] * g[base + c]
+            column_affine_grad(g + n * C * S, x + n * C * S, A, B, M, D, out + n * C * S,
+                               C * S)
     else:
         for r in prange(N * C, num_threads=nt, schedule='static'):
             i = r % C
@@ -288,12 +329,64 @@ cdef void _channel_grad(const floating* g, const floating* x, const floating* co
             mc = M[i]
             dc = D[i]
             base = r * S
-            if training:
-                for s in range(S):
-                    out[base + s] = ac * g[base + s] + bc * (x[base + s] - mc) + dc
-            else:
-                for s in range(S):
-                    out[base + s] = ac * g[base + s]
+            for s in range(S):
+                out[base + s] = ac * g[base + s] + bc * (x[base + s] - mc) + dc
+
+
+def batch_norm_forward(
+        const floating[:, :, ::1] x,      # IN  (N, C, S)
+        const floating[::1] weight,       # IN  (C,) gamma
+        const floating[::1] bias,         # IN  (C,) beta
+        floating[::1] running_mean,       # IN/OUT (C,) updated when training, or None
+        floating[::1] running_var,        # IN/OUT (C,) updated when training, or None
+        double momentum,
+        double[::1] mean,                 # OUT (C,) batch mean (training); IN otherwise
+        double[::1] invstd,               # OUT (C,) 1/sqrt(var + eps) (training); IN otherwise
+        double eps,
+        bint training,
+        floating[:, :, ::1] out,          # OUT (N, C, S); may alias x
+        int n_threads):
+    """out = (x - mean) * invstd * weight + bias per channel.
+
+    Training: mean and the biased variance var are the batch statistics over N and S
+    (N * S >= 2), and the running statistics, when given, move towards them:
+    r = (1 - momentum) r + momentum * stat, with the unbiased variance for running_var.
+    Otherwise mean and invstd are given (from the running statistics).
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c
+    cdef int nt = threads_for(N * C * S, n_threads)
+    cdef bint update = running_mean is not None
+    cdef _ChannelSums sums
+    cdef _Coefficients coef
+    cdef floating* v
+    cdef double* var
+    cdef double unbias
+    if C == 0:
+        return
+    if training:
+        sums = _ChannelSums(N, C, S, nt)
+        var = sums.totals
+        unbias = <double>(N * S) / <double>(N * S - 1) if N * S > 1 else 1.0
+        with nogil:
+            _channel_sums(sums, &x[0, 0, 0], <const floating*>NULL, N, C, S, NULL, nt)
+            _merge_moments(sums, N, C, S, &mean[0], var)
+            for c in range(C):
+                invstd[c] = 1.0 / sqrt(var[c] + eps)
+                if update:
+                    running_mean[c] = <floating>((1 - momentum) * running_mean[c]
+                                                 + momentum * mean[c])
+                    running_var[c] = <floating>((1 - momentum) * running_var[c]
+                                                + momentum * var[c] * unbias)
+    if N * S == 0:
+        return
+    coef = _Coefficients(C, S, 3, sizeof(floating))
+    v = <floating*>coef.v
+    with nogil:
+        for c in range(C):
+            _set_coef(v, coef.width, S, 0, c, mean[c])
+            _set_coef(v, coef.width, S, 1, c, invstd[c] * weight[c])
+            _set_coef(v, coef.width, S, 2, c, bias[c])
+        _affine(&x[0, 0, 0], v, coef.width, &out[0, 0, 0], N, C, S, nt)
 
 
 def batch_norm_backward(
@@ -319,12 +412,12 @@ def batch_norm_backward(
     cdef bint want_w = grad_weight is not None, want_b = grad_bias is not None
     cdef bint need_sums = (training and want_in) or want_w or want_b
     cdef int nt = threads_for(N * C * S, n_threads)
-    cdef Partition p = channel_partition(N, C, S)
-    cdef double* ws
-    cdef double* sum_g
-    cdef double* sum_gx
-    cdef floating* coef
-    cdef double a, m
+    cdef _ChannelSums sums
+    cdef _Coefficients coef
+    cdef floating* v
+    cdef double* sum_g = NULL
+    cdef double* sum_gx = NULL
+    cdef double a, m = <double>(N * S)
     if C == 0:
         return
     if N * S == 0:
@@ -334,34 +427,39 @@ def batch_norm_backward(
             if want_b:
                 grad_bias[c] = 0
         return
-    ws = <double*>scratch(2 * p.n_row_blocks * C + 2 * C, sizeof(double))
-    coef = <floating*>scratch(4 * C, sizeof(floating))
-    sum_g = ws + 2 * p.n_row_blocks * C
-    sum_gx = sum_g + C
-    m = <double>(N * S)
-    try:
+    if need_sums:
+        sums = _ChannelSums(N, C, S, nt)
+        sum_g = sums.totals
+        sum_gx = sums.totals + C
         with nogil:
-            if need_sums:
-                _grad_sums(&grad_out[0, 0, 0], &x[0, 0, 0], N, C, S, &mean[0], ws,
-                           sum_g, sum_gx, nt)
-                for c in range(C):
-                    if want_w:
-                        grad_weight[c] = <floating>(sum_gx[c] * invstd[c])
-                    if want_b:
-                        grad_bias[c] = <floating>sum_g[c]
-            if want_in:
-                for c in range(C):
-                    a = weight[c] * invstd[c]
-                    coef[c] = <floating>a
-                    coef[2 * C + c] = <floating>mean[c]
-                    if training:
-                        coef[C + c] = <floating>(-a * invstd[c] * invstd[c] * sum_gx[c] / m)
-                        coef[3 * C + c] = <floating>(-a * sum_g[c] / m)
-                _channel_grad(&grad_out[0, 0, 0], &x[0, 0, 0], coef, &grad_in[0, 0, 0],
-                              N, C, S, training, nt)
-    finally:
-        free(ws)
-        free(coef)
+            _channel_sums(sums, &x[0, 0, 0], &grad_out[0, 0, 0], N, C, S, &mean[0], nt)
+            _add_partials(sums, C, sum_g, sum_gx)
+            for c in range(C):
+                if want_w:
+                    grad_weight[c] = <floating>(sum_gx[c] * invstd[c])
+                if want_b:
+                    grad_bias[c] = <floating>sum_g[c]
+    if not want_in:
+        return
+    coef = _Coefficients(C, S, 4, sizeof(floating))
+    v = <floating*>coef.v
+    with nogil:
+        for c in range(C):
+            a = weight[c] * invstd[c]
+            if training:   # A, B, M, D of _affine_grad
+                _set_coef(v, coef.width, S, 0, c, a)
+                _set_coef(v, coef.width, S, 1, c, -a * invstd[c] * invstd[c] * sum_gx[c] / m)
+                _set_coef(v, coef.width, S, 2, c, mean[c])
+                _set_coef(v, coef.width, S, 3, c, -a * sum_g[c] / m)
+            else:          # m, a, b of _affine: g * a
+                _set_coef(v, coef.width, S, 0, c, 0.0)
+                _set_coef(v, coef.width, S, 1, c, a)
+                _set_coef(v, coef.width, S, 2, c, 0.0)
+        if training:
+            _affine_grad(&grad_out[0, 0, 0], &x[0, 0, 0], v, coef.width, &grad_in[0, 0, 0],
+                         N, C, S, nt)
+        else:
+            _affine(&grad_out[0, 0, 0], v, coef.width, &grad_in[0, 0, 0], N, C, S, nt)
 
 
 # ------------------------------------------------------------------------ layer norm
@@ -370,7 +468,7 @@ cdef Py_ssize_t _ln_rows_per_chunk(Py_ssize_t rows, Py_ssize_t d) noexcept nogil
     """Rows per chunk of layer norm's backward: at most 64 chunks (bounding the
     workspace of weight-gradient partials to 64 rows of d), and chunks of at least
     about 4096 elements."""
-    return max(1, max((rows + 63) // 64, (4096 + d - 1) // max(d, 1)))
+    return max(1, max((rows + 63) // 64, (65536 + d - 1) // max(d, 1)))
 
 
 cdef enum:

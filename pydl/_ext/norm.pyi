@@ -12,8 +12,10 @@ def batch_norm_forward(
     x: FloatArray,  # IN  (N, C, S)
     weight: FloatArray,  # IN  (C,) gamma
     bias: FloatArray,  # IN  (C,) beta
+    running_mean: FloatArray | None,  # IN/OUT (C,) updated when training, or None
+    running_var: FloatArray | None,  # IN/OUT (C,) updated when training, or None
+    momentum: float,
     mean: npt.NDArray[np.float64],  # OUT (C,) batch mean (training); IN otherwise
-    var: npt.NDArray[np.float64] | None,  # OUT (C,) biased batch variance (training), or None
     invstd: npt.NDArray[np.float64],  # OUT (C,) 1/sqrt(var + eps) (training); IN otherwise
     eps: float,
     training: bool,

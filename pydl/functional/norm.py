@@ -109,18 +109,14 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
     b = np.zeros(n_channels, dt) if bias is None else bias
     out = empty_like(x)
     if training:
-        mean, var, invstd = (empty(n_channels, np.float64) for _ in range(3))
+        mean, invstd = empty((2, n_channels), np.float64)
     else:
         mean = running_mean.astype(np.float64)
         invstd = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
-        var = None
-    _norm.batch_norm_forward(xs, w, b, mean, var, invstd, eps, bool(training),
-                             _as_ncs(out), get_num_threads())
-    if training and running_mean is not None and n_channels:
-        unbiased = var * (count / (count - 1))
-        for running, batch in ((running_mean, mean), (running_var, unbiased)):
-            np.copyto(running, (1 - momentum) * running.astype(np.float64) + momentum * batch,
-                      casting="same_kind")
+    update = training and running_mean is not None
+    _norm.batch_norm_forward(xs, w, b, running_mean if update else None,
+                             running_var if update else None, momentum, mean, invstd, eps,
+                             bool(training), _as_ncs(out), get_num_threads())
     return out, mean, invstd
 
 

@@ -32,8 +32,10 @@ def test_batch_norm_train_matches_reference(shape, affine, dtype, rng):
     assert y.dtype == dtype and y.shape == x.shape
     assert mean.dtype == np.float64 and invstd.shape == (c,)
     assert_close(y, ry, dtype)
-    np.testing.assert_allclose(mean, rmean, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(invstd, rinvstd, rtol=1e-9)
+    # float32 data are summed in float32 over 16 terms per lane before float64
+    stat_tol = 1e-12 if dtype == np.float64 else 1e-7
+    np.testing.assert_allclose(mean, rmean, rtol=stat_tol, atol=stat_tol)
+    np.testing.assert_allclose(invstd, rinvstd, rtol=stat_tol * 10)
     assert_close(rm, rm64, dtype)
     assert_close(rv, rv64, dtype)
     g = randn(rng, shape, dtype)
@@ -73,7 +75,8 @@ def test_batch_norm_variance_survives_a_large_mean(dtype):
     x = (1e4 + rng.standard_normal((64, 2, 50))).astype(dtype)
     _, mean, invstd = F.batch_norm_forward(x, eps=1e-5)
     var = x.astype(np.float64).var(axis=(0, 2))
-    np.testing.assert_allclose(1 / invstd ** 2 - 1e-5, var, rtol=1e-9)
+    rtol = 1e-9 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(1 / invstd ** 2 - 1e-5, var, rtol=rtol)
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(0, 2)), rtol=1e-14)
 
 
@@ -166,8 +169,9 @@ def test_layer_norm_matches_reference(shape, ns, affine, dtype, rng):
     ry, rmean, rrstd = R.layer_norm_forward(*as64(x), ns, *as64(w, b), eps=1e-4)
     assert y.shape == x.shape and mean.shape == shape[:len(shape) - len(nshape)]
     assert_close(y, ry, dtype)
-    np.testing.assert_allclose(mean, rmean, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(rstd, rrstd, rtol=1e-9)
+    stat_tol = 1e-12 if dtype == np.float64 else 1e-7
+    np.testing.assert_allclose(mean, rmean, rtol=stat_tol, atol=stat_tol)
+    np.testing.assert_allclose(rstd, rrstd, rtol=stat_tol * 10)
     g = randn(rng, shape, dtype)
     got = F.layer_norm_backward(g, x, ns, w, mean, rstd, need_bias_grad=affine == "both")
     want = R.layer_norm_backward(*as64(g, x), ns, *as64(w), rmean, rrstd,

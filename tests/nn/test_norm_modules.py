@@ -33,6 +33,10 @@ class FixedDropout1d(_FixedMask, nn.Dropout1d):
     pass
 
 
+class FixedDropout3d(_FixedMask, nn.Dropout3d):
+    pass
+
+
 def _bn_eval(make):
     def build():
         m = make()
@@ -73,6 +77,7 @@ LAYERS = [
     ("Dropout", lambda: FixedDropout(0.4), (5, 6)),
     ("Dropout2d", lambda: FixedDropout2d(0.5), (3, 4, 2, 2)),
     ("Dropout1d-unbatched", lambda: FixedDropout1d(0.5), (6, 3)),
+    ("Dropout3d", lambda: FixedDropout3d(0.3), (2, 3, 2, 2, 2)),
     ("Dropout-eval", lambda: nn.Dropout(0.4).eval(), (5, 6)),
     ("PReLU", nn.PReLU, (4, 6)),
     ("PReLU-channels", lambda: nn.PReLU(3, init=0.1), (4, 3, 5)),
