@@ -435,23 +435,59 @@ def binary_cross_entropy_with_logits_forward(
                      _ptr(grad_logits), n_threads)
 
 
-def huber_loss_forward(
+cdef _piecewise(const floating[::1] input, const floating[::1] target, double threshold,
+                double quad, double slope, double offset, double grad_scale,
+                floating[::1] loss, double[::1] partial_sums, floating[::1] grad_input,
+                int n_threads):
+    _elementwise_run(_K_PIECEWISE, _cptr(input), _cptr(target), <const floating*>NULL,
+                     <const floating*>NULL, input.shape[0], threshold, quad, slope, offset,
+                     grad_scale, _ptr(loss), &partial_sums[0] if partial_sums.shape[0] else NULL,
+                     _ptr(grad_input), n_threads)
+
+
+# L1, smooth L1 and Huber share one loop on d = input - target:
+#   l = quad d^2 where |d| < threshold, else slope |d| - offset,
+# with gradient 2 quad d, or slope sign(d) (sign(0) = 0, as PyTorch).
+
+def l1_loss_forward(
         const floating[::1] input,        # IN  (n,)
         const floating[::1] target,       # IN  (n,)
-        double threshold, double quad, double slope, double offset,
         double grad_scale,
         floating[::1] loss,               # OUT (n,) per element, or None
         double[::1] partial_sums,         # OUT (ceil(n / CHUNK),)
         floating[::1] grad_input,         # OUT (n,) or None
         int n_threads):
-    """The piecewise family, d = input - target:
-    l = quad d^2 where |d| < threshold, else slope |d| - offset.
-    Huber(delta): (delta, 1/2, delta, delta^2/2); smooth L1(beta): (beta, 1/(2 beta), 1,
-    beta/2); L1: (0, 0, 1, 0). The gradient uses sign(0) = 0, as PyTorch."""
-    _elementwise_run(_K_PIECEWISE, _cptr(input), _cptr(target), <const floating*>NULL,
-                     <const floating*>NULL, input.shape[0], threshold, quad, slope, offset, grad_scale,
-                     _ptr(loss), &partial_sums[0] if partial_sums.shape[0] else NULL,
-                     _ptr(grad_input), n_threads)
+    """l = |d|, dl/dd = sign(d)."""
+    _piecewise(input, target, 0.0, 0.0, 1.0, 0.0, grad_scale, loss, partial_sums, grad_input,
+               n_threads)
+
+
+def smooth_l1_loss_forward(
+        const floating[::1] input,        # IN  (n,)
+        const floating[::1] target,       # IN  (n,)
+        double beta,                      # > 0 (beta = 0 is l1_loss_forward)
+        double grad_scale,
+        floating[::1] loss,               # OUT (n,) per element, or None
+        double[::1] partial_sums,         # OUT (ceil(n / CHUNK),)
+        floating[::1] grad_input,         # OUT (n,) or None
+        int n_threads):
+    """l = d^2 / (2 beta) where |d| < beta, else |d| - beta / 2."""
+    _piecewise(input, target, beta, 0.5 / beta, 1.0, 0.5 * beta, grad_scale, loss,
+               partial_sums, grad_input, n_threads)
+
+
+def huber_loss_forward(
+        const floating[::1] input,        # IN  (n,)
+        const floating[::1] target,       # IN  (n,)
+        double delta,                     # > 0
+        double grad_scale,
+        floating[::1] loss,               # OUT (n,) per element, or None
+        double[::1] partial_sums,         # OUT (ceil(n / CHUNK),)
+        floating[::1] grad_input,         # OUT (n,) or None
+        int n_threads):
+    """l = d^2 / 2 where |d| < delta, else delta (|d| - delta / 2)."""
+    _piecewise(input, target, delta, 0.5, delta, 0.5 * delta * delta, grad_scale, loss,
+               partial_sums, grad_input, n_threads)
 
 
 def binary_cross_entropy_forward(
