@@ -1,8 +1,12 @@
 """Loss kernels: each computes the loss and its gradient in one fused pass.
 
-Reductions are split so results do not depend on the thread count: per-row losses
-(cross-entropy) or per-chunk partial sums over fixed chunks of CHUNK elements
-(elementwise losses) are written out, and pydl.functional adds them up in order.
+Row losses (cross-entropy on indices or probabilities, NLL, multi-margin) work on one
+sample per row; elementwise losses (MSE, L1, smooth L1, Huber, BCE, BCE with logits,
+sigmoid focal, hinge, KL) share one chunked driver, `_elementwise_run`.
+
+Reductions are split so results do not depend on the thread count: per-row losses or
+per-chunk partial sums over fixed chunks of CHUNK elements are written out, and
+pydl.functional adds them up in order.
 """
 
 from cython cimport floating
