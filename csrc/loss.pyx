@@ -1,21 +1,25 @@
 """Loss kernels: each computes the loss and its gradient in one fused pass.
 
-Reductions are split so results do not depend on the thread count: per-row losses
-(cross-entropy) or per-chunk partial sums over fixed chunks of CHUNK elements
-(elementwise losses) are written out, and pydl.functional adds them up in order.
+Row losses (cross-entropy on indices or probabilities, NLL, multi-margin) work on one
+sample per row; elementwise losses (MSE, L1, smooth L1, Huber, BCE, BCE with logits,
+sigmoid focal, hinge, KL) share one chunked driver, `_elementwise_run`.
+
+Reductions are split so results do not depend on the thread count: per-row losses or
+per-chunk partial sums over fixed chunks of CHUNK elements are written out, and
+pydl.functional adds them up in order.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
-from libc.math cimport log, logf, log1p, log1pf, pow, powf, fabs
+from libc.math cimport log, logf, log1p, log1pf, pow, powf, fabs, fabsf
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 
 from _openmp cimport omp_get_thread_num
 
 from _parallel cimport threads_for
-from _vmath cimport (vexp, vsigmoid, vsoftplus_neg_abs, row_max, row_exp_sum, row_shift_dot,
-                    row_sum)
+from _vmath cimport (vexp, row_max, row_exp_sum, row_shift_dot,
+                    row_sum, pydl_log1pf_unit)
 
 # Elements per partial sum of the elementwise losses. Fixed, so the sum's rounding
 # never depends on how many threads computed the parts.
@@ -154,6 +158,23 @@ cdef inline floating _flog1p(floating x) noexcept nogil:
         return log1p(x)
 
 
+cdef inline floating _log1p_unit(floating u) noexcept nogil:
+    """log(1 + u) for u in [0, 1]."""
+    if floating is float:
+        return pydl_log1pf_unit(u)
+    else:
+        return log1p(u)
+
+
+cdef inline floating _exp_neg_abs(floating x) noexcept nogil:
+    """exp(-|x|), in (0, 1]: with it sigmoid(x) = 1/(1+e) or e/(1+e) by sign, and
+    softplus(-x) = log1p(e) + max(-x, 0). One exp serves all three."""
+    if floating is float:
+        return vexp(-fabsf(x))
+    else:
+        return vexp(-fabs(x))
+
+
 cdef inline floating _fpow(floating x, floating y) noexcept nogil:
     if floating is float:
         return powf(x, y)
@@ -196,23 +217,32 @@ cdef void _mse_chunk(const floating* x, const floating* y, floating scale, float
             g[i] = two_scale * (x[i] - y[i])
 
 
+cdef inline floating _bce_logits_elem(floating x, floating y, floating w, floating pw,
+                                      floating scale, floating* g) noexcept nogil:
+    """l = w [(1 - y) x + (1 + (pw - 1) y) softplus(-x)] (returned),
+    dl/dx = w [sigmoid(x) (1 + (pw - 1) y) - pw y] (into g); softplus computed stably."""
+    cdef floating c = 1 + (pw - 1) * y
+    cdef floating e = _exp_neg_abs(x)
+    cdef floating inv = 1 / (1 + e)
+    cdef floating sig = inv if x >= 0 else e * inv
+    cdef floating sp = _log1p_unit(e) + (-x if x < 0 else 0)
+    g[0] = scale * w * (sig * c - pw * y)
+    return w * ((1 - y) * x + c * sp)
+
+
 cdef void _bce_logits_chunk(const floating* x, const floating* y, const floating* w,
                             const floating* pw, floating scale, floating* l, floating* g,
                             Py_ssize_t n) noexcept nogil:
-    """l = w [(1 - y) x + (1 + (pw - 1) y) softplus(-x)],
-    dl/dx = w [sigmoid(x) (1 + (pw - 1) y) - pw y], softplus computed stably."""
+    # w and pw always point to data (ones when absent) and the grad test is outside the
+    # loops: loads must be unconditional for the loops to vectorize
     cdef Py_ssize_t i
-    cdef floating xi, t, wi, pwi, sp
-    for i in range(n):
-        xi = x[i]
-        t = y[i]
-        wi = w[i] if w != NULL else 1
-        pwi = pw[i] if pw != NULL else 1
-        # softplus(-x) = log(1 + exp(-|x|)) + max(-x, 0)
-        sp = vsoftplus_neg_abs(xi) + (-xi if xi < 0 else 0)
-        l[i] = wi * ((1 - t) * xi + (1 + (pwi - 1) * t) * sp)
-        if g != NULL:
-            g[i] = scale * wi * (vsigmoid(xi) * (1 + (pwi - 1) * t) - pwi * t)
+    cdef floating unused
+    if g != NULL:
+        for i in range(n):
+            l[i] = _bce_logits_elem(x[i], y[i], w[i], pw[i], scale, &g[i])
+    else:
+        for i in range(n):
+            l[i] = _bce_logits_elem(x[i], y[i], w[i], pw[i], scale, &unused)
 
 
 cdef void _bce_chunk(const floating* x, const floating* y, const floating* w, floating scale,
@@ -233,30 +263,46 @@ cdef void _bce_chunk(const floating* x, const floating* y, const floating* w, fl
             g[i] = scale * wi * (p - t) / den
 
 
+cdef inline floating _focal_elem(floating x, floating t, floating a, floating gm,
+                                 bint use_alpha, bint square, floating scale,
+                                 floating* g) noexcept nogil:
+    """torchvision's sigmoid_focal_loss, l = alpha_t (1 - p_t)^gamma BCE(x, y) (returned)
+    and dl/dx (into g). q = 1 - p_t = s (1 - y) + (1 - s) y with 1 - s = sigmoid(-x),
+    exact also where s rounds to 1."""
+    cdef floating e = _exp_neg_abs(x)
+    cdef floating inv = 1 / (1 + e)
+    cdef floating s = inv if x >= 0 else e * inv
+    cdef floating sn = e * inv if x >= 0 else inv
+    cdef floating ce = (1 - t) * x + _log1p_unit(e) + (-x if x < 0 else 0)
+    cdef floating q = s * (1 - t) + sn * t
+    cdef floating mod = q * q if square else _fpow(q, gm)
+    cdef floating at = a * t + (1 - a) * (1 - t) if use_alpha else 1
+    # d/dx: (s - y) q^gamma + gamma ce q^(gamma-1) dq/dx, dq/dx = (1 - 2y) s (1 - s);
+    # q = 0 only where s (1 - s) = 0, so that term is then 0
+    cdef floating r = mod / q if q > 0 else 0
+    g[0] = scale * at * ((s - t) * mod + gm * ce * r * (1 - 2 * t) * s * sn)
+    return at * ce * mod
+
+
 cdef void _focal_chunk(const floating* x, const floating* y, double alpha, double gamma,
                        floating scale, floating* l, floating* g, Py_ssize_t n) noexcept nogil:
-    """torchvision's sigmoid_focal_loss: alpha_t (1 - p_t)^gamma BCE(x, y), p_t the
-    probability of the target. 1 - p_t = s (1 - y) + (1 - s) y with 1 - s = sigmoid(-x),
-    exact also where s rounds to 1."""
+    # one loop per (gamma == 2, gradient wanted): gamma = 2 needs no pow call, so its
+    # loops vectorize
     cdef Py_ssize_t i
-    cdef floating xi, t, s, sn, ce, q, mod, at, r
-    cdef floating a = <floating>alpha, gm = <floating>gamma
-    cdef bint use_alpha = alpha >= 0, square = gamma == 2
-    for i in range(n):
-        xi = x[i]
-        t = y[i]
-        s = vsigmoid(xi)
-        sn = vsigmoid(-xi)
-        ce = (1 - t) * xi + vsoftplus_neg_abs(xi) + (-xi if xi < 0 else 0)
-        q = s * (1 - t) + sn * t
-        mod = q * q if square else _fpow(q, gm)
-        at = a * t + (1 - a) * (1 - t) if use_alpha else 1
-        l[i] = at * ce * mod
-        if g != NULL:
-            # d/dx: (s - y) q^gamma + gamma ce q^(gamma-1) dq/dx, dq/dx = (1 - 2y) s (1 - s);
-            # q = 0 only where s (1 - s) = 0, so that term is then 0
-            r = mod / q if q > 0 else 0
-            g[i] = scale * at * ((s - t) * mod + gm * ce * r * (1 - 2 * t) * s * sn)
+    cdef floating unused, a = <floating>alpha, gm = <floating>gamma
+    cdef bint use_alpha = alpha >= 0
+    if gamma == 2 and g != NULL:
+        for i in range(n):
+            l[i] = _focal_elem(x[i], y[i], a, gm, use_alpha, True, scale, &g[i])
+    elif gamma == 2:
+        for i in range(n):
+            l[i] = _focal_elem(x[i], y[i], a, gm, use_alpha, True, scale, &unused)
+    elif g != NULL:
+        for i in range(n):
+            l[i] = _focal_elem(x[i], y[i], a, gm, use_alpha, False, scale, &g[i])
+    else:
+        for i in range(n):
+            l[i] = _focal_elem(x[i], y[i], a, gm, use_alpha, False, scale, &unused)
 
 
 cdef void _hinge_chunk(const floating* x, const floating* y, double margin, floating scale,
@@ -304,9 +350,16 @@ cdef int _elementwise_run(int kind, const floating* x, const floating* y, const 
     cdef floating* lbuf
     cdef floating* own_buf
     cdef floating* scratch = NULL
+    cdef floating* ones = NULL
+    cdef Py_ssize_t i
     cdef int nt = threads_for(n, n_threads)
     if n == 0:
         return 0
+    if kind == _K_BCE_LOGITS and (w == NULL or w2 == NULL):
+        # absent weights read as ones, so that the loops' loads are unconditional
+        ones = <floating*>_scratch(_CHUNK, sizeof(floating))
+        for i in range(_CHUNK):
+            ones[i] = 1
     if loss == NULL:
         scratch = <floating*>_scratch(nt * _CHUNK, sizeof(floating))
     try:
@@ -319,8 +372,8 @@ cdef int _elementwise_run(int kind, const floating* x, const floating* y, const 
                 if kind == _K_MSE:
                     _mse_chunk(x + i0, y + i0, scale, lbuf, grad + i0 if grad != NULL else NULL, m)
                 elif kind == _K_BCE_LOGITS:
-                    _bce_logits_chunk(x + i0, y + i0, w + i0 if w != NULL else NULL,
-                                      w2 + i0 if w2 != NULL else NULL, scale, lbuf,
+                    _bce_logits_chunk(x + i0, y + i0, w + i0 if w != NULL else ones,
+                                      w2 + i0 if w2 != NULL else ones, scale, lbuf,
                                       grad + i0 if grad != NULL else NULL, m)
                 elif kind == _K_PIECEWISE:
                     _piecewise_chunk(x + i0, y + i0, p0, p1, p2, p3, scale, lbuf,
@@ -340,6 +393,7 @@ cdef int _elementwise_run(int kind, const floating* x, const floating* y, const 
                 partials[ch] = row_sum(lbuf, m)
     finally:
         free(scratch)
+        free(ones)
     return 0
 
 
@@ -385,23 +439,59 @@ def binary_cross_entropy_with_logits_forward(
                      _ptr(grad_logits), n_threads)
 
 
-def huber_loss_forward(
+cdef _piecewise(const floating[::1] input, const floating[::1] target, double threshold,
+                double quad, double slope, double offset, double grad_scale,
+                floating[::1] loss, double[::1] partial_sums, floating[::1] grad_input,
+                int n_threads):
+    _elementwise_run(_K_PIECEWISE, _cptr(input), _cptr(target), <const floating*>NULL,
+                     <const floating*>NULL, input.shape[0], threshold, quad, slope, offset,
+                     grad_scale, _ptr(loss), &partial_sums[0] if partial_sums.shape[0] else NULL,
+                     _ptr(grad_input), n_threads)
+
+
+# L1, smooth L1 and Huber share one loop on d = input - target:
+#   l = quad d^2 where |d| < threshold, else slope |d| - offset,
+# with gradient 2 quad d, or slope sign(d) (sign(0) = 0, as PyTorch).
+
+def l1_loss_forward(
         const floating[::1] input,        # IN  (n,)
         const floating[::1] target,       # IN  (n,)
-        double threshold, double quad, double slope, double offset,
         double grad_scale,
         floating[::1] loss,               # OUT (n,) per element, or None
         double[::1] partial_sums,         # OUT (ceil(n / CHUNK),)
         floating[::1] grad_input,         # OUT (n,) or None
         int n_threads):
-    """The piecewise family, d = input - target:
-    l = quad d^2 where |d| < threshold, else slope |d| - offset.
-    Huber(delta): (delta, 1/2, delta, delta^2/2); smooth L1(beta): (beta, 1/(2 beta), 1,
-    beta/2); L1: (0, 0, 1, 0). The gradient uses sign(0) = 0, as PyTorch."""
-    _elementwise_run(_K_PIECEWISE, _cptr(input), _cptr(target), <const floating*>NULL,
-                     <const floating*>NULL, input.shape[0], threshold, quad, slope, offset, grad_scale,
-                     _ptr(loss), &partial_sums[0] if partial_sums.shape[0] else NULL,
-                     _ptr(grad_input), n_threads)
+    """l = |d|, dl/dd = sign(d)."""
+    _piecewise(input, target, 0.0, 0.0, 1.0, 0.0, grad_scale, loss, partial_sums, grad_input,
+               n_threads)
+
+
+def smooth_l1_loss_forward(
+        const floating[::1] input,        # IN  (n,)
+        const floating[::1] target,       # IN  (n,)
+        double beta,                      # > 0 (beta = 0 is l1_loss_forward)
+        double grad_scale,
+        floating[::1] loss,               # OUT (n,) per element, or None
+        double[::1] partial_sums,         # OUT (ceil(n / CHUNK),)
+        floating[::1] grad_input,         # OUT (n,) or None
+        int n_threads):
+    """l = d^2 / (2 beta) where |d| < beta, else |d| - beta / 2."""
+    _piecewise(input, target, beta, 0.5 / beta, 1.0, 0.5 * beta, grad_scale, loss,
+               partial_sums, grad_input, n_threads)
+
+
+def huber_loss_forward(
+        const floating[::1] input,        # IN  (n,)
+        const floating[::1] target,       # IN  (n,)
+        double delta,                     # > 0
+        double grad_scale,
+        floating[::1] loss,               # OUT (n,) per element, or None
+        double[::1] partial_sums,         # OUT (ceil(n / CHUNK),)
+        floating[::1] grad_input,         # OUT (n,) or None
+        int n_threads):
+    """l = d^2 / 2 where |d| < delta, else delta (|d| - delta / 2)."""
+    _piecewise(input, target, delta, 0.5, delta, 0.5 * delta * delta, grad_scale, loss,
+               partial_sums, grad_input, n_threads)
 
 
 def binary_cross_entropy_forward(

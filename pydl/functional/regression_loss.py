@@ -21,6 +21,13 @@ __all__ = [
 ]
 
 
+def _run(kernel, input, target, reduction, need_grad, *hyper):
+    check_reduction(reduction)
+    input, target = input_and_target(input, target)
+    return run_elementwise(kernel, input, target, *hyper, reduction=reduction,
+                           need_grad=need_grad)
+
+
 def mse_loss_forward(input, target, reduction="mean", need_grad=True):
     """Mean squared error ``(input - target)**2`` (``F.mse_loss``).
 
@@ -29,22 +36,12 @@ def mse_loss_forward(input, target, reduction="mean", need_grad=True):
     loss : float, or ndarray of input's shape for ``reduction="none"``
     grad : ndarray of input's shape, or None
     """
-    check_reduction(reduction)
-    input, target = input_and_target(input, target)
-    return run_elementwise(_loss.mse_loss_forward, input, target, reduction=reduction,
-                           need_grad=need_grad)
+    return _run(_loss.mse_loss_forward, input, target, reduction, need_grad)
 
 
 def mse_loss_backward(grad, grad_loss=1.0, reduction="mean"):
     """Scale the gradient from :func:`mse_loss_forward` by ``grad_loss``."""
     return elementwise_backward(grad, grad_loss, reduction, "mse_loss_backward")
-
-
-def _piecewise(input, target, reduction, need_grad, threshold, quad, slope, offset):
-    check_reduction(reduction)
-    input, target = input_and_target(input, target)
-    return run_elementwise(_loss.huber_loss_forward, input, target, threshold, quad, slope,
-                           offset, reduction=reduction, need_grad=need_grad)
 
 
 def l1_loss_forward(input, target, reduction="mean", need_grad=True):
@@ -56,7 +53,7 @@ def l1_loss_forward(input, target, reduction="mean", need_grad=True):
     loss : float, or ndarray of input's shape for ``reduction="none"``
     grad : ndarray of input's shape, or None
     """
-    return _piecewise(input, target, reduction, need_grad, 0.0, 0.0, 1.0, 0.0)
+    return _run(_loss.l1_loss_forward, input, target, reduction, need_grad)
 
 
 def l1_loss_backward(grad, grad_loss=1.0, reduction="mean"):
@@ -80,7 +77,7 @@ def smooth_l1_loss_forward(input, target, reduction="mean", beta=1.0, need_grad=
         # the quadratic zone |d| < beta is then empty for practical purposes, and
         # 0.5 / beta would overflow
         return l1_loss_forward(input, target, reduction, need_grad)
-    return _piecewise(input, target, reduction, need_grad, beta, 0.5 / beta, 1.0, 0.5 * beta)
+    return _run(_loss.smooth_l1_loss_forward, input, target, reduction, need_grad, beta)
 
 
 def smooth_l1_loss_backward(grad, grad_loss=1.0, reduction="mean"):
@@ -100,8 +97,7 @@ def huber_loss_forward(input, target, reduction="mean", delta=1.0, need_grad=Tru
     need_grad : bool
     """
     delta = check_real(delta, "delta", low=0.0, low_open=True)
-    return _piecewise(input, target, reduction, need_grad, delta, 0.5, delta,
-                      0.5 * delta * delta)
+    return _run(_loss.huber_loss_forward, input, target, reduction, need_grad, delta)
 
 
 def huber_loss_backward(grad, grad_loss=1.0, reduction="mean"):
