@@ -39,6 +39,14 @@ from _openmp cimport omp_get_thread_num
 from _parallel cimport threads_for
 from _vmath cimport row_dot, row_sum
 
+cdef extern from "_convrow.h" nogil:
+    void pydl_axpy_f(float* acc, const float* src, float w, Py_ssize_t n)
+    void pydl_axpy_d(double* acc, const double* src, double w, Py_ssize_t n)
+    void pydl_axpy3_f(float* acc, const float* src, Py_ssize_t step, float w0, float w1,
+                      float w2, Py_ssize_t n)
+    void pydl_axpy3_d(double* acc, const double* src, Py_ssize_t step, double w0,
+                      double w1, double w2, Py_ssize_t n)
+
 # Target size (elements) of one thread's im2col tile. A tile is a whole number of
 # output rows, at least one.
 TILE_ELEMENTS = 262144
@@ -68,6 +76,7 @@ cdef struct Geom:
     bint pointwise                          # 1x1, stride 1, no padding: no im2col
     bint direct                             # one input channel per group
     bint shifted                            # stride 1: GEMMs over a padded slab
+    bint stride1                            # every stride is 1
 
 
 cdef Geom _geometry(const Py_ssize_t* in_shape, const Py_ssize_t* w_shape,
@@ -106,17 +115,17 @@ cdef int _derive(Geom* g) except -1:
     cdef Py_ssize_t i, row_elems, ext, per_row
     g.kg = g.k // g.groups
     g.in_sp = g.out_sp = g.kvol = 1
-    g.pointwise = g.shifted = True
+    g.pointwise = g.stride1 = True
     for i in range(3):
         g.in_sp *= g.isz[i]
         g.out_sp *= g.osz[i]
         g.kvol *= g.ksz[i]
         g.pointwise = g.pointwise and g.ksz[i] == 1 and g.s[i] == 1 and g.p[i] == 0
-        g.shifted = g.shifted and g.s[i] == 1
+        g.stride1 = g.stride1 and g.s[i] == 1
     g.ckk = g.cg * g.kvol
     g.rows = g.osz[0] * g.osz[1]
     g.direct = g.cg == 1 and not g.pointwise
-    g.shifted = g.shifted and not g.pointwise and not g.direct
+    g.shifted = g.stride1 and not g.pointwise and not g.direct
     # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
     # tiles of 3 and one of 2, not 10 and 2).
     row_elems = max(g.ckk * g.osz[2], 1)
@@ -494,7 +503,7 @@ cdef void _forward_shifted(const Geom* g, const floating* x, const floating* wt,
     cdef floating* acc
     cdef floating* orow
     cdef const floating* arow
-    slab = NULL
+    slab = acc = NULL   # thread-private below; set to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         slab = ws + omp_get_thread_num() * ws_stride
         acc = slab + g.slab_pos * g.cg
@@ -647,6 +656,139 @@ cdef void _backward_weight_direct(const Geom* g, const floating* dy, const float
                 dw[kk * g.kvol + o] = <floating>acc[o]
 
 
+# --------------------------------------------------------- direct, stride 1
+#
+# One input channel per group and stride 1: a zero-padded plane (the stride-1 slab
+# with one channel) makes every kernel offset a shift of one long span, so the
+# multiply-adds run over whole planes instead of 32-element rows.
+
+cdef inline void _axpy(floating* acc, const floating* src, floating w,
+                       Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        pydl_axpy_f(acc, src, w, n)
+    else:
+        pydl_axpy_d(acc, src, w, n)
+
+
+cdef inline void _axpy3(floating* acc, const floating* src, Py_ssize_t step, floating w0,
+                        floating w1, floating w2, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        pydl_axpy3_f(acc, src, step, w0, w1, w2, n)
+    else:
+        pydl_axpy3_d(acc, src, step, w0, w1, w2, n)
+
+
+cdef void _plane_taps(const Geom* g, const floating* slab, const floating* wk,
+                      floating* acc, Py_ssize_t npos) noexcept nogil:
+    """acc += sum over (kh, kw) of wk[kh, kw] * slab shifted by (kh dH, kw dW): one
+    kernel depth plane's taps, three kernel columns per pass over acc."""
+    cdef Py_ssize_t kh, kw, wp = g.wpad, dw_ = g.d[2]
+    cdef const floating* base
+    cdef const floating* wr
+    for kh in range(g.ksz[1]):
+        base = slab + kh * g.d[1] * wp
+        wr = wk + kh * g.ksz[2]
+        kw = 0
+        while kw + 3 <= g.ksz[2]:
+            _axpy3(acc, base + kw * dw_, dw_, wr[kw], wr[kw + 1], wr[kw + 2], npos)
+            kw = kw + 3
+        while kw < g.ksz[2]:
+            _axpy(acc, base + kw * dw_, wr[kw], npos)
+            kw = kw + 1
+
+
+cdef void _forward_direct_s1(const Geom* g, const floating* x, const floating* w,
+                             const floating* bias, floating* out, floating* ws,
+                             Py_ssize_t ws_stride, int nt) noexcept nogil:
+    """Stride-1 direct convolution, one (sample, input channel, output plane, slab of
+    rows) per work item, its K/groups output channels accumulated side by side."""
+    cdef Py_ssize_t per_chan = g.osz[0] * g.slab_tiles, wp = g.wpad, ow_n = g.osz[2]
+    cdef Py_ssize_t item, nn, cc, od, oh0, n_rows, npos, kd, i_d, j, kk, t, ow
+    cdef floating bv
+    cdef floating* slab
+    cdef floating* acc
+    cdef floating* orow
+    cdef const floating* arow
+    slab = acc = NULL   # thread-private below; set to quiet gcc's firstprivate warning
+    with parallel(num_threads=nt):
+        slab = ws + omp_get_thread_num() * ws_stride
+        acc = slab + g.slab_pos
+        for item in prange(g.n * g.c * per_chan, schedule='static'):
+            nn = item // (g.c * per_chan)
+            cc = (item // per_chan) % g.c
+            od = (item % per_chan) // g.slab_tiles
+            oh0 = (item % g.slab_tiles) * g.slab_rows
+            n_rows = min(g.slab_rows, g.osz[1] - oh0)
+            npos = n_rows * wp
+            memset(acc, 0, g.kg * npos * sizeof(floating))
+            for kd in range(g.ksz[0]):
+                i_d = od - g.p[0] + kd * g.d[0]
+                if i_d < 0 or i_d >= g.isz[0]:
+                    continue
+                _fill_slab(g, x + (nn * g.c + cc) * g.in_sp + i_d * g.isz[1] * g.isz[2],
+                           slab, oh0, n_rows)
+                for j in range(g.kg):
+                    _plane_taps(g, slab, w + (cc * g.kg + j) * g.kvol
+                                + kd * g.ksz[1] * g.ksz[2], acc + j * npos, npos)
+            for j in range(g.kg):
+                kk = cc * g.kg + j
+                bv = bias[kk] if bias != NULL else 0
+                for t in range(n_rows):
+                    orow = out + (nn * g.k + kk) * g.out_sp + (od * g.osz[1] + oh0 + t) * ow_n
+                    arow = acc + j * npos + t * wp
+                    for ow in range(ow_n):
+                        orow[ow] = arow[ow] + bv
+
+
+cdef void _backward_weight_direct_s1(const Geom* g, const floating* dy, const floating* x,
+                                     floating* dw, floating* ws, Py_ssize_t ws_stride,
+                                     double* sums, int nt) noexcept nogil:
+    """Weight gradient of _forward_direct_s1: each output channel on one thread, summed
+    over samples, planes and slabs in order. dy is copied to the slab's padded width
+    with zeros in the dropped columns, so that each tap's gradient is one long dot
+    product with the shifted slab."""
+    cdef Py_ssize_t wp = g.wpad, ow_n = g.osz[2]
+    cdef Py_ssize_t kk, nn, od, tile, oh0, n_rows, npos, t, kd, kh, kw, i_d, o, ow
+    cdef floating* slab
+    cdef floating* dyp
+    cdef double* acc
+    cdef const floating* dyrow
+    slab = dyp = NULL   # thread-private below; set to quiet gcc's firstprivate warning
+    acc = NULL
+    with parallel(num_threads=nt):
+        slab = ws + omp_get_thread_num() * ws_stride
+        dyp = slab + g.slab_pos
+        acc = sums + omp_get_thread_num() * g.kvol
+        for kk in prange(g.k, schedule='static'):
+            for o in range(g.kvol):
+                acc[o] = 0
+            for nn in range(g.n):
+                for od in range(g.osz[0]):
+                    for tile in range(g.slab_tiles):
+                        oh0 = tile * g.slab_rows
+                        n_rows = min(g.slab_rows, g.osz[1] - oh0)
+                        npos = n_rows * wp
+                        for t in range(n_rows):
+                            dyrow = dy + (nn * g.k + kk) * g.out_sp \
+                                + (od * g.osz[1] + oh0 + t) * ow_n
+                            for ow in range(ow_n):
+                                dyp[t * wp + ow] = dyrow[ow]
+                            for ow in range(ow_n, wp):
+                                dyp[t * wp + ow] = 0
+                        for kd in range(g.ksz[0]):
+                            i_d = od - g.p[0] + kd * g.d[0]
+                            if i_d < 0 or i_d >= g.isz[0]:
+                                continue
+                            _fill_slab(g, x + (nn * g.c + kk // g.kg) * g.in_sp
+                                       + i_d * g.isz[1] * g.isz[2], slab, oh0, n_rows)
+                            for kh in range(g.ksz[1]):
+                                for kw in range(g.ksz[2]):
+                                    acc[(kd * g.ksz[1] + kh) * g.ksz[2] + kw] += row_dot(
+                                        dyp, slab + kh * g.d[1] * wp + kw * g.d[2], npos)
+            for o in range(g.kvol):
+                dw[kk * g.kvol + o] = <floating>acc[o]
+
+
 cdef void _channel_sums(const floating* a, Py_ssize_t n, Py_ssize_t c, Py_ssize_t size,
                         floating* out, int nt) noexcept nogil:
     """out[c] = sum of a[n, c, :] over n and the spatial positions, in a fixed order."""
@@ -676,13 +818,19 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
     cdef floating* ws = NULL
     cdef floating* wt = NULL
     cdef Py_ssize_t ws_stride = 0
-    if g.direct:
+    if g.direct and not g.stride1:
         nt = _threads(g, g.n * g.k, n_threads)
         with nogil:
             _forward_direct(g, x, w, bias, out, nt)
         return
     try:
-        if g.shifted:
+        if g.direct:
+            nt = _threads(g, g.n * g.c * g.osz[0] * g.slab_tiles, n_threads)
+            ws_stride = g.slab_size
+            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            with nogil:
+                _forward_direct_s1(g, x, w, bias, out, ws, ws_stride, nt)
+        elif g.shifted:
             nt = _threads(g, g.n * g.osz[0] * g.slab_tiles, n_threads)
             ws_stride = g.slab_size
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
@@ -690,16 +838,23 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             with nogil:
                 _pack_weight(g, w, wt)
                 _forward_shifted(g, x, wt, bias, out, ws, ws_stride, nt)
-            return
-        nt = _threads(g, g.n * g.n_tiles, n_threads)
-        if not g.pointwise:
-            ws_stride = g.ckk * g.tile_p
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-        with nogil:
-            _forward_gemm(g, x, w, bias, out, ws, ws_stride, nt)
+        else:
+            nt = _threads(g, g.n * g.n_tiles, n_threads)
+            if not g.pointwise:
+                ws_stride = g.ckk * g.tile_p
+                ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            with nogil:
+                _forward_gemm(g, x, w, bias, out, ws, ws_stride, nt)
     finally:
         free(ws)
         free(wt)
+
+
+cdef bint _input_grad_by_convolution(const Geom* g) noexcept:
+    """Stride 1: the input gradient is a stride-1 convolution of dy (no col2im), except
+    for a pointwise convolution (a GEMM already) and a direct one with several output
+    channels per input channel (its transpose would be a GEMM with one output column)."""
+    return g.stride1 and not g.pointwise and (not g.direct or g.kg == 1)
 
 
 cdef void _backward(const Geom* g, const floating* dy, const floating* x,
@@ -711,10 +866,9 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
     cdef floating* ws = NULL
     cdef floating* partials = NULL
     cdef floating* wf = NULL
-    cdef double* acc = NULL
+    cdef double* sums = NULL
     cdef Geom t
-    if dx != NULL and g.shifted:
-        # Stride 1: the input gradient is a stride-1 convolution of dy (no col2im).
+    if dx != NULL and _input_grad_by_convolution(g):
         t = _input_grad_geometry(g)
         wf = <floating*>_scratch(g.k * g.ckk, sizeof(floating))
         try:
@@ -729,14 +883,22 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
             nt = _threads(g, g.n * g.c, n_threads)
             with nogil:
                 _backward_input_direct(g, dy, w, dx, dx_seed, nt)
-        if dw != NULL:
-            nt = _threads(g, g.k, n_threads)
-            acc = <double*>_scratch(nt * g.kvol, sizeof(double))
-            try:
+        if dw == NULL:
+            return
+        nt = _threads(g, g.k, n_threads)
+        try:
+            sums = <double*>_scratch(nt * g.kvol, sizeof(double))
+            if g.stride1:
+                ws_stride = g.slab_size
+                ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
                 with nogil:
-                    _backward_weight_direct(g, dy, x, dw, acc, nt)
-            finally:
-                free(acc)
+                    _backward_weight_direct_s1(g, dy, x, dw, ws, ws_stride, sums, nt)
+            else:
+                with nogil:
+                    _backward_weight_direct(g, dy, x, dw, sums, nt)
+        finally:
+            free(sums)
+            free(ws)
         return
     if dx == NULL and dw == NULL:
         return
@@ -758,8 +920,10 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
 
 
 cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
-    if g.direct:
+    if g.direct and not g.stride1:
         return 0
+    if g.direct:
+        return _threads(g, g.n * g.c * g.osz[0] * g.slab_tiles, n_threads) * g.slab_size
     if g.shifted:
         return _threads(g, g.n * g.osz[0] * g.slab_tiles, n_threads) * g.slab_size \
             + g.k * g.ckk
@@ -786,11 +950,13 @@ def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple str
         i_sh[i], w_sh[i], o_sh[i] = in_shape[i], w_shape[i], out_shape[i]
     cdef Geom g = _geometry(i_sh, w_sh, o_sh, stride, padding, dilation, groups)
     cdef Geom t
-    if g.direct:
-        return 0, _threads(&g, g.k, n_threads) * g.kvol * 2   # float64 accumulators
-    if g.shifted:
+    if _input_grad_by_convolution(&g):
         t = _input_grad_geometry(&g)
         backward = _forward_workspace(&t, n_threads) + g.k * g.ckk
+    if g.direct:
+        i = _threads(&g, g.k, n_threads)   # float64 sums count double
+        backward = max(backward, i * (2 * g.kvol + (g.slab_size if g.stride1 else 0)))
+        return _forward_workspace(&g, n_threads), backward
     n_chunks = _n_chunks(&g)
     tile = 0 if g.pointwise else g.ckk * g.tile_p
     backward = max(backward, _threads(&g, n_chunks, n_threads) * tile
