@@ -1041,7 +1041,7 @@ def conv_transpose_backward(const floating[:, :, :, :, ::1] grad_out,  # IN  (N,
 # through 5-D views; the aliases keep the one-name-per-op rule greppable.
 conv1d_forward = conv2d_forward = conv3d_forward = conv_forward
 conv1d_backward = conv2d_backward = conv3d_backward = conv_backward
-conv_transpose1d_forward = conv_transpose2d_forward = conv_transpose3d_forward = \
-    conv_transpose_forward
-conv_transpose1d_backward = conv_transpose2d_backward = conv_transpose3d_backward = \
-    conv_transpose_backward
+conv_transpose1d_forward = conv_transpose2d_forward = conv_transpose_forward
+conv_transpose3d_forward = conv_transpose_forward
+conv_transpose1d_backward = conv_transpose2d_backward = conv_transpose_backward
+conv_transpose3d_backward = conv_transpose_backward
