@@ -24,6 +24,11 @@ gradient (samples and tiles in order) and the partials are added in chunk order,
 the result is bitwise the same at any thread count. The direct kernels instead give
 each output channel to one thread, which sums over the whole batch in order.
 
+Work items (tiles, chunks, channels) are handed out dynamically: each writes its own
+outputs or partial sums and fully rewrites the workspace it reads, so which thread
+runs it changes no bit, and a thread that a busy machine preempts no longer holds the
+others up at the barrier.
+
 Contract (all kernels in csrc/): arrays arrive validated and C-contiguous from
 pydl.functional, non-empty; outputs are preallocated; ``n_threads`` is explicit; BLAS
 is held at one thread by the caller (pydl._threading.blas_single_threaded).
@@ -303,7 +308,7 @@ cdef void _forward_gemm(const Geom* g, const floating* x, const floating* w,
     col = NULL  # thread-private below; initialised to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         col = ws + omp_get_thread_num() * ws_stride
-        for item in prange(g.n * g.n_tiles, schedule='static'):
+        for item in prange(g.n * g.n_tiles, schedule='dynamic'):
             nn = item // g.n_tiles
             r0 = (item % g.n_tiles) * g.tile_rows
             r1 = min(r0 + g.tile_rows, g.rows)
@@ -349,7 +354,7 @@ cdef void _backward_gemm(const Geom* g, const floating* dy, const floating* x,
     col = NULL  # thread-private below; initialised to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         col = ws + omp_get_thread_num() * ws_stride
-        for ch in prange(n_chunks, schedule='static'):
+        for ch in prange(n_chunks, schedule='dynamic'):
             n0 = ch * g.n // n_chunks
             n1 = (ch + 1) * g.n // n_chunks
             dwc = NULL
@@ -507,7 +512,7 @@ cdef void _forward_shifted(const Geom* g, const floating* x, const floating* wt,
     with parallel(num_threads=nt):
         slab = ws + omp_get_thread_num() * ws_stride
         acc = slab + g.slab_pos * g.cg
-        for item in prange(g.n * per_plane, schedule='static'):
+        for item in prange(g.n * per_plane, schedule='dynamic'):
             nn = item // per_plane
             od = (item % per_plane) // g.slab_tiles
             oh0 = (item % g.slab_tiles) * g.slab_rows
@@ -592,7 +597,7 @@ cdef void _forward_direct(const Geom* g, const floating* x, const floating* w,
     """One input channel per group: out[n, k] = bias[k] + the shifted x[n, k // kg]
     weighted by w[k], one (sample, output channel) per work item."""
     cdef Py_ssize_t item, kk
-    for item in prange(g.n * g.k, num_threads=nt, schedule='static'):
+    for item in prange(g.n * g.k, num_threads=nt, schedule='dynamic'):
         kk = item % g.k
         _fill(out + item * g.out_sp, g.out_sp, bias[kk] if bias != NULL else 0)
         _direct_channel(g, w + kk * g.kvol, x + ((item // g.k) * g.c + kk // g.kg) * g.in_sp,
@@ -604,7 +609,7 @@ cdef void _backward_input_direct(const Geom* g, const floating* dy, const floati
     """Input gradient of _forward_direct, one (sample, input channel) per work item; the
     channel's kg output channels are added in order."""
     cdef Py_ssize_t item, cc, j, kk
-    for item in prange(g.n * g.c, num_threads=nt, schedule='static'):
+    for item in prange(g.n * g.c, num_threads=nt, schedule='dynamic'):
         cc = item % g.c
         _fill(dx + item * g.in_sp, g.in_sp, dx_seed[cc] if dx_seed != NULL else 0)
         for j in range(g.kg):
@@ -627,7 +632,7 @@ cdef void _backward_weight_direct(const Geom* g, const floating* dy, const float
     acc = NULL
     with parallel(num_threads=nt):
         acc = ws + omp_get_thread_num() * g.kvol
-        for kk in prange(g.k, schedule='static'):
+        for kk in prange(g.k, schedule='dynamic'):
             for o in range(g.kvol):
                 acc[o] = 0
             for nn in range(g.n):
@@ -713,7 +718,7 @@ cdef void _forward_direct_s1(const Geom* g, const floating* x, const floating* w
     with parallel(num_threads=nt):
         slab = ws + omp_get_thread_num() * ws_stride
         acc = slab + g.slab_pos
-        for item in prange(g.n * g.c * per_chan, schedule='static'):
+        for item in prange(g.n * g.c * per_chan, schedule='dynamic'):
             nn = item // (g.c * per_chan)
             cc = (item // per_chan) % g.c
             od = (item % per_chan) // g.slab_tiles
@@ -759,7 +764,7 @@ cdef void _backward_weight_direct_s1(const Geom* g, const floating* dy, const fl
         slab = ws + omp_get_thread_num() * ws_stride
         dyp = slab + g.slab_pos
         acc = sums + omp_get_thread_num() * g.kvol
-        for kk in prange(g.k, schedule='static'):
+        for kk in prange(g.k, schedule='dynamic'):
             for o in range(g.kvol):
                 acc[o] = 0
             for nn in range(g.n):
