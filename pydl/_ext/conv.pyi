@@ -85,8 +85,10 @@ conv3d_backward = conv_backward
 
 conv_transpose1d_forward = conv_transpose_forward
 conv_transpose2d_forward = conv_transpose_forward
+
 conv_transpose3d_forward = conv_transpose_forward
 
 conv_transpose1d_backward = conv_transpose_backward
 conv_transpose2d_backward = conv_transpose_backward
+
 conv_transpose3d_backward = conv_transpose_backward
