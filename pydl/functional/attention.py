@@ -63,6 +63,14 @@ def _additive_mask(attn_mask, is_causal, batch, L, S, dtype):
     if attn_mask is None:
         return None
     mask = np.asarray(attn_mask)
+    full = (*batch, L, S)
+    try:
+        fits = np.broadcast_shapes(mask.shape, full) == full
+    except ValueError:
+        fits = False
+    if not fits:   # checked before any conversion: a huge mask fails here, cheaply
+        raise ValueError(f"attn_mask has shape {mask.shape}, which does not broadcast to "
+                         f"(*batch, L, S) = {full}")
     if mask.dtype == bool:
         mask = np.where(mask, 0, -np.inf).astype(dtype)
     elif mask.dtype.kind == "f":
@@ -72,16 +80,13 @@ def _additive_mask(attn_mask, is_causal, batch, L, S, dtype):
     else:
         raise TypeError(f"attn_mask must be a bool array (True = attend) or a float array "
                         f"added to the scores, got dtype {mask.dtype}")
-    full = (*batch, L, S)
-    try:
-        mask = np.broadcast_to(mask, full)
-    except ValueError:
-        raise ValueError(f"attn_mask has shape {np.shape(attn_mask)}, which does not "
-                         f"broadcast to (*batch, L, S) = {full}") from None
+    mask = np.broadcast_to(mask, full)
     B = int(np.prod(batch, dtype=np.int64))
+    if B == 0:
+        return None
     if all(st == 0 for st in mask.strides[:len(batch)]):   # the same mask for every item
-        return np.ascontiguousarray(mask.reshape(-1, L, S)[:1])
-    return np.ascontiguousarray(mask.reshape(B, L, S))
+        return np.ascontiguousarray(mask[(0,) * len(batch)])[None]
+    return np.ascontiguousarray(mask).reshape(B, L, S)
 
 
 def scaled_dot_product_attention_forward(query, key, value, attn_mask=None, is_causal=False,

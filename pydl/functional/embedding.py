@@ -7,6 +7,7 @@ import numpy as np
 from .._ext import embedding as _emb
 from .._threading import get_num_threads
 from ._alloc import empty
+from ._alloc import check_fits_in_memory
 from ._validation import as_float_array, check_blas_dims
 
 __all__ = ["embedding_forward", "embedding_backward"]
@@ -21,6 +22,9 @@ def check_indices(indices, num_embeddings):
         raise TypeError(f"indices must be an integer numpy array, got {type(indices).__name__}")
     if indices.dtype.kind not in "iu":
         raise TypeError(f"indices must hold integers, got dtype {indices.dtype}")
+    if indices.dtype != np.int64 or not indices.flags.c_contiguous:
+        check_fits_in_memory(indices.size * 8, f"an int64 copy of indices (shape "
+                                               f"{indices.shape})")
     flat = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
     if flat.size:
         bad = (flat < 0) | (flat >= num_embeddings)
@@ -85,9 +89,10 @@ def embedding_backward(grad_out, indices, num_embeddings, padding_idx=None,
     grad_weight : ndarray, shape (num_embeddings, embedding_dim)
         Rows summed in the order of the indices: the same bits at any thread count.
     """
-    if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral) \
-            or num_embeddings < 0:
-        raise TypeError(f"num_embeddings must be an int >= 0, got {num_embeddings!r}")
+    if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral):
+        raise TypeError(f"num_embeddings must be an int, got {type(num_embeddings).__name__}")
+    if num_embeddings < 0:
+        raise ValueError(f"num_embeddings must be >= 0, got {num_embeddings}")
     pad = check_padding_idx(padding_idx, num_embeddings)
     flat = check_indices(indices, num_embeddings)
     grad_out = as_float_array(grad_out, "grad_out", min_ndim=1)

@@ -105,7 +105,7 @@ def _check_forward_results(y, cache, seq_shape, cache_width, like):
 
 
 def _check_nonlinearity(nonlinearity):
-    if nonlinearity not in NONLINEARITIES:
+    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     return nonlinearity == "relu"
 

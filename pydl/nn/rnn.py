@@ -47,7 +47,7 @@ def _init_uniform(module, hidden_size, generator):
 
 
 def _check_nonlinearity(nonlinearity):
-    if nonlinearity not in F.rnn.NONLINEARITIES:
+    if not isinstance(nonlinearity, str) or nonlinearity not in F.rnn.NONLINEARITIES:
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     return nonlinearity
 

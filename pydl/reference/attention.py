@@ -10,6 +10,8 @@ __all__ = [
 
 def _softmax(z, axis=-1):
     """Softmax where a row of all -inf gives zeros (PyTorch's attention behaviour)."""
+    if z.shape[axis] == 0:
+        return z.copy()
     m = np.max(z, axis=axis, keepdims=True)
     dead = np.isneginf(m)
     e = np.exp(z - np.where(dead, 0, m))
@@ -17,10 +19,16 @@ def _softmax(z, axis=-1):
     return np.where(dead, 0, e / np.where(dead, 1, s))
 
 
+def _default_scale(E, scale):
+    """1 / sqrt(E); 1 for E = 0 (all scores 0: uniform weights, as PyTorch)."""
+    if scale is not None:
+        return scale
+    return 1 / np.sqrt(E) if E > 0 else 1.0
+
+
 def scaled_dot_product_attention_forward(query, key, value, attn_mask=None, is_causal=False,
                                          scale=None):
-    E = query.shape[-1]
-    scale = 1 / np.sqrt(E) if scale is None else scale
+    scale = _default_scale(query.shape[-1], scale)
     scores = query @ np.swapaxes(key, -1, -2) * scale
     L, S = scores.shape[-2:]
     if is_causal:
@@ -34,8 +42,7 @@ def scaled_dot_product_attention_forward(query, key, value, attn_mask=None, is_c
 
 
 def scaled_dot_product_attention_backward(grad_out, query, key, value, attn, scale=None):
-    E = query.shape[-1]
-    scale = 1 / np.sqrt(E) if scale is None else scale
+    scale = _default_scale(query.shape[-1], scale)
     d_attn = grad_out @ np.swapaxes(value, -1, -2)
     d_scores = attn * (d_attn - np.sum(d_attn * attn, axis=-1, keepdims=True))
     return (d_scores @ key * scale, np.swapaxes(d_scores, -1, -2) @ query * scale,

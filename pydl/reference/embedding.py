@@ -12,7 +12,7 @@ def embedding_forward(indices, weight):
 def embedding_backward(grad_out, indices, num_embeddings, padding_idx=None,
                        scale_grad_by_freq=False):
     idx = np.asarray(indices).reshape(-1)
-    g = grad_out.reshape(idx.size, -1)
+    g = grad_out.reshape(idx.size, grad_out.shape[-1])
     grad_weight = np.zeros((num_embeddings, g.shape[1]), grad_out.dtype)
     np.add.at(grad_weight, idx, g)
     if scale_grad_by_freq:

@@ -138,3 +138,48 @@ def test_initialisation_range_matches_pytorch():
         bound = float(tp.detach().abs().max())
         assert np.abs(p.data).max() <= 1 / 5 and bound <= 1 / 5
         assert np.abs(p.data).max() > 0.9 / 5   # fills the range, as PyTorch's does
+
+
+def test_embedding_matches_pytorch():
+    torch.manual_seed(0)
+    theirs = torch.nn.Embedding(12, 5, padding_idx=-3, scale_grad_by_freq=True).double()
+    ours = nn.Embedding(12, 5, padding_idx=-3, scale_grad_by_freq=True, dtype=np.float64)
+    ours.load_state_dict(theirs.state_dict())
+    idx = np.array([[1, 9, 3, 3], [9, 9, 11, 0]])
+    out, tout = ours(idx), theirs(torch.tensor(idx))
+    np.testing.assert_array_equal(out, tout.detach().numpy())
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    tout.backward(torch.tensor(g))
+    ours.backward(g)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-14,
+                               atol=1e-15)
+
+
+def test_embedding_max_norm_matches_pytorch():
+    torch.manual_seed(0)
+    theirs = torch.nn.Embedding(6, 4, max_norm=0.8, norm_type=1.5).double()
+    ours = nn.Embedding(6, 4, max_norm=0.8, norm_type=1.5, dtype=np.float64)
+    ours.load_state_dict(theirs.state_dict())
+    idx = np.array([0, 4, 4, 2])
+    np.testing.assert_allclose(ours(idx), theirs(torch.tensor(idx)).detach().numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "bool", "float", "causal"])
+def test_sdpa_matches_pytorch(mask_kind):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)))
+    mask = {"none": None, "bool": rng.random((5, 6)) > 0.3, "causal": None,
+            "float": rng.standard_normal((3, 5, 6))}[mask_kind]
+    causal = mask_kind == "causal"
+    m = nn.ScaledDotProductAttention()
+    out = m(q, k, v, mask, is_causal=causal)
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    tout = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, attn_mask=None if mask is None else torch.tensor(mask), is_causal=causal)
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12, atol=1e-13)
+    g = rng.standard_normal(out.shape)
+    tout.backward(torch.tensor(g))
+    for a, b in zip(m.backward(g), (tq, tk, tv)):
+        np.testing.assert_allclose(a, b.grad.numpy(), rtol=1e-11, atol=1e-12)
