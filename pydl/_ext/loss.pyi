@@ -50,13 +50,31 @@ def binary_cross_entropy_with_logits_forward(
     n_threads: int,
 ) -> None: ...
 
+def l1_loss_forward(
+    input: FloatArray,  # IN  (n,)
+    target: FloatArray,  # IN  (n,)
+    grad_scale: float,
+    loss: FloatArray | None,  # OUT (n,) per element, or None
+    partial_sums: npt.NDArray[np.float64],  # OUT (ceil(n / CHUNK),)
+    grad_input: FloatArray | None,  # OUT (n,) or None
+    n_threads: int,
+) -> None: ...
+
+def smooth_l1_loss_forward(
+    input: FloatArray,  # IN  (n,)
+    target: FloatArray,  # IN  (n,)
+    beta: float,  # > 0 (beta = 0 is l1_loss_forward)
+    grad_scale: float,
+    loss: FloatArray | None,  # OUT (n,) per element, or None
+    partial_sums: npt.NDArray[np.float64],  # OUT (ceil(n / CHUNK),)
+    grad_input: FloatArray | None,  # OUT (n,) or None
+    n_threads: int,
+) -> None: ...
+
 def huber_loss_forward(
     input: FloatArray,  # IN  (n,)
     target: FloatArray,  # IN  (n,)
-    threshold: float,
-    quad: float,
-    slope: float,
-    offset: float,
+    delta: float,  # > 0
     grad_scale: float,
     loss: FloatArray | None,  # OUT (n,) per element, or None
     partial_sums: npt.NDArray[np.float64],  # OUT (ceil(n / CHUNK),)
