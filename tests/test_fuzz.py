@@ -31,6 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pydl
 from pydl.nn import Module
 
 from ._registry import collect
@@ -107,6 +108,19 @@ INT_ARRAY_MUTATIONS = {
     "add-dim": ("any", lambda a: a[None]),
     "drop-dim": ("any", _drop_dim),
 }
+# A boolean array is a mask: another dtype may legitimately mean something else
+# (PyTorch's float attention mask is added, a bool one selects), so only "any".
+BOOL_ARRAY_MUTATIONS = {
+    "noncontiguous": _same_values(_noncontiguous),
+    "fortran": _same_values(np.asfortranarray),
+    "readonly": _same_values(_readonly),
+    "int64": ("any", lambda a: a.astype(np.int64)),
+    "float32": ("any", lambda a: a.astype(np.float32)),
+    "object": ("any", lambda a: a.astype(object)),
+    "empty": ("any", lambda a: a[:0] if a.ndim else a.reshape(1)[:0]),
+    "add-dim": ("any", lambda a: a[None]),
+    "drop-dim": ("any", _drop_dim),
+}
 SCALAR_MUTATIONS = {
     "nan": ("any", float("nan")), "inf": ("any", float("inf")), "negative": ("any", -3),
     "zero": ("any", 0), "huge": ("any", 10**12), "none": ("any", None),
@@ -120,6 +134,8 @@ def _is_int_array(a):
 
 def _mutations_for(value):
     if isinstance(value, np.ndarray):
+        if value.dtype == bool:
+            return BOOL_ARRAY_MUTATIONS
         return INT_ARRAY_MUTATIONS if _is_int_array(value) else FLOAT_ARRAY_MUTATIONS
     if isinstance(value, (bool, np.bool_)):
         return {}  # flags: every value is valid
@@ -157,6 +173,7 @@ def _effects(fn, args, kwargs, result):
 
 
 def _call(factory, seed, position=None, replacement=None):
+    pydl.manual_seed(seed)  # modules initialised from pydl's generator: the same weights
     fn, args, kwargs = factory(np.random.default_rng(seed))
     args, kwargs = list(args), dict(kwargs)
     if position is not None:
