@@ -1,14 +1,19 @@
 """A LeNet-style CNN learns scikit-learn's handwritten digits (8x8 images, 10 classes).
 
 1,797 images; a stratified quarter is held out for testing and never trained on. The
-network is :class:`pydl.models.LeNet5` sized for 8x8 inputs (two padded 5x5
-convolutions with 2x2 max pooling, then 120-84-10 fully connected), trained with
-SGD + Nesterov momentum and a cosine learning-rate decay, written out step by step::
+network follows LeNet's plan (convolutions and pooling that trade resolution for
+channels, then fully connected layers) sized for 8x8 inputs: 3x3 convolutions
+16 -> 32 -> 64 channels with two 2x2 max poolings, then 256 -> 128 -> 10 with dropout.
+(The 1998 LeNet-5 itself, :class:`pydl.models.LeNet5`, reaches about 96-97% here: its
+second 5x5 convolution leaves a 2x2 map of 16 channels.) Training: SGD with Nesterov
+momentum, weight decay, a cosine learning-rate decay and random one-pixel shifts of the
+training images, written out step by step::
 
     logits = model(x); loss = criterion(logits, y)
     model.backward(criterion.backward()); optimizer.step(); optimizer.zero_grad()
 
-Run: ``python -m pydl.examples.digits_cnn`` (needs scikit-learn).
+Run: ``python -m pydl.examples.digits_cnn`` (needs scikit-learn). Seeded runs are
+bitwise reproducible at any thread count.
 """
 
 import argparse
@@ -19,7 +24,7 @@ import numpy as np
 
 import pydl
 from pydl import nn
-from pydl.models import LeNet5
+from pydl.data import random_shift
 from pydl.optim import SGD
 
 
@@ -40,6 +45,19 @@ def load(test_fraction=0.25, seed=0):
     return x[~test], y[~test], x[test], y[test]
 
 
+def build_model(seed=0, width=16, dropout=0.3):
+    """The LeNet-style network for (N, 1, 8, 8) images; returns logits (N, 10)."""
+    pydl.manual_seed(seed)
+    w = width
+    return nn.Sequential(
+        nn.Conv2d(1, w, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),        # 4x4
+        nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 2x2
+        nn.Flatten(),
+        nn.Linear(16 * w, 128), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(128, 10))
+
+
 def accuracy(model, x, y, batch_size=256):
     model.eval()
     with pydl.no_grad():
@@ -49,11 +67,10 @@ def accuracy(model, x, y, batch_size=256):
     return float(np.mean(pred == y))
 
 
-def train(epochs=30, batch_size=32, lr=0.05, seed=0, verbose=True):
-    """Train LeNet-5 on the digits; returns a dict of results."""
+def train(epochs=40, batch_size=32, lr=0.05, seed=0, augment=True, verbose=True):
+    """Train the CNN on the digits; returns a dict of results."""
     x_train, y_train, x_test, y_test = load(seed=seed)
-    pydl.manual_seed(seed)
-    model = LeNet5(num_classes=10, in_channels=1, input_size=8)
+    model = build_model(seed)
     criterion = nn.CrossEntropyLoss()
     optimizer = SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
                     weight_decay=1e-4)
@@ -68,7 +85,10 @@ def train(epochs=30, batch_size=32, lr=0.05, seed=0, verbose=True):
             idx = order[i:i + batch_size]
             for group in optimizer.param_groups:   # cosine decay to 0 over the run
                 group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / total))
-            loss = criterion(model(x_train[idx]), y_train[idx])
+            x = x_train[idx]
+            if augment:
+                x = random_shift(x, max_shift=1, generator=rng)
+            loss = criterion(model(x), y_train[idx])
             model.backward(criterion.backward())
             optimizer.step()
             optimizer.zero_grad()
@@ -88,12 +108,13 @@ def train(epochs=30, batch_size=32, lr=0.05, seed=0, verbose=True):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    r = train(args.epochs, args.batch_size, args.lr, args.seed)
+    r = train(args.epochs, args.batch_size, args.lr, args.seed, not args.no_augment)
     print(f"test accuracy {r['test_accuracy']:.2%} (train {r['train_accuracy']:.2%}); "
           f"{r['seconds']:.1f} s, {r['samples_per_second']:.0f} samples/s "
           f"on {r['threads']} threads")
