@@ -62,6 +62,8 @@ SLAB_ELEMENTS = 131072
 # PARTIAL_BUDGET elements of them: the weight-gradient workspace is bounded too.
 MAX_CHUNKS = 16
 PARTIAL_BUDGET = 8 * 1024 * 1024
+BLAS_INT_MAX = 2**31 - 1
+WORK_MAX = 2**40   # elements: a workspace size past this is an error, not an allocation
 
 
 cdef struct Geom:
@@ -115,41 +117,57 @@ cdef Geom _input_grad_geometry(const Geom* g) except *:
     return t
 
 
+cdef Py_ssize_t _limited(object value, object limit, str what) except -1:
+    """value (a Python int), refused with a ValueError above limit: GEMM sizes must fit
+    BLAS's 32-bit ints, and no product may overflow on the way to a workspace size."""
+    if value > limit:
+        raise ValueError(f"convolution too large: {what} would be {value}, more than "
+                         f"{limit}")
+    return value
+
+
 cdef int _derive(Geom* g) except -1:
-    """Fill in what follows from the sizes: volumes, the path, the tiles."""
+    """Fill in what follows from the sizes: volumes, the path, the tiles. Products are
+    formed as Python ints and checked, so extreme paddings or dilations give a
+    ValueError, never an overflowed size."""
     cdef Py_ssize_t i, row_elems, ext, per_row
     g.kg = g.k // g.groups
-    g.in_sp = g.out_sp = g.kvol = 1
     g.pointwise = g.stride1 = True
     for i in range(3):
-        g.in_sp *= g.isz[i]
-        g.out_sp *= g.osz[i]
-        g.kvol *= g.ksz[i]
         g.pointwise = g.pointwise and g.ksz[i] == 1 and g.s[i] == 1 and g.p[i] == 0
         g.stride1 = g.stride1 and g.s[i] == 1
-    g.ckk = g.cg * g.kvol
+    g.in_sp = _limited(int(g.isz[0]) * g.isz[1] * g.isz[2], BLAS_INT_MAX, "an input plane")
+    g.out_sp = _limited(int(g.osz[0]) * g.osz[1] * g.osz[2], BLAS_INT_MAX,
+                        "an output plane")
+    g.kvol = _limited(int(g.ksz[0]) * g.ksz[1] * g.ksz[2], BLAS_INT_MAX, "a kernel")
+    g.ckk = _limited(int(g.cg) * g.kvol, BLAS_INT_MAX, "a column (C/groups * kernel)")
     g.rows = g.osz[0] * g.osz[1]
     g.direct = g.cg == 1 and not g.pointwise
     g.shifted = g.stride1 and not g.pointwise and not g.direct
     # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
     # tiles of 3 and one of 2, not 10 and 2).
-    row_elems = max(g.ckk * g.osz[2], 1)
+    row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
     g.tile_rows = min(max(TILE_ELEMENTS // row_elems, 1), g.rows)
     g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
     g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
     g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
     g.tile_p = g.tile_rows * g.osz[2]
     # Stride-1 slabs: rows of one output plane, with the input rows they read.
-    g.wpad = g.osz[2] + (g.ksz[2] - 1) * g.d[2]
-    ext = (g.ksz[1] - 1) * g.d[1]
-    per_row = max((g.cg + g.kg) * g.wpad, 1)
-    g.slab_rows = min(max((SLAB_ELEMENTS - g.cg * ext * g.wpad) // per_row, 1), g.osz[1])
+    g.wpad = _limited(int(g.osz[2]) + (g.ksz[2] - 1) * int(g.d[2]), BLAS_INT_MAX,
+                      "a padded row")
+    ext = _limited((g.ksz[1] - 1) * int(g.d[1]), BLAS_INT_MAX, "a dilated kernel height")
+    per_row = _limited(max((int(g.cg) + g.kg) * g.wpad, 1), WORK_MAX, "a slab row")
+    g.slab_rows = min(max((SLAB_ELEMENTS - int(g.cg) * ext * g.wpad) // per_row, 1),
+                      g.osz[1])
     g.slab_tiles = (g.osz[1] + g.slab_rows - 1) // g.slab_rows
     g.slab_rows = (g.osz[1] + g.slab_tiles - 1) // g.slab_tiles
     g.slab_tiles = (g.osz[1] + g.slab_rows - 1) // g.slab_rows
+    _limited(int(g.slab_rows) * g.wpad, BLAS_INT_MAX, "a slab's positions")
     # the padded rows, plus the overrun of the last row's (kW-1) dW dropped columns
-    g.slab_pos = (g.slab_rows + ext) * g.wpad + (g.ksz[2] - 1) * g.d[2]
-    g.slab_size = g.slab_pos * g.cg + g.slab_rows * g.wpad * g.kg   # slab, accumulator
+    g.slab_pos = _limited((int(g.slab_rows) + ext) * g.wpad + (g.ksz[2] - 1) * int(g.d[2]),
+                          WORK_MAX, "a slab")
+    g.slab_size = _limited(int(g.slab_pos) * g.cg + int(g.slab_rows) * g.wpad * g.kg,
+                           WORK_MAX, "a slab and its accumulator")   # slab, accumulator
     return 0
 
 
