@@ -424,19 +424,21 @@ cdef void _backward_gemm(const Geom* g, const floating* dy, const floating* x,
 
 cdef void _combine_partials(const Geom* g, const floating* partials, Py_ssize_t n_chunks,
                             floating* dw, int nt) noexcept nogil:
-    """dw[grp*kg + k, r] = sum over chunks, in chunk order, of partials[c][grp][r, k]."""
-    cdef Py_ssize_t w_size = g.k * g.ckk, kk, grp, k, r, ch
+    """dw[grp*kg + k, r] = sum over chunks, in chunk order, of partials[c][grp][r, k];
+    one (group, r) row of every partial at a time, read contiguously."""
+    cdef Py_ssize_t w_size = g.k * g.ckk, row, grp, r, k, ch
     cdef floating acc
     cdef const floating* src
-    for kk in prange(g.k, num_threads=threads_for(w_size * n_chunks, nt), schedule='static'):
-        grp = kk // g.kg
-        k = kk % g.kg
-        for r in range(g.ckk):
-            src = partials + grp * g.kg * g.ckk + r * g.kg + k
-            acc = src[0]
+    for row in prange(g.groups * g.ckk, num_threads=threads_for(w_size * n_chunks, nt),
+                      schedule='static'):
+        grp = row // g.ckk
+        r = row % g.ckk
+        src = partials + grp * g.kg * g.ckk + r * g.kg
+        for k in range(g.kg):
+            acc = src[k]
             for ch in range(1, n_chunks):
-                acc = acc + src[ch * w_size]
-            dw[kk * g.ckk + r] = acc
+                acc = acc + src[ch * w_size + k]
+            dw[(grp * g.kg + k) * g.ckk + r] = acc
 
 
 # ------------------------------------------------------------- stride-1 path
