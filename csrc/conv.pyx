@@ -6,17 +6,25 @@ data with leading spatial sizes of 1, so one code path serves all three. Weights
 (the high side follows from the output's shape, so PyTorch's asymmetric "same" padding
 needs nothing special).
 
-Three ways to compute a convolution, chosen by shape:
+The paths, chosen by shape:
 
-- im2col + GEMM: the columns of one tile of output rows of one sample and group go
-  into a thread-local workspace (C/groups * kvol x tile), then one single-threaded
-  GEMM per tile. Work is split over (sample, tile) pairs, so even batch 1 runs on
-  every thread. The workspace holds one tile per thread: it does not grow with the
-  batch or the image.
+- stride 1 (any kernel, padding, dilation): kernel offsets are constant shifts of a
+  zero-padded, position-major slab of input rows, so the forward pass is kvol GEMMs
+  of shifted slab views with weight slices, per (sample, output plane, slab of rows);
+  no im2col matrix is written. The input gradient of a stride-1 convolution is itself
+  a stride-1 convolution (of dy, with the flipped, transposed weight): same path.
+- strided: im2col + GEMM. The columns of one tile of output rows of one sample and
+  group go into a thread-local workspace (C/groups * kvol x tile), then one
+  single-threaded GEMM per tile; the input gradient is GEMM + col2im per sample.
 - pointwise (1x1 kernel, stride 1, no padding): the input already is the column
   matrix; GEMM reads it in place.
-- direct (one input channel per group, e.g. depthwise): row-wise multiply-adds; a
-  GEMM with k = kvol (9) and m = K/groups (1) would waste most of its time.
+- direct (one input channel per group, e.g. depthwise): multiply-adds over whole
+  zero-padded planes (stride 1) or rows (strided); a GEMM with k = kvol (9) and
+  m = K/groups (1) would waste most of its time.
+
+Work is split over (sample, tile) pairs, so even batch 1 runs on every thread. Every
+workspace is per thread and bounded by a tile, slab or plane: it does not grow with
+the batch. The weight gradient of the GEMM paths uses im2col tiles (any stride).
 
 The weight gradient is a sum over the batch. It is split into chunks of samples whose
 boundaries depend only on the batch size; each chunk accumulates its own partial
