@@ -6,17 +6,25 @@ data with leading spatial sizes of 1, so one code path serves all three. Weights
 (the high side follows from the output's shape, so PyTorch's asymmetric "same" padding
 needs nothing special).
 
-Three ways to compute a convolution, chosen by shape:
+The paths, chosen by shape:
 
-- im2col + GEMM: the columns of one tile of output rows of one sample and group go
-  into a thread-local workspace (C/groups * kvol x tile), then one single-threaded
-  GEMM per tile. Work is split over (sample, tile) pairs, so even batch 1 runs on
-  every thread. The workspace holds one tile per thread: it does not grow with the
-  batch or the image.
+- stride 1 (any kernel, padding, dilation): kernel offsets are constant shifts of a
+  zero-padded, position-major slab of input rows, so the forward pass is kvol GEMMs
+  of shifted slab views with weight slices, per (sample, output plane, slab of rows);
+  no im2col matrix is written. The input gradient of a stride-1 convolution is itself
+  a stride-1 convolution (of dy, with the flipped, transposed weight): same path.
+- strided: im2col + GEMM. The columns of one tile of output rows of one sample and
+  group go into a thread-local workspace (C/groups * kvol x tile), then one
+  single-threaded GEMM per tile; the input gradient is GEMM + col2im per sample.
 - pointwise (1x1 kernel, stride 1, no padding): the input already is the column
   matrix; GEMM reads it in place.
-- direct (one input channel per group, e.g. depthwise): row-wise multiply-adds; a
-  GEMM with k = kvol (9) and m = K/groups (1) would waste most of its time.
+- direct (one input channel per group, e.g. depthwise): multiply-adds over whole
+  zero-padded planes (stride 1) or rows (strided); a GEMM with k = kvol (9) and
+  m = K/groups (1) would waste most of its time.
+
+Work is split over (sample, tile) pairs, so even batch 1 runs on every thread. Every
+workspace is per thread and bounded by a tile, slab or plane: it does not grow with
+the batch. The weight gradient of the GEMM paths uses im2col tiles (any stride).
 
 The weight gradient is a sum over the batch. It is split into chunks of samples whose
 boundaries depend only on the batch size; each chunk accumulates its own partial
@@ -62,6 +70,8 @@ SLAB_ELEMENTS = 131072
 # PARTIAL_BUDGET elements of them: the weight-gradient workspace is bounded too.
 MAX_CHUNKS = 16
 PARTIAL_BUDGET = 8 * 1024 * 1024
+BLAS_INT_MAX = 2**31 - 1
+WORK_MAX = 2**40   # elements: a workspace size past this is an error, not an allocation
 
 
 cdef struct Geom:
@@ -115,41 +125,57 @@ cdef Geom _input_grad_geometry(const Geom* g) except *:
     return t
 
 
+cdef Py_ssize_t _limited(object value, object limit, str what) except -1:
+    """value (a Python int), refused with a ValueError above limit: GEMM sizes must fit
+    BLAS's 32-bit ints, and no product may overflow on the way to a workspace size."""
+    if value > limit:
+        raise ValueError(f"convolution too large: {what} would be {value}, more than "
+                         f"{limit}")
+    return value
+
+
 cdef int _derive(Geom* g) except -1:
-    """Fill in what follows from the sizes: volumes, the path, the tiles."""
+    """Fill in what follows from the sizes: volumes, the path, the tiles. Products are
+    formed as Python ints and checked, so extreme paddings or dilations give a
+    ValueError, never an overflowed size."""
     cdef Py_ssize_t i, row_elems, ext, per_row
     g.kg = g.k // g.groups
-    g.in_sp = g.out_sp = g.kvol = 1
     g.pointwise = g.stride1 = True
     for i in range(3):
-        g.in_sp *= g.isz[i]
-        g.out_sp *= g.osz[i]
-        g.kvol *= g.ksz[i]
         g.pointwise = g.pointwise and g.ksz[i] == 1 and g.s[i] == 1 and g.p[i] == 0
         g.stride1 = g.stride1 and g.s[i] == 1
-    g.ckk = g.cg * g.kvol
+    g.in_sp = _limited(int(g.isz[0]) * g.isz[1] * g.isz[2], BLAS_INT_MAX, "an input plane")
+    g.out_sp = _limited(int(g.osz[0]) * g.osz[1] * g.osz[2], BLAS_INT_MAX,
+                        "an output plane")
+    g.kvol = _limited(int(g.ksz[0]) * g.ksz[1] * g.ksz[2], BLAS_INT_MAX, "a kernel")
+    g.ckk = _limited(int(g.cg) * g.kvol, BLAS_INT_MAX, "a column (C/groups * kernel)")
     g.rows = g.osz[0] * g.osz[1]
     g.direct = g.cg == 1 and not g.pointwise
     g.shifted = g.stride1 and not g.pointwise and not g.direct
     # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
     # tiles of 3 and one of 2, not 10 and 2).
-    row_elems = max(g.ckk * g.osz[2], 1)
+    row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
     g.tile_rows = min(max(TILE_ELEMENTS // row_elems, 1), g.rows)
     g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
     g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
     g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
     g.tile_p = g.tile_rows * g.osz[2]
     # Stride-1 slabs: rows of one output plane, with the input rows they read.
-    g.wpad = g.osz[2] + (g.ksz[2] - 1) * g.d[2]
-    ext = (g.ksz[1] - 1) * g.d[1]
-    per_row = max((g.cg + g.kg) * g.wpad, 1)
-    g.slab_rows = min(max((SLAB_ELEMENTS - g.cg * ext * g.wpad) // per_row, 1), g.osz[1])
+    g.wpad = _limited(int(g.osz[2]) + (g.ksz[2] - 1) * int(g.d[2]), BLAS_INT_MAX,
+                      "a padded row")
+    ext = _limited((g.ksz[1] - 1) * int(g.d[1]), BLAS_INT_MAX, "a dilated kernel height")
+    per_row = _limited(max((int(g.cg) + g.kg) * g.wpad, 1), WORK_MAX, "a slab row")
+    g.slab_rows = min(max((SLAB_ELEMENTS - int(g.cg) * ext * g.wpad) // per_row, 1),
+                      g.osz[1])
     g.slab_tiles = (g.osz[1] + g.slab_rows - 1) // g.slab_rows
     g.slab_rows = (g.osz[1] + g.slab_tiles - 1) // g.slab_tiles
     g.slab_tiles = (g.osz[1] + g.slab_rows - 1) // g.slab_rows
+    _limited(int(g.slab_rows) * g.wpad, BLAS_INT_MAX, "a slab's positions")
     # the padded rows, plus the overrun of the last row's (kW-1) dW dropped columns
-    g.slab_pos = (g.slab_rows + ext) * g.wpad + (g.ksz[2] - 1) * g.d[2]
-    g.slab_size = g.slab_pos * g.cg + g.slab_rows * g.wpad * g.kg   # slab, accumulator
+    g.slab_pos = _limited((int(g.slab_rows) + ext) * g.wpad + (g.ksz[2] - 1) * int(g.d[2]),
+                          WORK_MAX, "a slab")
+    g.slab_size = _limited(int(g.slab_pos) * g.cg + int(g.slab_rows) * g.wpad * g.kg,
+                           WORK_MAX, "a slab and its accumulator")   # slab, accumulator
     return 0
 
 
@@ -406,19 +432,21 @@ cdef void _backward_gemm(const Geom* g, const floating* dy, const floating* x,
 
 cdef void _combine_partials(const Geom* g, const floating* partials, Py_ssize_t n_chunks,
                             floating* dw, int nt) noexcept nogil:
-    """dw[grp*kg + k, r] = sum over chunks, in chunk order, of partials[c][grp][r, k]."""
-    cdef Py_ssize_t w_size = g.k * g.ckk, kk, grp, k, r, ch
+    """dw[grp*kg + k, r] = sum over chunks, in chunk order, of partials[c][grp][r, k];
+    one (group, r) row of every partial at a time, read contiguously."""
+    cdef Py_ssize_t w_size = g.k * g.ckk, row, grp, r, k, ch
     cdef floating acc
     cdef const floating* src
-    for kk in prange(g.k, num_threads=threads_for(w_size * n_chunks, nt), schedule='static'):
-        grp = kk // g.kg
-        k = kk % g.kg
-        for r in range(g.ckk):
-            src = partials + grp * g.kg * g.ckk + r * g.kg + k
-            acc = src[0]
+    for row in prange(g.groups * g.ckk, num_threads=threads_for(w_size * n_chunks, nt),
+                      schedule='static'):
+        grp = row // g.ckk
+        r = row % g.ckk
+        src = partials + grp * g.kg * g.ckk + r * g.kg
+        for k in range(g.kg):
+            acc = src[k]
             for ch in range(1, n_chunks):
-                acc = acc + src[ch * w_size]
-            dw[kk * g.ckk + r] = acc
+                acc = acc + src[ch * w_size + k]
+            dw[(grp * g.kg + k) * g.ckk + r] = acc
 
 
 # ------------------------------------------------------------- stride-1 path

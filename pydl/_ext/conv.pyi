@@ -11,6 +11,8 @@ TILE_ELEMENTS: int
 SLAB_ELEMENTS: int
 MAX_CHUNKS: int
 PARTIAL_BUDGET: Any
+BLAS_INT_MAX: Any
+WORK_MAX: Any
 
 def workspace_elements(
     in_shape: tuple,

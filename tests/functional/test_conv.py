@@ -313,6 +313,9 @@ class TestConvValidation:
             F.conv2d_forward(self.x, self.w[:, :, :0], groups=2)
         with pytest.raises(ValueError, match="exceeds 2147483647, the largest size BLAS"):
             F.conv2d_forward(self.x, self.w, padding=2**31 - 1, groups=2)
+        with pytest.raises(ValueError, match="convolution too large: a padded row"):
+            F.conv2d_forward(self.x[:, :, :1, :1], self.w, padding=2**31 - 1,
+                             dilation=2**31 - 1, groups=2)
         x1 = np.zeros((64, 4, 6), np.float32)   # a (64, 6, 2**30) output: 1.5 TiB
         with pytest.raises(ValueError, match="would need .* GiB"):
             F.conv1d_forward(x1, self.w[..., 0], padding=2**29, groups=2)
