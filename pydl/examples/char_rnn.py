@@ -4,9 +4,11 @@ The text is the source of a standard-library module (``argparse`` by default), w
 ships with every Python install. The model embeds each character, runs an LSTM over
 windows of the text and predicts the next character with a linear layer; training
 minimises the per-character cross-entropy with SGD (momentum, gradient clipping),
-truncated backpropagation through time over random windows. The per-character loss
-falls from about log(vocabulary size) towards 1.5 nats, and the trained model then
-writes Python-looking text one character at a time.
+truncated backpropagation through time over random windows of the first 90% of the
+text; the last 10% is held out. The per-character loss falls from log(vocabulary
+size), about 4.5 nats, to about 1.1 nats on the held-out text within a few hundred
+steps (the training loss goes on down, to 0.6 by step 1,500), and the trained model
+then writes Python-looking text one character at a time.
 
 Run: ``python -m pydl.examples.char_rnn [--steps 1500] [--module argparse]``
 """
@@ -74,10 +76,24 @@ def batches(data, seq_len, batch_size, rng):
         yield window[:-1], window[1:]
 
 
+def evaluate(model, data, seq_len=64, max_windows=64):
+    """Mean per-character loss (nats) over consecutive windows of ``data``."""
+    n = min(max_windows, (len(data) - 1) // seq_len)
+    x = np.stack([data[i * seq_len:(i + 1) * seq_len] for i in range(n)], axis=1)
+    y = np.stack([data[i * seq_len + 1:(i + 1) * seq_len + 1] for i in range(n)], axis=1)
+    model.eval()
+    with pydl.no_grad():
+        logits, _ = model(x)
+        loss = nn.CrossEntropyLoss()(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    model.train()
+    return float(loss)
+
+
 def train(model, data, steps=1500, seq_len=64, batch_size=32, lr=0.5, momentum=0.9,
-          clip=5.0, seed=0, log_every=100, log=print):
-    """SGD over random windows; returns the mean loss (nats per character) of each block
-    of ``log_every`` steps."""
+          clip=5.0, seed=0, log_every=100, log=print, valid=None):
+    """SGD over random windows; returns the mean training loss (nats per character) of
+    each block of ``log_every`` steps. With ``valid`` (held-out encoded text) each log
+    line also gives the loss there."""
     criterion = nn.CrossEntropyLoss()
     optimizer = SGD(model.parameters(), lr=lr, momentum=momentum)
     stream = batches(data, seq_len, batch_size, np.random.default_rng(seed))
@@ -95,8 +111,10 @@ def train(model, data, steps=1500, seq_len=64, batch_size=32, lr=0.5, momentum=0
             history.append(float(np.mean(block)))
             block = []
             if log is not None:
+                held_out = "" if valid is None else \
+                    f"  held-out {evaluate(model, valid, seq_len):.3f}"
                 log(f"step {step:5d}  loss {history[-1]:.3f} nats/char "
-                    f"({history[-1] / np.log(2):.2f} bits/char)")
+                    f"({history[-1] / np.log(2):.2f} bits/char){held_out}")
     return history
 
 
@@ -136,13 +154,14 @@ def main(argv=None):
     text = load_text(args.module)
     vocab = Vocabulary(text)
     data = vocab.encode(text)
+    split = int(0.9 * len(data))
     model = CharLSTM(len(vocab), hidden_size=args.hidden)
     print(f"{args.module}.py: {len(text):,} characters, {len(vocab)} distinct; a model "
           f"guessing uniformly scores log({len(vocab)}) = {np.log(len(vocab)):.2f} nats/char")
     start = time.perf_counter()
-    history = train(model, data, steps=args.steps, seq_len=args.seq_len,
+    history = train(model, data[:split], steps=args.steps, seq_len=args.seq_len,
                     batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                    log_every=args.log_every)
+                    log_every=args.log_every, valid=data[split:])
     print(f"trained {args.steps} steps in {time.perf_counter() - start:.1f} s; sample:\n")
     print(sample(model, vocab, length=args.sample_length, seed=args.seed))
     return history
