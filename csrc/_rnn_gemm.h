@@ -4,9 +4,10 @@
  * Why not BLAS: per step the product is small (M = batch) while B (the recurrent
  * weights) is the large operand, and BLAS packs B again on every call: on the issue's
  * LSTM shape (batch 32, hidden 256) packing took about 40% of the step's GEMM time.
- * Packed once, each panel is reused from cache by every step. A thread owns whole
- * panels, and every output element is summed over k in the same order whoever
- * computes it, so results do not depend on the thread count.
+ * Packed once, each panel is reused from cache by every step. Callers split the rows
+ * of A between threads at multiples of PYDL_MR, so every row is computed in the same
+ * register block by the same code, with its sums over k in the same order, at any
+ * thread count.
  *
  * Panel p holds columns [p*NR, p*NR + NR) of B as K rows of NR contiguous values
  * (zero-padded past the last column). The register block is PYDL_MR rows x NR
@@ -153,5 +154,19 @@ ATTR static void pydl_panel_gemm_##SUFFIX(const T* A, ptrdiff_t lda, ptrdiff_t M
 
 PYDL_DEFINE_PANEL_GEMM(float, f, PYDL_SIMD_DISPATCH)
 PYDL_DEFINE_PANEL_GEMM(double, d, )
+
+/* All panels: C (M x n) = A @ B (+ bias, or + C when accumulate). */
+#define PYDL_DEFINE_ROWS_GEMM(T, SUFFIX)                                                   \
+static void pydl_rows_gemm_##SUFFIX(const T* A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, \
+        const T* Bp, ptrdiff_t n, T* C, ptrdiff_t ldc, const T* bias, int accumulate)    \
+{                                                                                        \
+    ptrdiff_t n_panels = (n + PYDL_NR - 1) / PYDL_NR;                                    \
+    if (M <= 0)                                                                          \
+        return;                                                                          \
+    for (ptrdiff_t p = 0; p < n_panels; p++)                                             \
+        pydl_panel_gemm_##SUFFIX(A, lda, M, K, Bp, p, n, C, ldc, bias, accumulate);      \
+}
+PYDL_DEFINE_ROWS_GEMM(float, f)
+PYDL_DEFINE_ROWS_GEMM(double, d)
 
 #endif

@@ -2,12 +2,17 @@
 direction per call, the whole time loop inside the kernel.
 
 Forward: the input projection of every time step is one BLAS GEMM into the gate
-cache. Then, inside one OpenMP region for the whole sequence, each step runs the
-recurrent GEMM (csrc/_rnn_gemm.h: the recurrent weights packed once per call, threads
-owning column panels) and one fused gate pass over the batch rows (csrc/_rnn_gates.h:
-activations, cell update, new hidden state; no temporaries). Backward walks the steps
-in reverse the same way: a fused gate-gradient pass, then the GEMM for the gradient
-into the previous hidden state. The input and weight gradients are BLAS GEMMs over
+cache. Then each step runs the recurrent GEMM (csrc/_rnn_gemm.h: the recurrent weights
+packed once per call) and one fused gate pass (csrc/_rnn_gates.h: activations, cell
+update, new hidden state; no temporaries). Backward walks the steps in reverse the same
+way: a fused gate-gradient pass, then the GEMM for the gradient into the previous
+hidden state.
+
+A batch row at one step depends only on the same row at the step before (forward and
+backward alike), so threads split the batch rows and each runs the whole time loop on
+its rows, with no synchronisation between steps: a barrier per step was cheap on an
+idle machine but cost up to a scheduler time slice on oversubscribed cores (a small
+LSTM training loop ran 35x slower at 2 threads than at 1 on a loaded 2-core machine). The input and weight gradients are BLAS GEMMs over
 all steps at the end, the bias gradients column sums.
 
 Layouts (time-major; batch_first is handled by the caller):
@@ -20,14 +25,15 @@ Caches (what backward reads, written by forward):
 ``reverse`` runs the steps from T - 1 down to 0 (the second direction of a
 bidirectional layer); y[t] is then that direction's output at position t.
 
-Determinism: BLAS GEMMs are tiled by shape only (gemm_parallel); in the recurrent
-GEMM every output element is summed in the same order whichever thread owns its
-panel; gate passes are per row; column sums run over rows in order. Results are
+Determinism: BLAS GEMMs are tiled by shape only (gemm_parallel); the batch rows are
+split at multiples of the recurrent GEMM's register block, so each row is computed by
+the same code whatever the thread count; gate passes are per row; column sums run over
+rows in order. Results are
 bitwise identical at any thread count.
 """
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
@@ -41,12 +47,13 @@ cdef extern from "_rnn_gemm.h" nogil:
                             Py_ssize_t sj, float* Bp)
     void pydl_pack_panels_d(const double* b, Py_ssize_t K, Py_ssize_t n, Py_ssize_t sk,
                             Py_ssize_t sj, double* Bp)
-    void pydl_panel_gemm_f(const float* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
-                           const float* Bp, Py_ssize_t p, Py_ssize_t n, float* C,
-                           Py_ssize_t ldc, const float* bias, int accumulate)
-    void pydl_panel_gemm_d(const double* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
-                           const double* Bp, Py_ssize_t p, Py_ssize_t n, double* C,
-                           Py_ssize_t ldc, const double* bias, int accumulate)
+    enum: PYDL_MR
+    void pydl_rows_gemm_f(const float* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
+                          const float* Bp, Py_ssize_t n, float* C, Py_ssize_t ldc,
+                          const float* bias, int accumulate)
+    void pydl_rows_gemm_d(const double* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
+                          const double* Bp, Py_ssize_t n, double* C, Py_ssize_t ldc,
+                          const double* bias, int accumulate)
 
 
 cdef extern from "_rnn_gates.h" nogil:
@@ -73,9 +80,9 @@ cdef extern from "_rnn_gates.h" nogil:
 
 
 cdef enum:
-    # Threads pay off once a step's recurrent GEMM has this many multiply-adds
-    # (threads_for counts elements of simple work: one per 4 multiply-adds).
-    MACS_PER_WORK = 4
+    # The time loop runs threaded once a step's recurrent GEMM has about 1M
+    # multiply-adds (~12 us on one core; threads_for's threshold is 32K work units).
+    MACS_PER_WORK = 32
     # Columns per block of the bias-gradient column sums.
     SUM_BLOCK = 64
 
@@ -90,16 +97,15 @@ cdef inline void _pack(const floating* b, Py_ssize_t K, Py_ssize_t n, Py_ssize_t
         pydl_pack_panels_d(b, K, n, sk, sj, Bp)
 
 
-cdef inline void _panel_gemm(const floating* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
-                             const floating* Bp, Py_ssize_t p, Py_ssize_t n, floating* C,
-                             Py_ssize_t ldc, const floating* bias,
-                             bint accumulate) noexcept nogil:
-    """Columns [p*NR, p*NR + NR) of C (M x n) = A (M x K) @ B, B packed by _pack;
-    starting from bias (if not NULL), else C (if accumulate), else 0."""
+cdef inline void _rows_gemm(const floating* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
+                            const floating* Bp, Py_ssize_t n, floating* C, Py_ssize_t ldc,
+                            const floating* bias, bint accumulate) noexcept nogil:
+    """C (M x n) = A (M x K) @ B, B packed by _pack; starting from bias (if not NULL),
+    else C (if accumulate), else 0. Rows are taken in blocks of PYDL_MR from A's first."""
     if floating is float:
-        pydl_panel_gemm_f(A, lda, M, K, Bp, p, n, C, ldc, bias, accumulate)
+        pydl_rows_gemm_f(A, lda, M, K, Bp, n, C, ldc, bias, accumulate)
     else:
-        pydl_panel_gemm_d(A, lda, M, K, Bp, p, n, C, ldc, bias, accumulate)
+        pydl_rows_gemm_d(A, lda, M, K, Bp, n, C, ldc, bias, accumulate)
 
 
 cdef inline void _lstm_row(floating* g, const floating* c_prev, floating* h,
@@ -164,17 +170,29 @@ cdef floating* _scratch(Py_ssize_t n_items, floating sample) except NULL:
 
 cdef floating* _packed(const floating* w, Py_ssize_t K, Py_ssize_t n, Py_ssize_t sk,
                        Py_ssize_t sj) except NULL:
-    """B(k, j) = w[k * sk + j * sj] (K x n) packed into column panels for _panel_gemm."""
+    """B(k, j) = w[k * sk + j * sj] (K x n) packed into column panels for _rows_gemm."""
     cdef Py_ssize_t n_panels = (n + PYDL_NR - 1) // PYDL_NR
     cdef floating* Bp = _scratch(n_panels * K * PYDL_NR, w[0])
     _pack(w, K, n, sk, sj, Bp)
     return Bp
 
 
-cdef inline int _step_threads(Py_ssize_t N, Py_ssize_t K, Py_ssize_t n,
-                              int n_threads) noexcept nogil:
-    """Threads for the time loop: by the multiply-adds of one recurrent GEMM."""
-    return threads_for(N * K * n // MACS_PER_WORK, n_threads)
+cdef inline int _row_threads(Py_ssize_t N, Py_ssize_t macs_per_row,
+                             int n_threads) noexcept nogil:
+    """Threads for the time loop, each owning a range of batch rows for all steps:
+    by the multiply-adds of one step's recurrent GEMM, and at most one per two
+    register blocks of rows (a thread reads all the packed weights every step, so it
+    needs some rows to reuse them on)."""
+    cdef int nt = threads_for(N * macs_per_row // MACS_PER_WORK, n_threads)
+    cdef Py_ssize_t pairs = (N + 2 * PYDL_MR - 1) // (2 * PYDL_MR)
+    return <int>max(1, min(nt, pairs))
+
+
+cdef inline Py_ssize_t _row_start(Py_ssize_t N, Py_ssize_t part, int n_parts) noexcept nogil:
+    """First row of part ``part`` of ``n_parts``: whole register blocks of PYDL_MR rows
+    each, so a row's block and the code that computes it never depend on n_parts."""
+    cdef Py_ssize_t blocks = (N + PYDL_MR - 1) // PYDL_MR
+    return min(N, PYDL_MR * (blocks * part // n_parts))
 
 
 cdef inline floating* _ptr3(floating[:, :, ::1] a) noexcept nogil:
@@ -298,16 +316,17 @@ def lstm_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
     """One LSTM layer, one direction: gates i, f, g, o (PyTorch's order),
     c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef Py_ssize_t ld = 5 * H, n_panels = (4 * H + PYDL_NR - 1) // PYDL_NR
-    cdef Py_ssize_t s, t, tp, n, p
+    cdef Py_ssize_t ld = 5 * H, s, t, tp, n, r0, r1
     cdef floating* ws = _ptr3(cache)
     cdef floating* yp = _ptr3(y)
     cdef floating* Bp
+    cdef const floating* h0p = _cptr2(h0)
+    cdef const floating* c0p = _cptr2(c0)
     cdef const floating* hp
     cdef const floating* cp
     cdef const floating* b1 = &bias_ih[0] if bias_ih is not None else NULL
     cdef const floating* b2 = &bias_hh[0] if bias_hh is not None else NULL
-    cdef int nt = _step_threads(N, H, 4 * H, n_threads)
+    cdef int nt = _row_threads(N, H * 4 * H, n_threads), tid
     if T == 0 or N == 0:
         return
     Bp = _packed(&weight_hh[0, 0], H, 4 * H, 1, H)   # B = weight_hh.T
@@ -315,16 +334,17 @@ def lstm_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
         with nogil:
             _input_projection(&x[0, 0, 0] if I > 0 else NULL, T * N, I, _cptr2(weight_ih),
                               4 * H, b1, b2, ws, ld, n_threads)
-            with parallel(num_threads=nt):
+            for tid in prange(nt, num_threads=nt, schedule='static'):
+                r0 = _row_start(N, tid, nt)
+                r1 = _row_start(N, tid + 1, nt)
                 for s in range(T):
                     t = T - 1 - s if reverse else s
                     tp = t + 1 if reverse else t - 1
-                    hp = &h0[0, 0] if s == 0 else yp + tp * N * H
-                    for p in prange(n_panels, schedule='static'):
-                        _panel_gemm(hp, H, N, H, Bp, p, 4 * H, ws + t * N * ld, ld, NULL,
-                                    True)
-                    for n in prange(N, schedule='static'):
-                        cp = &c0[n, 0] if s == 0 else ws + (tp * N + n) * ld + 4 * H
+                    hp = h0p if s == 0 else yp + tp * N * H
+                    _rows_gemm(hp + r0 * H, H, r1 - r0, H, Bp, 4 * H, ws + (t * N + r0) * ld,
+                               ld, NULL, True)
+                    for n in range(r0, r1):
+                        cp = c0p + n * H if s == 0 else ws + (tp * N + n) * ld + 4 * H
                         _lstm_row(ws + (t * N + n) * ld, cp, yp + (t * N + n) * H, H)
             t = 0 if reverse else T - 1
             for n in range(N):
@@ -348,16 +368,16 @@ def gru_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
     """One GRU layer, one direction (PyTorch's formulas): r, z = sigmoid(...),
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h."""
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef Py_ssize_t ld = 4 * H, n_panels = (3 * H + PYDL_NR - 1) // PYDL_NR
-    cdef Py_ssize_t s, t, tp, n, p
+    cdef Py_ssize_t ld = 4 * H, s, t, tp, n, r0, r1
     cdef floating* ws = _ptr3(cache)
     cdef floating* yp = _ptr3(y)
     cdef floating* hh = NULL
     cdef floating* Bp = NULL
+    cdef const floating* h0p = _cptr2(h0)
     cdef const floating* hp
     cdef const floating* b1 = &bias_ih[0] if bias_ih is not None else NULL
     cdef const floating* b2 = &bias_hh[0] if bias_hh is not None else NULL
-    cdef int nt = _step_threads(N, H, 3 * H, n_threads)
+    cdef int nt = _row_threads(N, H * 3 * H, n_threads), tid
     if T == 0 or N == 0:
         return
     try:
@@ -366,14 +386,16 @@ def gru_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
         with nogil:
             _input_projection(&x[0, 0, 0] if I > 0 else NULL, T * N, I, _cptr2(weight_ih),
                               3 * H, b1, NULL, ws, ld, n_threads)
-            with parallel(num_threads=nt):
+            for tid in prange(nt, num_threads=nt, schedule='static'):
+                r0 = _row_start(N, tid, nt)
+                r1 = _row_start(N, tid + 1, nt)
                 for s in range(T):
                     t = T - 1 - s if reverse else s
                     tp = t + 1 if reverse else t - 1
-                    hp = &h0[0, 0] if s == 0 else yp + tp * N * H
-                    for p in prange(n_panels, schedule='static'):
-                        _panel_gemm(hp, H, N, H, Bp, p, 3 * H, hh, 3 * H, b2, False)
-                    for n in prange(N, schedule='static'):
+                    hp = h0p if s == 0 else yp + tp * N * H
+                    _rows_gemm(hp + r0 * H, H, r1 - r0, H, Bp, 3 * H, hh + r0 * 3 * H, 3 * H,
+                               b2, False)
+                    for n in range(r0, r1):
                         _gru_row(ws + (t * N + n) * ld, hh + n * 3 * H, hp + n * H,
                                  yp + (t * N + n) * H, H)
             t = 0 if reverse else T - 1
@@ -396,14 +418,14 @@ def rnn_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
     """One Elman RNN layer, one direction: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1}
     + b_hh), act = tanh or relu. The pre-activations are built in y itself."""
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef Py_ssize_t n_panels = (H + PYDL_NR - 1) // PYDL_NR
-    cdef Py_ssize_t s, t, tp, n, p
+    cdef Py_ssize_t s, t, tp, n, r0, r1
     cdef floating* yp = _ptr3(y)
     cdef floating* Bp
+    cdef const floating* h0p = _cptr2(h0)
     cdef const floating* hp
     cdef const floating* b1 = &bias_ih[0] if bias_ih is not None else NULL
     cdef const floating* b2 = &bias_hh[0] if bias_hh is not None else NULL
-    cdef int nt = _step_threads(N, H, H, n_threads)
+    cdef int nt = _row_threads(N, H * H, n_threads), tid
     if T == 0 or N == 0:
         return
     Bp = _packed(&weight_hh[0, 0], H, H, 1, H)
@@ -411,14 +433,16 @@ def rnn_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
         with nogil:
             _input_projection(&x[0, 0, 0] if I > 0 else NULL, T * N, I, _cptr2(weight_ih),
                               H, b1, b2, yp, H, n_threads)
-            with parallel(num_threads=nt):
+            for tid in prange(nt, num_threads=nt, schedule='static'):
+                r0 = _row_start(N, tid, nt)
+                r1 = _row_start(N, tid + 1, nt)
                 for s in range(T):
                     t = T - 1 - s if reverse else s
                     tp = t + 1 if reverse else t - 1
-                    hp = &h0[0, 0] if s == 0 else yp + tp * N * H
-                    for p in prange(n_panels, schedule='static'):
-                        _panel_gemm(hp, H, N, H, Bp, p, H, yp + t * N * H, H, NULL, True)
-                    for n in prange(N, schedule='static'):
+                    hp = h0p if s == 0 else yp + tp * N * H
+                    _rows_gemm(hp + r0 * H, H, r1 - r0, H, Bp, H, yp + (t * N + r0) * H, H,
+                               NULL, True)
+                    for n in range(r0, r1):
                         _rnn_row(yp + (t * N + n) * H, H, relu)
             t = 0 if reverse else T - 1
             memcpy(&h_n[0, 0], yp + t * N * H, N * H * sizeof(floating))
@@ -449,14 +473,16 @@ def lstm_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
                   int n_threads):
     """Backward through time of :func:`lstm_forward`."""
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef Py_ssize_t ld = 5 * H, n_panels = (H + PYDL_NR - 1) // PYDL_NR
-    cdef Py_ssize_t s, t, tp, n, p
+    cdef Py_ssize_t ld = 5 * H, s, t, tp, n, r0, r1
     cdef const floating* ws = &cache[0, 0, 0] if T * N > 0 else NULL
+    cdef const floating* gyp = &grad_y[0, 0, 0] if T * N > 0 else NULL
+    cdef const floating* c0p = _cptr2(c0)
     cdef floating* dg = _ptr3(dgates)
     cdef floating* dh = &grad_h0[0, 0] if N > 0 else NULL
+    cdef floating* dc = &grad_c0[0, 0] if N > 0 else NULL
     cdef const floating* cp
     cdef floating* Bp
-    cdef int nt = _step_threads(N, 4 * H, H, n_threads)
+    cdef int nt = _row_threads(N, 4 * H * H, n_threads), tid
     _copy_rows(grad_h_n, grad_h0)
     _copy_rows(grad_c_n, grad_c0)
     if T == 0 or N == 0:
@@ -465,18 +491,18 @@ def lstm_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
     Bp = _packed(&weight_hh[0, 0], 4 * H, H, H, 1)   # B = weight_hh
     try:
         with nogil:
-            with parallel(num_threads=nt):
+            for tid in prange(nt, num_threads=nt, schedule='static'):
+                r0 = _row_start(N, tid, nt)
+                r1 = _row_start(N, tid + 1, nt)
                 for s in range(T):
                     t = s if reverse else T - 1 - s      # steps in reverse of forward order
                     tp = t + 1 if reverse else t - 1
-                    for n in prange(N, schedule='static'):
-                        cp = &c0[n, 0] if s == T - 1 else ws + (tp * N + n) * ld + 4 * H
-                        _lstm_row_backward(ws + (t * N + n) * ld, cp, &grad_y[t, n, 0],
-                                           dh + n * H, &grad_c0[n, 0],
-                                           dg + (t * N + n) * 4 * H, H)
-                    for p in prange(n_panels, schedule='static'):
-                        _panel_gemm(dg + t * N * 4 * H, 4 * H, N, 4 * H, Bp, p, H, dh, H,
-                                    NULL, False)
+                    for n in range(r0, r1):
+                        cp = c0p + n * H if s == T - 1 else ws + (tp * N + n) * ld + 4 * H
+                        _lstm_row_backward(ws + (t * N + n) * ld, cp, gyp + (t * N + n) * H,
+                                           dh + n * H, dc + n * H, dg + (t * N + n) * 4 * H, H)
+                    _rows_gemm(dg + (t * N + r0) * 4 * H, 4 * H, r1 - r0, 4 * H, Bp, H,
+                               dh + r0 * H, H, NULL, False)
             _all_step_grads(dg, 4 * H, T, N, H, I, &x[0, 0, 0] if I > 0 else NULL,
                             _cptr2(weight_ih), &h0[0, 0], &y[0, 0, 0], reverse,
                             _ptr3(grad_x) if grad_x is not None else NULL,
@@ -512,19 +538,20 @@ def gru_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
     and the input side's dn next to it; GEMMs read the blocks they need.
     """
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef Py_ssize_t ld = 4 * H, rows = T * N, n_panels = (H + PYDL_NR - 1) // PYDL_NR
-    cdef Py_ssize_t s, t, tp, n, p
+    cdef Py_ssize_t ld = 4 * H, rows = T * N, s, t, tp, n, r0, r1
     cdef const floating* ws = &cache[0, 0, 0] if T * N > 0 else NULL
+    cdef const floating* gyp = &grad_y[0, 0, 0] if T * N > 0 else NULL
     cdef floating* dg = _ptr3(dgates)
     cdef floating* dh = &grad_h0[0, 0] if N > 0 else NULL
     cdef const floating* yp = &y[0, 0, 0] if T * N > 0 else NULL
     cdef const floating* xp = &x[0, 0, 0] if T * N * I > 0 else NULL
+    cdef const floating* h0p = _cptr2(h0)
     cdef const floating* wih = _cptr2(weight_ih)
     cdef const floating* hp
     cdef floating* gx = _ptr3(grad_x) if grad_x is not None else NULL
     cdef floating* gw = &grad_weight_ih[0, 0] if grad_weight_ih is not None and I > 0 else NULL
     cdef floating* Bp
-    cdef int nt = _step_threads(N, 3 * H, H, n_threads)
+    cdef int nt = _row_threads(N, 3 * H * H, n_threads), tid
     _copy_rows(grad_h_n, grad_h0)
     if T == 0 or N == 0:
         _zero_grads(grad_x, grad_weight_ih, grad_weight_hh, grad_bias_ih)
@@ -534,19 +561,21 @@ def gru_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
     Bp = _packed(&weight_hh[0, 0], 3 * H, H, H, 1)
     try:
         with nogil:
-            with parallel(num_threads=nt):
+            for tid in prange(nt, num_threads=nt, schedule='static'):
+                r0 = _row_start(N, tid, nt)
+                r1 = _row_start(N, tid + 1, nt)
                 for s in range(T):
                     t = s if reverse else T - 1 - s
                     tp = t + 1 if reverse else t - 1
-                    hp = &h0[0, 0] if s == T - 1 else yp + tp * N * H
-                    for n in prange(N, schedule='static'):
+                    hp = h0p if s == T - 1 else yp + tp * N * H
+                    for n in range(r0, r1):
                         _gru_row_backward(ws + (t * N + n) * ld, hp + n * H,
-                                          &grad_y[t, n, 0], dh + n * H, dg + (t * N + n) * ld,
-                                          dg + (t * N + n) * ld + 3 * H, H)
+                                          gyp + (t * N + n) * H, dh + n * H,
+                                          dg + (t * N + n) * ld, dg + (t * N + n) * ld + 3 * H,
+                                          H)
                     # dh holds z * (gradient into h); add the share through the gates
-                    for p in prange(n_panels, schedule='static'):
-                        _panel_gemm(dg + t * N * ld, ld, N, 3 * H, Bp, p, H, dh, H, NULL,
-                                    True)
+                    _rows_gemm(dg + (t * N + r0) * ld, ld, r1 - r0, 3 * H, Bp, H, dh + r0 * H,
+                               H, NULL, True)
             # input side: blocks r, z from [dr dz], block n from dn
             _input_side_grads(dg, ld, 2 * H, rows, I, xp, wih, 0, gx, gw, n_threads)
             _input_side_grads(dg + 3 * H, ld, H, rows, I, xp,
@@ -581,13 +610,13 @@ def rnn_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
                  int n_threads):
     """Backward through time of :func:`rnn_forward`."""
     cdef Py_ssize_t T = x.shape[0], N = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef Py_ssize_t n_panels = (H + PYDL_NR - 1) // PYDL_NR
-    cdef Py_ssize_t s, t, n, p
+    cdef Py_ssize_t s, t, n, r0, r1
     cdef const floating* yp = &y[0, 0, 0] if T * N > 0 else NULL
+    cdef const floating* gyp = &grad_y[0, 0, 0] if T * N > 0 else NULL
     cdef floating* dg = _ptr3(dpre)
     cdef floating* dh = &grad_h0[0, 0] if N > 0 else NULL
     cdef floating* Bp
-    cdef int nt = _step_threads(N, H, H, n_threads)
+    cdef int nt = _row_threads(N, H * H, n_threads), tid
     _copy_rows(grad_h_n, grad_h0)
     if T == 0 or N == 0:
         _zero_grads(grad_x, grad_weight_ih, grad_weight_hh, grad_bias)
@@ -595,14 +624,16 @@ def rnn_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
     Bp = _packed(&weight_hh[0, 0], H, H, H, 1)
     try:
         with nogil:
-            with parallel(num_threads=nt):
+            for tid in prange(nt, num_threads=nt, schedule='static'):
+                r0 = _row_start(N, tid, nt)
+                r1 = _row_start(N, tid + 1, nt)
                 for s in range(T):
                     t = s if reverse else T - 1 - s
-                    for n in prange(N, schedule='static'):
-                        _rnn_row_backward(yp + (t * N + n) * H, &grad_y[t, n, 0], dh + n * H,
-                                          dg + (t * N + n) * H, H, relu)
-                    for p in prange(n_panels, schedule='static'):
-                        _panel_gemm(dg + t * N * H, H, N, H, Bp, p, H, dh, H, NULL, False)
+                    for n in range(r0, r1):
+                        _rnn_row_backward(yp + (t * N + n) * H, gyp + (t * N + n) * H,
+                                          dh + n * H, dg + (t * N + n) * H, H, relu)
+                    _rows_gemm(dg + (t * N + r0) * H, H, r1 - r0, H, Bp, H, dh + r0 * H, H,
+                               NULL, False)
             _all_step_grads(dg, H, T, N, H, I, &x[0, 0, 0] if I > 0 else NULL,
                             _cptr2(weight_ih), &h0[0, 0], yp, reverse,
                             _ptr3(grad_x) if grad_x is not None else NULL,

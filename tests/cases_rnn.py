@@ -23,10 +23,10 @@ def _weights(rng, gates, n_in, hidden):
 
 
 # ------------------------------------------------------------------ determinism
-# Sizes with tails (97, 101, 13 rows: not a multiple of the 4-row register block), big
-# enough that the time loop runs threaded.
+# Sizes with tails (97, 101, and batches that are not a multiple of the 4-row register
+# block), big enough that the time loop runs threaded (rows split between threads).
 
-T, N, I, H = 5, 13, 97, 101
+T, N, I, H = 5, 37, 97, 101
 
 
 def _lstm_case(reverse):
@@ -54,8 +54,9 @@ def _gru_case(seed, zero):
 
 def _rnn_case(seed, zero):
     rng = np.random.default_rng(seed)
-    x, h0 = _rand(rng, (T, N, I)), _rand(rng, (N, H))
-    w = _weights(rng, 1, I, H)
+    n, hidden = 67, 131          # one gate: more rows and units to reach the threaded path
+    x, h0 = _rand(rng, (T, n, I)), _rand(rng, (n, hidden))
+    w = _weights(rng, 1, I, hidden)
     y, h = F.rnn_forward(x, h0, *w, nonlinearity="relu", reverse=True)
     grads = F.rnn_backward(_up(rng, y.shape, zero), _up(rng, h.shape, zero), x, h0, w[0],
                            w[1], y, nonlinearity="relu", reverse=True)
@@ -104,10 +105,10 @@ def _additive_case(seed, zero):
 
 
 DETERMINISM_CASES = {
-    "lstm-5x13x97x101": _lstm_case(False),
-    "lstm-reverse-5x13x97x101": _lstm_case(True),
-    "gru-5x13x97x101": _gru_case,
-    "rnn-relu-reverse-5x13x97x101": _rnn_case,
+    "lstm-5x37x97x101": _lstm_case(False),
+    "lstm-reverse-5x37x97x101": _lstm_case(True),
+    "gru-5x37x97x101": _gru_case,
+    "rnn-relu-reverse-5x67x97x131": _rnn_case,
     "lstm-module-2layer-bidir-dropout": _stacked_module_case,
     "embedding-1271x97x101": _embedding_case,
     "sdpa-3x97x101-masked": _sdpa_case,

@@ -119,19 +119,26 @@ def _grad_outputs(x, weight_ih, weight_hh, has_bias, need_input_grad, need_weigh
     return gx, gw_ih, gw_hh, gb
 
 
-# Below this many multiply-adds a whole call takes microseconds: it runs on one thread,
-# which spares the BLAS thread-limit context (tens of microseconds per call) and gives
-# the same bits as any thread count would.
-SMALL_CALL_MACS = 1 << 18
+# Below SMALL_CALL_MACS multiply-adds (~100 us of work on one core) a call runs on one
+# thread: threads could save tens of microseconds at best, while every parallel region
+# can cost a scheduler time slice on oversubscribed cores (measured: a small LSTM
+# training step 25x slower at 2 threads than at 1 on a loaded 2-core machine). BLAS
+# must still be held at one thread then, as it would thread GEMMs of more than 2^18
+# multiply-adds itself; below TINY_CALL_MACS no GEMM is that large, and the BLAS limit
+# (tens of microseconds per call) is skipped. Results are the same bits either way.
+TINY_CALL_MACS = 1 << 18
+SMALL_CALL_MACS = 1 << 23
 
 
 def _run(kernel, x, hidden, gates, *args):
     steps, batch, n_in = x.shape
+    macs = steps * batch * gates * hidden * (n_in + hidden)
+    if macs < TINY_CALL_MACS:
+        kernel(*args, 1)
+        return
     n_threads = get_num_threads()
-    if steps * batch * gates * hidden * (n_in + hidden) < SMALL_CALL_MACS:
-        n_threads = 1
     with blas_single_threaded(n_threads):
-        kernel(*args, n_threads)
+        kernel(*args, 1 if macs < SMALL_CALL_MACS else n_threads)
 
 
 # --------------------------------------------------------------------------- RNN

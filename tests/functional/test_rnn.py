@@ -159,8 +159,9 @@ def test_cells_match_reference(dtype, rng):
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_bitwise_same_at_any_thread_count(kind):
     rng = np.random.default_rng(5)
-    # large enough that the time loop runs threaded (and N not a multiple of 4)
-    p = _problem(kind, (3, 9, 9, 130), np.float32, rng)
+    # large enough that the time loop runs threaded, rows split between threads (and N
+    # not a multiple of the 4-row register block)
+    p = _problem(kind, (10, 21, 9, 230), np.float32, rng)
     results = []
     for n in (1, 2, 3, 8):
         with pydl.threads(n):
