@@ -17,13 +17,16 @@ import numpy as np
 import pydl
 from pydl import nn
 from pydl.data import StandardScaler, load_digits, train_test_split
+from pydl.examples import digits_cnn
+from pydl.data import random_shift
 from pydl.optim import SGD
+from pydl.optim.lr_scheduler import CosineAnnealingLR
 
 
 def build_model(seed=0):
-    """The network: an MLP on the flattened 8x8 image, input (N, 1, 8, 8)."""
-    pydl.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    """The network: the LeNet-style CNN of :mod:`pydl.examples.digits_cnn`
+    (input (N, 1, 8, 8), logits (N, 10))."""
+    return digits_cnn.build_model(seed)
 
 
 def load_data(seed=0, test_size=0.25):
@@ -51,12 +54,16 @@ def main(argv=None):
 
     x_train, x_test, y_train, y_test = load_data(args.seed)
     model = build_model(args.seed)
-    optimizer = SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    optimizer = SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                    weight_decay=1e-4)
     print(f"digits: {len(x_train)} training and {len(x_test)} test images, "
           f"{pydl.get_num_threads()} thread(s)")
     start = time.perf_counter()
+    shifts = np.random.default_rng(args.seed)
     history = pydl.fit(model, x_train, y_train, loss=nn.CrossEntropyLoss(),
                        optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size,
+                       scheduler=CosineAnnealingLR(optimizer, T_max=args.epochs),
+                       augment=lambda x: random_shift(x, max_shift=1, generator=shifts),
                        validation_split=0.1, metrics=["accuracy"], verbose=args.verbose,
                        seed=args.seed)
     wall = time.perf_counter() - start
