@@ -93,7 +93,15 @@ PYDL_DEFINE_NORM_OPS(double, d, )
 PYDL_DEFINE_NORM_OPS(float, f, )
 #else
 typedef float pydl_f8 __attribute__((vector_size(32)));
-static inline pydl_f8 pydl_load_f8(const float* p) { pydl_f8 v; memcpy(&v, p, sizeof v); return v; }
+/* always_inline: a 32-byte vector returned from a baseline-ABI function to an AVX2 or
+ * AVX-512 clone travels in memory on one side and in a register on the other; at -O0
+ * (PYDL_CYTHON_DEBUG) nothing was inlined and that mismatch crashed batch norm. */
+static inline __attribute__((always_inline)) pydl_f8 pydl_load_f8(const float* p)
+{
+    pydl_f8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 #define PYDL_F16_DECLARE(a) pydl_f8 a##0 = {0}, a##1 = {0}
 #define PYDL_F16_ADD_TO(r, a) do { int l_; for (l_ = 0; l_ < 8; l_++) r += a##0[l_];       \
                                    for (l_ = 0; l_ < 8; l_++) r += a##1[l_]; } while (0)
