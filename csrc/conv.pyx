@@ -44,7 +44,9 @@ is held at one thread by the caller (pydl._threading.blas_single_threaded).
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
+
+from _scratch cimport scratch as _scratch
 from libc.string cimport memcpy, memset
 
 from _blas cimport gemm
@@ -184,15 +186,6 @@ cdef Py_ssize_t _n_chunks(const Geom* g):
     cdef Py_ssize_t w_size = g.k * g.ckk
     cdef Py_ssize_t n = min(g.n, MAX_CHUNKS)
     return max(1, min(n, PARTIAL_BUDGET // max(w_size, 1)))
-
-
-cdef void* _scratch(Py_ssize_t n_items, size_t item_size) except NULL:
-    """Workspace allocated while holding the GIL, so failure raises MemoryError."""
-    cdef void* p = malloc(max(n_items, 1) * item_size)
-    if p == NULL:
-        raise MemoryError(f"pydl: could not allocate {n_items * item_size} bytes of "
-                          f"convolution workspace")
-    return p
 
 
 # ------------------------------------------------------------------ index helpers

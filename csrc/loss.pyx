@@ -13,7 +13,9 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.math cimport log, logf, log1p, log1pf, pow, powf, fabs, fabsf
 from libc.stdint cimport int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
+
+from _scratch cimport scratch as _scratch
 
 from _openmp cimport omp_get_thread_num
 
@@ -25,14 +27,6 @@ from _vmath cimport (vexp, row_max, row_exp_sum, row_shift_dot,
 # never depends on how many threads computed the parts.
 CHUNK = 8192
 cdef Py_ssize_t _CHUNK = CHUNK
-
-
-cdef void* _scratch(Py_ssize_t n_items, size_t item_size) except NULL:
-    """Workspace allocated while holding the GIL, so failure raises MemoryError."""
-    cdef void* p = malloc(max(n_items, 1) * item_size)
-    if p == NULL:
-        raise MemoryError(f"pydl: could not allocate {n_items * item_size} bytes of workspace")
-    return p
 
 
 def softmax_cross_entropy_forward(

@@ -41,7 +41,7 @@ from libc.string cimport memset
 
 from _openmp cimport omp_get_thread_num
 from _parallel cimport threads_for
-from _workspace cimport workspace
+from _scratch cimport scratch as _scratch
 
 
 cdef struct Row:
@@ -347,7 +347,7 @@ def avg_pool_backward(const floating[:, ::1] grad_out,  # IN  (P, OD*OH*OW)
     if P == 0 or plane == 0:
         return
     # one row of grad_out / divisor per thread
-    scratch = <floating*>workspace(nt * OW, sizeof(floating))
+    scratch = <floating*>_scratch(nt * OW, sizeof(floating))
     try:
         with nogil:
             for p in prange(P, num_threads=nt, schedule='static'):
