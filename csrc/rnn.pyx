@@ -2,7 +2,7 @@
 direction per call, the whole time loop inside the kernel.
 
 Forward: the input projection of every time step is one BLAS GEMM into the gate
-cache. Then each step runs the recurrent GEMM (csrc/_rnn_gemm.h: the recurrent weights
+cache. Then each step runs the recurrent GEMM (csrc/_panel_gemm.h: the recurrent weights
 packed once per call) and one fused gate pass (csrc/_rnn_gates.h: activations, cell
 update, new hidden state; no temporaries). Backward walks the steps in reverse the same
 way: a fused gate-gradient pass, then the GEMM for the gradient into the previous
@@ -34,26 +34,13 @@ bitwise identical at any thread count.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm_parallel
+from _panel_gemm cimport PYDL_MR, PYDL_NR, pack_panels as _pack, rows_gemm as _rows_gemm
 from _parallel cimport threads_for
-
-
-cdef extern from "_rnn_gemm.h" nogil:
-    enum: PYDL_NR
-    void pydl_pack_panels_f(const float* b, Py_ssize_t K, Py_ssize_t n, Py_ssize_t sk,
-                            Py_ssize_t sj, float* Bp)
-    void pydl_pack_panels_d(const double* b, Py_ssize_t K, Py_ssize_t n, Py_ssize_t sk,
-                            Py_ssize_t sj, double* Bp)
-    enum: PYDL_MR
-    void pydl_rows_gemm_f(const float* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
-                          const float* Bp, Py_ssize_t n, float* C, Py_ssize_t ldc,
-                          const float* bias, int accumulate)
-    void pydl_rows_gemm_d(const double* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
-                          const double* Bp, Py_ssize_t n, double* C, Py_ssize_t ldc,
-                          const double* bias, int accumulate)
+from _scratch cimport scratch
 
 
 cdef extern from "_rnn_gates.h" nogil:
@@ -88,25 +75,6 @@ cdef enum:
 
 
 # ------------------------------------------------------------ fused-type dispatch
-
-cdef inline void _pack(const floating* b, Py_ssize_t K, Py_ssize_t n, Py_ssize_t sk,
-                       Py_ssize_t sj, floating* Bp) noexcept nogil:
-    if floating is float:
-        pydl_pack_panels_f(b, K, n, sk, sj, Bp)
-    else:
-        pydl_pack_panels_d(b, K, n, sk, sj, Bp)
-
-
-cdef inline void _rows_gemm(const floating* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
-                            const floating* Bp, Py_ssize_t n, floating* C, Py_ssize_t ldc,
-                            const floating* bias, bint accumulate) noexcept nogil:
-    """C (M x n) = A (M x K) @ B, B packed by _pack; starting from bias (if not NULL),
-    else C (if accumulate), else 0. Rows are taken in blocks of PYDL_MR from A's first."""
-    if floating is float:
-        pydl_rows_gemm_f(A, lda, M, K, Bp, n, C, ldc, bias, accumulate)
-    else:
-        pydl_rows_gemm_d(A, lda, M, K, Bp, n, C, ldc, bias, accumulate)
-
 
 cdef inline void _lstm_row(floating* g, const floating* c_prev, floating* h,
                            Py_ssize_t H) noexcept nogil:
@@ -159,20 +127,11 @@ cdef inline void _rnn_row_backward(const floating* y, const floating* gy, floati
 
 # ------------------------------------------------------------------ shared helpers
 
-cdef floating* _scratch(Py_ssize_t n_items, floating sample) except NULL:
-    """Workspace allocated with the GIL held, so that failure raises MemoryError."""
-    cdef void* p = malloc(max(n_items, 1) * sizeof(floating))
-    if p == NULL:
-        raise MemoryError(f"pydl: could not allocate {n_items * sizeof(floating)} bytes "
-                          f"of workspace")
-    return <floating*>p
-
-
 cdef floating* _packed(const floating* w, Py_ssize_t K, Py_ssize_t n, Py_ssize_t sk,
                        Py_ssize_t sj) except NULL:
     """B(k, j) = w[k * sk + j * sj] (K x n) packed into column panels for _rows_gemm."""
     cdef Py_ssize_t n_panels = (n + PYDL_NR - 1) // PYDL_NR
-    cdef floating* Bp = _scratch(n_panels * K * PYDL_NR, w[0])
+    cdef floating* Bp = <floating*>scratch(n_panels * K * PYDL_NR, sizeof(floating))
     _pack(w, K, n, sk, sj, Bp)
     return Bp
 
@@ -382,7 +341,7 @@ def gru_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
         return
     try:
         Bp = _packed(&weight_hh[0, 0], H, 3 * H, 1, H)
-        hh = _scratch(N * 3 * H, Bp[0])     # hidden-side gate pre-activations of a step
+        hh = <floating*>scratch(N * 3 * H, sizeof(floating))     # hidden-side gate pre-activations of a step
         with nogil:
             _input_projection(&x[0, 0, 0] if I > 0 else NULL, T * N, I, _cptr2(weight_ih),
                               3 * H, b1, NULL, ws, ld, n_threads)

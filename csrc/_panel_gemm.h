@@ -1,21 +1,25 @@
-/* The recurrent GEMM of one time step, C (M x n) (+)= A (M x K) @ B (K x n), with B
- * packed once per sequence into panels of PYDL_NR columns.
+/* Small GEMMs with a packed right operand: C (M x n) (+)= A (M x K) @ B (K x n), B
+ * packed into panels of PYDL_NR columns (pydl_pack_panels_*, or written in that layout
+ * directly by its producer).
  *
- * Why not BLAS: per step the product is small (M = batch) while B (the recurrent
- * weights) is the large operand, and BLAS packs B again on every call: on the issue's
- * LSTM shape (batch 32, hidden 256) packing took about 40% of the step's GEMM time.
- * Packed once, each panel is reused from cache by every step. Callers split the rows
- * of A between threads at multiples of PYDL_MR, so every row is computed in the same
- * register block by the same code, with its sums over k in the same order, at any
- * thread count.
+ * Why not BLAS: these products are small (M = batch rows of an RNN step; M = output
+ * channels, n = a block of tiles in a Winograd convolution) and BLAS packs its
+ * operands again on every call: on the issue's LSTM shape (batch 32, hidden 256)
+ * packing took about 40% of the step's GEMM time. csrc/rnn.pyx packs the recurrent
+ * weights once per sequence, and each panel is reused from cache by every step;
+ * csrc/conv.pyx's Winograd input transform writes its tiles straight into panels.
+ * Rows of A are taken in register blocks of PYDL_MR from A's first row, so every row
+ * is computed by the same code, with its sums over k in the same order, however the
+ * caller splits rows between threads.
  *
  * Panel p holds columns [p*NR, p*NR + NR) of B as K rows of NR contiguous values
- * (zero-padded past the last column). The register block is PYDL_MR rows x NR
- * columns: 8 AVX2 or 4 AVX-512 accumulators for float32. Plain C that gcc and clang
- * vectorize; compiled for AVX-512, AVX2+FMA and the baseline like _vmath.h.
+ * (columns past n: any finite values; they only reach columns of C that are not
+ * written). The register block is PYDL_MR rows x NR columns: 8 AVX2 or 4 AVX-512
+ * accumulators for float32. Plain C that gcc and clang vectorize; compiled for
+ * AVX-512, AVX2+FMA and the baseline like _vmath.h.
  */
-#ifndef PYDL_RNN_GEMM_H
-#define PYDL_RNN_GEMM_H
+#ifndef PYDL_PANEL_GEMM_H
+#define PYDL_PANEL_GEMM_H
 
 #include <stddef.h>
 #include "_vmath.h"
