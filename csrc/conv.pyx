@@ -16,6 +16,11 @@ The paths, chosen by shape:
 - strided: im2col + GEMM. The columns of one tile of output rows of one sample and
   group go into a thread-local workspace (C/groups * kvol x tile), then one
   single-threaded GEMM per tile; the input gradient is GEMM + col2im per sample.
+- Winograd (2-D 3x3, stride 1, no dilation, one group, at least WINOGRAD_MIN_CHANNELS
+  channels in and out): F(2x2, 3x3) (csrc/_winograd.h), 2.25x fewer multiply-adds.
+  Per (sample, block of tiles): the input transform writes packed GEMM panels, 16
+  small GEMMs (csrc/_panel_gemm.h) with the transformed weight, the output transform.
+  The input gradient of such a convolution is one too (stride 1, flipped weight).
 - pointwise (1x1 kernel, stride 1, no padding): the input already is the column
   matrix; GEMM reads it in place.
 - direct (one input channel per group, e.g. depthwise): multiply-adds over whole
@@ -52,6 +57,7 @@ from libc.string cimport memcpy, memset
 from _blas cimport gemm
 from _openmp cimport omp_get_thread_num
 from _parallel cimport threads_for
+from _panel_gemm cimport PYDL_NR, pack_panels, rows_gemm
 from _vmath cimport row_dot, row_sum
 
 cdef extern from "_convrow.h" nogil:
@@ -61,6 +67,30 @@ cdef extern from "_convrow.h" nogil:
                       float w2, Py_ssize_t n)
     void pydl_axpy3_d(double* acc, const double* src, Py_ssize_t step, double w0,
                       double w1, double w2, Py_ssize_t n)
+
+cdef extern from "_winograd.h" nogil:
+    void pydl_wino_weight_f(const float* w, Py_ssize_t K, Py_ssize_t C, float* U)
+    void pydl_wino_weight_d(const double* w, Py_ssize_t K, Py_ssize_t C, double* U)
+    void pydl_wino_input_f(const float* x, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                           Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt,
+                           float* dst, Py_ssize_t xs, Py_ssize_t ps)
+    void pydl_wino_input_d(const double* x, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                           Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt,
+                           double* dst, Py_ssize_t xs, Py_ssize_t ps)
+    void pydl_wino_output_f(const float* m, Py_ssize_t xs, Py_ssize_t tw_n, Py_ssize_t t0,
+                            Py_ssize_t nt, float bias, float* out, Py_ssize_t OH,
+                            Py_ssize_t OW)
+    void pydl_wino_output_d(const double* m, Py_ssize_t xs, Py_ssize_t tw_n, Py_ssize_t t0,
+                            Py_ssize_t nt, double bias, double* out, Py_ssize_t OH,
+                            Py_ssize_t OW)
+    void pydl_wino_grad_output_f(const float* dy, Py_ssize_t OH, Py_ssize_t OW,
+                                 Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt, float* dst,
+                                 Py_ssize_t xs)
+    void pydl_wino_grad_output_d(const double* dy, Py_ssize_t OH, Py_ssize_t OW,
+                                 Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt, double* dst,
+                                 Py_ssize_t xs)
+    void pydl_wino_grad_weight_f(const float* dU, Py_ssize_t K, Py_ssize_t C, float* dw)
+    void pydl_wino_grad_weight_d(const double* dU, Py_ssize_t K, Py_ssize_t C, double* dw)
 
 # Target size (elements) of one thread's im2col tile. A tile is a whole number of
 # output rows, at least one.
@@ -72,6 +102,11 @@ SLAB_ELEMENTS = 131072
 # PARTIAL_BUDGET elements of them: the weight-gradient workspace is bounded too.
 MAX_CHUNKS = 16
 PARTIAL_BUDGET = 8 * 1024 * 1024
+# Winograd: below this many channels (in or out) the transforms cost more than the
+# multiply-adds they save. One thread's transformed tiles and GEMM outputs take about
+# WINOGRAD_ELEMENTS elements (~L2): blocks of 16 to 256 tiles.
+WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_ELEMENTS = 262144
 BLAS_INT_MAX = 2**31 - 1
 WORK_MAX = 2**40   # elements: a workspace size past this is an error, not an allocation
 
@@ -94,6 +129,9 @@ cdef struct Geom:
     bint direct                             # one input channel per group
     bint shifted                            # stride 1: GEMMs over a padded slab
     bint stride1                            # every stride is 1
+    bint winograd                           # 2-D 3x3 stride 1: F(2x2, 3x3)
+    Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
+    Py_ssize_t wino_tb, wino_blocks         # tiles per block (multiple of 16), per plane
 
 
 cdef Geom _geometry(const Py_ssize_t* in_shape, const Py_ssize_t* w_shape,
@@ -154,6 +192,7 @@ cdef int _derive(Geom* g) except -1:
     g.rows = g.osz[0] * g.osz[1]
     g.direct = g.cg == 1 and not g.pointwise
     g.shifted = g.stride1 and not g.pointwise and not g.direct
+    _derive_winograd(g)
     # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
     # tiles of 3 and one of 2, not 10 and 2).
     row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
@@ -179,6 +218,41 @@ cdef int _derive(Geom* g) except -1:
     g.slab_size = _limited(int(g.slab_pos) * g.cg + int(g.slab_rows) * g.wpad * g.kg,
                            WORK_MAX, "a slab and its accumulator")   # slab, accumulator
     return 0
+
+
+cdef void _derive_winograd(Geom* g) except *:
+    """Whether the Winograd path serves g, and its blocks of tiles: a function of the
+    shape only, so the result is the same at any thread count."""
+    cdef Py_ssize_t tb
+    g.winograd = (g.stride1 and g.groups == 1 and g.ksz[0] == 1 and g.ksz[1] == 3
+                  and g.ksz[2] == 3 and g.d[1] == 1 and g.d[2] == 1 and g.isz[0] == 1
+                  and g.osz[0] == 1 and g.p[0] == 0 and g.c >= WINOGRAD_MIN_CHANNELS
+                  and g.k >= WINOGRAD_MIN_CHANNELS)
+    g.wino_tw = g.wino_tiles = g.wino_tb = g.wino_blocks = 0
+    if not g.winograd:
+        return
+    g.wino_tw = (g.osz[2] + 1) // 2
+    g.wino_tiles = _limited(int(g.wino_tw) * ((g.osz[1] + 1) // 2), BLAS_INT_MAX,
+                            "a plane's Winograd tiles")
+    tb = WINOGRAD_ELEMENTS // (16 * (g.c + g.k))
+    tb = min(max(tb - tb % PYDL_NR, PYDL_NR), 256)
+    g.wino_blocks = (g.wino_tiles + tb - 1) // tb
+    tb = (g.wino_tiles + g.wino_blocks - 1) // g.wino_blocks     # balanced
+    g.wino_tb = (tb + PYDL_NR - 1) // PYDL_NR * PYDL_NR
+    g.wino_blocks = (g.wino_tiles + g.wino_tb - 1) // g.wino_tb
+
+
+cdef inline Py_ssize_t _wino_stride(Py_ssize_t rows, Py_ssize_t tb) noexcept nogil:
+    """Elements from one of the 16 transformed blocks (rows x tb) to the next: one
+    cache line more than the block, so that the 16 streams a transform writes are not
+    a multiple of 4 KiB apart (they would share L1 sets and evict one another)."""
+    return rows * tb + PYDL_NR
+
+
+cdef inline Py_ssize_t _wino_thread_elements(const Geom* g) noexcept nogil:
+    """One thread's Winograd workspace: 16 transformed input blocks (C x tiles, packed)
+    and 16 GEMM outputs (K x tiles)."""
+    return 16 * (_wino_stride(g.c, g.wino_tb) + _wino_stride(g.k, g.wino_tb))
 
 
 cdef Py_ssize_t _n_chunks(const Geom* g):
@@ -568,6 +642,142 @@ cdef void _forward_shifted(const Geom* g, const floating* x, const floating* wt,
                             orow[ow] = arow[ow * kg] + bv
 
 
+# -------------------------------------------------------------- Winograd path
+
+cdef inline void _wino_input(const floating* x, const Geom* g, Py_ssize_t t0,
+                             Py_ssize_t nt, floating* dst, Py_ssize_t xs,
+                             Py_ssize_t ps) noexcept nogil:
+    if floating is float:
+        pydl_wino_input_f(x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw, t0, nt, dst,
+                          xs, ps)
+    else:
+        pydl_wino_input_d(x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw, t0, nt, dst,
+                          xs, ps)
+
+
+cdef inline void _wino_output(const floating* m, Py_ssize_t xs, const Geom* g,
+                              Py_ssize_t t0, Py_ssize_t nt, floating bias,
+                              floating* out) noexcept nogil:
+    if floating is float:
+        pydl_wino_output_f(m, xs, g.wino_tw, t0, nt, bias, out, g.osz[1], g.osz[2])
+    else:
+        pydl_wino_output_d(m, xs, g.wino_tw, t0, nt, bias, out, g.osz[1], g.osz[2])
+
+
+cdef inline void _wino_grad_output(const floating* dy, const Geom* g, Py_ssize_t t0,
+                                   Py_ssize_t nt, floating* dst,
+                                   Py_ssize_t xs) noexcept nogil:
+    if floating is float:
+        pydl_wino_grad_output_f(dy, g.osz[1], g.osz[2], g.wino_tw, t0, nt, dst, xs)
+    else:
+        pydl_wino_grad_output_d(dy, g.osz[1], g.osz[2], g.wino_tw, t0, nt, dst, xs)
+
+
+cdef void _wino_weight(const Geom* g, const floating* w, floating* U) noexcept nogil:
+    if floating is float:
+        pydl_wino_weight_f(w, g.k, g.c, U)
+    else:
+        pydl_wino_weight_d(w, g.k, g.c, U)
+
+
+cdef void _forward_winograd(const Geom* g, const floating* x, const floating* U,
+                            const floating* bias, floating* out, floating* ws,
+                            Py_ssize_t ws_stride, int nt) noexcept nogil:
+    """F(2x2, 3x3) convolution with the transformed weight U (_wino_weight), one
+    (sample, block of tiles) per work item. The workspace arrives zeroed: panel lanes
+    past a short last block hold zeros or an earlier block's finite values, and reach
+    only GEMM columns that are not written back."""
+    cdef Py_ssize_t tb = g.wino_tb, vx = _wino_stride(g.c, tb), mx = _wino_stride(g.k, tb)
+    cdef Py_ssize_t item, nn, t0, n_t, c, xi, kk
+    cdef floating* v
+    cdef floating* m
+    v = m = NULL   # thread-private below; set to quiet gcc's firstprivate warning
+    with parallel(num_threads=nt):
+        v = ws + omp_get_thread_num() * ws_stride
+        m = v + 16 * vx
+        for item in prange(g.n * g.wino_blocks, schedule='dynamic'):
+            nn = item // g.wino_blocks
+            t0 = (item % g.wino_blocks) * tb
+            n_t = min(tb, g.wino_tiles - t0)
+            for c in range(g.c):
+                _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t, v + c * PYDL_NR, vx,
+                            g.c * PYDL_NR)
+            for xi in range(16):
+                rows_gemm(U + xi * g.k * g.c, g.c, g.k, g.c, v + xi * vx, n_t, m + xi * mx,
+                          tb, <const floating*>NULL, False)
+            for kk in range(g.k):
+                _wino_output(m + kk * tb, mx, g, t0, n_t, bias[kk] if bias != NULL else 0,
+                             out + (nn * g.k + kk) * g.out_sp)
+
+
+cdef Py_ssize_t _wino_weight_chunks(const Geom* g) except -1:
+    """Chunks of the batch for the Winograd weight gradient, or 0 where its partial
+    sums (16 C K elements a chunk) would not fit PARTIAL_BUDGET with as many chunks as
+    the GEMM path could use; a function of the shape only."""
+    cdef Py_ssize_t n_chunks = min(g.n, MAX_CHUNKS)
+    if not g.winograd or 16 * g.c * g.k * n_chunks > PARTIAL_BUDGET:
+        return 0
+    return n_chunks
+
+
+cdef inline Py_ssize_t _wino_weight_thread_elements(const Geom* g) noexcept nogil:
+    """One thread's workspace for the Winograd weight gradient: 16 transformed input
+    blocks (C x tiles), 16 transformed output-gradient blocks (K x tiles), and one of
+    the latter packed for the GEMM."""
+    return (16 * (_wino_stride(g.c, g.wino_tb) + _wino_stride(g.k, g.wino_tb))
+            + (g.k + PYDL_NR - 1) // PYDL_NR * PYDL_NR * g.wino_tb)
+
+
+cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const floating* x,
+                                    floating* dw, floating* partials, Py_ssize_t n_chunks,
+                                    floating* ws, Py_ssize_t ws_stride,
+                                    int nt) noexcept nogil:
+    """Weight gradient of _forward_winograd: dU_xi = sum over tiles of (A dy A^T)_xi
+    times V_xi, then dw = G^T dU G. Chunk ch of the batch sums its (sample, block) items
+    in order into its own partial dU (C x K per xi); partials are added in chunk order."""
+    cdef Py_ssize_t tb = g.wino_tb, vx = _wino_stride(g.c, tb), yx = _wino_stride(g.k, tb)
+    cdef Py_ssize_t u_size = 16 * g.c * g.k
+    cdef Py_ssize_t ch, nn, b, t0, n_t, c, kk, xi, i
+    cdef floating acc
+    cdef floating* v
+    cdef floating* yt
+    cdef floating* bp
+    cdef floating* part
+    v = yt = bp = NULL   # thread-private below; set to quiet gcc's firstprivate warning
+    with parallel(num_threads=nt):
+        v = ws + omp_get_thread_num() * ws_stride
+        yt = v + 16 * vx
+        bp = yt + 16 * yx
+        for ch in prange(n_chunks, schedule='dynamic'):
+            part = partials + ch * u_size
+            memset(part, 0, u_size * sizeof(floating))
+            for nn in range(ch * g.n // n_chunks, (ch + 1) * g.n // n_chunks):
+                for b in range(g.wino_blocks):
+                    t0 = b * tb
+                    n_t = min(tb, g.wino_tiles - t0)
+                    for c in range(g.c):
+                        _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t, v + c * tb,
+                                    vx, PYDL_NR)
+                    for kk in range(g.k):
+                        _wino_grad_output(dy + (nn * g.k + kk) * g.out_sp, g, t0, n_t,
+                                          yt + kk * tb, yx)
+                    for xi in range(16):
+                        # B (tiles x K) = the output-gradient block, transposed
+                        pack_panels(yt + xi * yx, n_t, g.k, 1, tb, bp)
+                        rows_gemm(v + xi * vx, tb, g.c, n_t, bp, g.k,
+                                  part + xi * g.c * g.k, g.k, <const floating*>NULL, True)
+    for i in prange(u_size, num_threads=threads_for(u_size * n_chunks, nt),
+                    schedule='static'):
+        acc = partials[i]
+        for ch in range(1, n_chunks):
+            acc = acc + partials[ch * u_size + i]
+        partials[i] = acc
+    if floating is float:
+        pydl_wino_grad_weight_f(partials, g.k, g.c, dw)
+    else:
+        pydl_wino_grad_weight_d(partials, g.k, g.c, dw)
+
+
 # ----------------------------------------------------------------- direct path
 
 cdef void _direct_channel(const Geom* g, const floating* wk, const floating* src,
@@ -850,7 +1060,16 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             _forward_direct(g, x, w, bias, out, nt)
         return
     try:
-        if g.direct:
+        if g.winograd:
+            nt = _threads(g, g.n * g.wino_blocks, n_threads)
+            ws_stride = _wino_thread_elements(g)
+            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            wt = <floating*>_scratch(16 * g.k * g.c, sizeof(floating))
+            with nogil:
+                memset(ws, 0, nt * ws_stride * sizeof(floating))
+                _wino_weight(g, w, wt)
+                _forward_winograd(g, x, wt, bias, out, ws, ws_stride, nt)
+        elif g.direct:
             nt = _threads(g, g.n * g.c * g.osz[0] * g.slab_tiles, n_threads)
             ws_stride = g.slab_size
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
@@ -904,6 +1123,20 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
         finally:
             free(wf)
         dx = NULL
+    n_chunks = _wino_weight_chunks(g) if dw != NULL else 0
+    if n_chunks > 0:
+        nt = _threads(g, n_chunks, n_threads)
+        try:
+            ws_stride = _wino_weight_thread_elements(g)
+            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            partials = <floating*>_scratch(n_chunks * 16 * g.c * g.k, sizeof(floating))
+            with nogil:
+                _backward_weight_winograd(g, dy, x, dw, partials, n_chunks, ws, ws_stride,
+                                          nt)
+        finally:
+            free(ws)
+            free(partials)
+        return
     if g.direct:
         if dx != NULL:
             nt = _threads(g, g.n * g.c, n_threads)
@@ -946,6 +1179,9 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
 
 
 cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
+    if g.winograd:
+        return _threads(g, g.n * g.wino_blocks, n_threads) * _wino_thread_elements(g) \
+            + 16 * g.k * g.c
     if g.direct and not g.stride1:
         return 0
     if g.direct:
@@ -983,11 +1219,38 @@ def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple str
         i = _threads(&g, g.k, n_threads)   # float64 sums count double
         backward = max(backward, i * (2 * g.kvol + (g.slab_size if g.stride1 else 0)))
         return _forward_workspace(&g, n_threads), backward
+    n_chunks = _wino_weight_chunks(&g)
+    if n_chunks > 0:
+        backward = max(backward, _threads(&g, n_chunks, n_threads)
+                       * _wino_weight_thread_elements(&g) + n_chunks * 16 * g.c * g.k)
+        return _forward_workspace(&g, n_threads), backward
     n_chunks = _n_chunks(&g)
     tile = 0 if g.pointwise else g.ckk * g.tile_p
     backward = max(backward, _threads(&g, n_chunks, n_threads) * tile
                    + n_chunks * g.k * g.ckk)
     return _forward_workspace(&g, n_threads), backward
+
+
+def forward_path(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,
+                 tuple padding, tuple dilation, Py_ssize_t groups):
+    """Name of the kernel path that computes this 5-D convolution's forward pass:
+    ``"winograd"``, ``"direct"``, ``"shifted"`` (stride-1 slabs), ``"pointwise"`` or
+    ``"im2col"``. The input gradient of a stride-1 convolution takes the path of its
+    own convolution (see _input_grad_geometry)."""
+    cdef Py_ssize_t i_sh[5]
+    cdef Py_ssize_t w_sh[5]
+    cdef Py_ssize_t o_sh[5]
+    cdef Py_ssize_t i
+    for i in range(5):
+        i_sh[i], w_sh[i], o_sh[i] = in_shape[i], w_shape[i], out_shape[i]
+    cdef Geom g = _geometry(i_sh, w_sh, o_sh, stride, padding, dilation, groups)
+    if g.winograd:
+        return "winograd"
+    if g.direct:
+        return "direct"
+    if g.shifted:
+        return "shifted"
+    return "pointwise" if g.pointwise else "im2col"
 
 
 def conv_forward(const floating[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)

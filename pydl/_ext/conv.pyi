@@ -11,6 +11,8 @@ TILE_ELEMENTS: int
 SLAB_ELEMENTS: int
 MAX_CHUNKS: int
 PARTIAL_BUDGET: Any
+WINOGRAD_MIN_CHANNELS: int
+WINOGRAD_ELEMENTS: int
 BLAS_INT_MAX: Any
 WORK_MAX: Any
 
@@ -23,6 +25,16 @@ def workspace_elements(
     dilation: tuple,
     groups: int,
     n_threads: int,
+) -> Any: ...
+
+def forward_path(
+    in_shape: tuple,
+    w_shape: tuple,
+    out_shape: tuple,
+    stride: tuple,
+    padding: tuple,
+    dilation: tuple,
+    groups: int,
 ) -> Any: ...
 
 def conv_forward(

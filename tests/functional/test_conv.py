@@ -20,11 +20,13 @@ CONFIGS_PER_ND = {1: 12, 2: 16, 3: 6}
 @pytest.fixture(params=["default-tiles", "one-row-tiles"])
 def tiles(request, monkeypatch):
     """Default tiles, and tiles of one output row (every tile boundary exercised), with
-    few weight-gradient chunks (partials added across uneven chunks)."""
+    few weight-gradient chunks (partials added across uneven chunks) and Winograd blocks
+    of 16 tiles (several blocks per plane, a short last one)."""
     if request.param == "one-row-tiles":
         monkeypatch.setattr(_conv, "TILE_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "SLAB_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "MAX_CHUNKS", 3)
+        monkeypatch.setattr(_conv, "WINOGRAD_ELEMENTS", 1)
     return request.param
 
 
@@ -94,6 +96,14 @@ PATHS = {
     "grouped": (2, (2, 6, 7, 7), (4, 3, 3, 3), dict(groups=2, padding=1)),
     "batch-1": (2, (1, 4, 6, 6), (3, 4, 3, 3), {}),
     "batch-17-uneven-chunks": (1, (17, 3, 9), (2, 3, 3), dict(padding=1)),
+    # Winograd F(2x2, 3x3): 2-D 3x3 stride 1, >= 16 channels in and out. Odd output
+    # sizes (tiles past the edge), K not a multiple of the register block, no padding,
+    # padding past the kernel, a plane smaller than one tile.
+    "winograd": (2, (3, 16, 9, 8), (17, 16, 3, 3), dict(padding=1)),
+    "winograd-valid": (2, (2, 18, 7, 6), (16, 18, 3, 3), {}),
+    "winograd-big-padding": (2, (2, 16, 5, 4), (20, 16, 3, 3), dict(padding=(3, 2))),
+    "winograd-tiny-plane": (2, (2, 16, 1, 2), (16, 16, 3, 3), dict(padding=1)),
+    "winograd-many-tiles": (2, (2, 16, 40, 37), (16, 16, 3, 3), dict(padding="same")),
 }
 
 
@@ -158,7 +168,8 @@ def test_exact_on_small_integers(path):
 
 
 @pytest.mark.parametrize("path", ["stride1-slab", "strided-im2col", "pointwise",
-                                  "depthwise-multiplier-strided", "batch-17-uneven-chunks"])
+                                  "depthwise-multiplier-strided", "batch-17-uneven-chunks",
+                                  "winograd", "winograd-many-tiles"])
 def test_bitwise_same_at_any_thread_count(path):
     nd, xs, ws, kwargs = PATHS[path]
     rng = np.random.default_rng(3)
@@ -344,6 +355,36 @@ class TestConvValidation:
             F.conv_transpose2d_forward(self.x, wt, groups=3)
         with pytest.raises(ValueError, match=r"bias has shape \(3,\), expected \(6,\)"):
             F.conv_transpose2d_forward(self.x, wt, np.zeros(3, np.float32), groups=2)
+
+
+def _path_of(nd, xs, ws, kwargs):
+    """The forward kernel path pydl takes for this convolution."""
+    spec = F.conv._conv_spec(nd, np.empty(xs, np.float32), np.empty(ws, np.float32), None,
+                             kwargs.get("stride", 1), kwargs.get("padding", 0),
+                             kwargs.get("dilation", 1), kwargs.get("groups", 1))
+    return _conv.forward_path(spec.in5, spec.w5, spec.out5, spec.stride, spec.padding,
+                              spec.dilation, spec.groups)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_named_paths_take_their_kernel_path(path):
+    """The PATHS above exercise the kernels they are named after (the Winograd ones in
+    particular: a 3x3 convolution with fewer channels silently takes another path)."""
+    nd, xs, ws, kwargs = PATHS[path]
+    expected = ("winograd" if path.startswith("winograd") else
+                "direct" if "depthwise" in path or path == "one-input-channel" else
+                "pointwise" if path.startswith("pointwise") else
+                "im2col" if "strided" in path or path.startswith("1x1") else "shifted")
+    assert _path_of(nd, xs, ws, kwargs) == expected
+
+
+def test_winograd_serves_the_benchmark_and_not_small_or_other_convolutions():
+    assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1)) == "winograd"
+    assert _path_of(2, (32, 15, 32, 32), (64, 15, 3, 3), dict(padding=1)) == "shifted"
+    assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(dilation=2)) == "shifted"
+    assert _path_of(2, (32, 64, 32, 32), (64, 32, 3, 3), dict(groups=2)) == "shifted"
+    assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(stride=2)) == "im2col"
+    assert _path_of(3, (2, 64, 3, 8, 8), (64, 64, 1, 3, 3), {}) == "shifted"
 
 
 def test_workspace_does_not_grow_with_batch():
