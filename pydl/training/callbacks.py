@@ -312,37 +312,36 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` and every log value) to a CSV file."""
+    """Append one row per epoch (``epoch`` and every log value) to a CSV file.
+
+    The file is opened for each row and closed again, so rows written before an
+    exception (or a kill) are on disk and no file handle outlives training.
+    """
 
     def __init__(self, filename, separator=",", append=False):
         self.filename = os.fspath(filename)
         self.separator = separator
         self.append = bool(append)
-        self._file = None
         self._keys = None
 
     def on_train_begin(self, logs=None):
-        had_rows = (self.append and os.path.exists(self.filename)
-                    and os.path.getsize(self.filename) > 0)
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self._writer = None
+        self._header_written = (self.append and os.path.exists(self.filename)
+                                and os.path.getsize(self.filename) > 0)
+        if not self.append:
+            open(self.filename, "w").close()   # truncate now, like Keras
         self._keys = None
-        self._header_written = had_rows
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        rows = []
         if self._keys is None:
             self._keys = sorted(logs)
-            self._writer = csv.writer(self._file, delimiter=self.separator)
             if not self._header_written:
-                self._writer.writerow(["epoch"] + self._keys)
-        self._writer.writerow([epoch] + [_csv_value(logs.get(k, "NA")) for k in self._keys])
-        self._file.flush()
-
-    def on_train_end(self, logs=None):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+                rows.append(["epoch"] + self._keys)
+                self._header_written = True
+        rows.append([epoch] + [_csv_value(logs.get(k, "NA")) for k in self._keys])
+        with open(self.filename, "a", newline="") as f:
+            csv.writer(f, delimiter=self.separator).writerows(rows)
 
 
 def _csv_value(v):
@@ -355,8 +354,11 @@ class TerminateOnNaN(Callback):
     weights whose loss was finite). Warns (RuntimeWarning) naming the epoch and step;
     the details stay in ``stopped_epoch``, ``stopped_step`` (1-based) and ``message``.
 
-    It keeps two copies of the parameters and buffers, refreshed every step. The
-    optimizer's state (e.g. momentum) is not rolled back.
+    The optimizer's state (momentum, Adam's moments, its step counts and learning
+    rates) is put back to what it was before that update too, so that training can go
+    on from the restored weights, e.g. after lowering the learning rate, without a
+    NaN left in a momentum buffer. It keeps two copies of the parameters, buffers and
+    optimizer state, refreshed every step.
     """
 
     def __init__(self):
@@ -369,6 +371,7 @@ class TerminateOnNaN(Callback):
                          for name in list(m._parameters) + list(m._buffers)
                          if getattr(m, name) is not None]
         self._current = self._previous = None
+        self._opt_current = self._opt_previous = None
         self._epoch = 0
 
     def _values(self):
@@ -386,6 +389,9 @@ class TerminateOnNaN(Callback):
         # Rotate: the snapshot of the previous step becomes "previous", and the
         # reused buffer receives the weights this step starts from.
         self._previous, self._current = self._current, self._previous
+        if self.optimizer is not None:
+            self._opt_previous = self._opt_current
+            self._opt_current = self.optimizer.state_dict()
         arrays = [self._array(v) for v in self._values()]
         if self._current is None:
             self._current = [a.copy() for a in arrays]
@@ -397,9 +403,13 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")
         if loss is None or math.isfinite(loss):
             return
-        good = self._previous if self._previous is not None else self._current
+        first = self._previous is None
+        good = self._current if first else self._previous
         for value, saved in zip(self._values(), good):
             np.copyto(self._array(value), saved)
+        good_opt = self._opt_current if first else self._opt_previous
+        if self.optimizer is not None and good_opt is not None:
+            self.optimizer.load_state_dict(good_opt)
         steps = (self.params or {}).get("steps", "?")
         self.stopped_epoch, self.stopped_step = self._epoch + 1, batch + 1
         which = ("the weights from before the update that produced it (the last whose "

@@ -1,4 +1,5 @@
 import csv
+import io
 import math
 
 import numpy as np
@@ -181,6 +182,64 @@ def test_terminate_on_nan_stops_and_restores_the_last_good_weights():
     assert all(np.isfinite(v).all() for v in model.state_dict().values())
     with pydl.no_grad():
         assert np.isfinite(nn.MSELoss()(model(x[:8]), y[:8]))
+
+
+def test_terminate_on_nan_restores_the_optimizer_state_so_training_can_go_on():
+    """A weight corrupted (inf) at the start of step 4: weights and momentum from
+    before step 3's update come back, so training can go on (a NaN left in a
+    momentum buffer would poison every later update)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype(np.float32)
+    y = rng.standard_normal((64, 2)).astype(np.float32)
+    pydl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.Linear(16, 2))
+    opt = SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    class StepOptState(Callback):
+        def __init__(self):
+            self.before = []
+
+        def on_batch_begin(self, batch, logs=None):
+            self.before.append(opt.state_dict())
+
+    class Corrupt(Callback):
+        def on_batch_begin(self, batch, logs=None):
+            if batch == 3:
+                model[0].weight.data[0, 0] = np.inf
+
+    states = StepOptState()
+    stop = TerminateOnNaN()
+    with pytest.warns(RuntimeWarning, match="TerminateOnNaN: the loss became (nan|inf) at "
+                                            "epoch 1, step 4 of 8"):
+        pydl.fit(model, x, y, loss=nn.MSELoss(), optimizer=opt, epochs=3, batch_size=8,
+                 shuffle=False, callbacks=[states, stop, Corrupt()], verbose=0)
+    restored, want = opt.state_dict(), states.before[2]   # before step 3's update
+    assert want["state"] and restored["state"].keys() == want["state"].keys()
+    for i, entry in want["state"].items():
+        for key, value in entry.items():
+            assert np.array_equal(restored["state"][i][key], value), (i, key)
+    h = pydl.fit(model, x, y, loss=nn.MSELoss(), optimizer=opt, epochs=3, batch_size=8,
+                 shuffle=False, verbose=0)
+    assert all(math.isfinite(v) for v in h.history["loss"])
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_csv_logger_keeps_rows_and_no_open_file_when_training_raises(tmp_path):
+    path = tmp_path / "log.csv"
+    model, x, y = _setup(n=20)
+
+    class Boom(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("boom")
+
+    logger = CSVLogger(path)
+    with pytest.raises(RuntimeError, match="boom"):
+        _fit(model, x, y, [logger, Boom()], epochs=4)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("epoch,") and [ln.split(",")[0] for ln in lines[1:]] == \
+        ["0", "1"]
+    assert not any(isinstance(v, io.IOBase) for v in vars(logger).values())
 
 
 def test_terminate_on_nan_at_the_first_step_keeps_the_initial_weights():
