@@ -102,10 +102,13 @@ SLAB_ELEMENTS = 131072
 # PARTIAL_BUDGET elements of them: the weight-gradient workspace is bounded too.
 MAX_CHUNKS = 16
 PARTIAL_BUDGET = 8 * 1024 * 1024
-# Winograd: below this many channels (in or out) the transforms cost more than the
-# multiply-adds they save. One thread's transformed tiles and GEMM outputs take about
-# WINOGRAD_ELEMENTS elements (~L2): blocks of 16 to 256 tiles.
+# Winograd: below this many channels (in or out), or tiles per output plane, the
+# transforms cost more than the multiply-adds they save (measured: 32->64 channels on
+# 4x4 planes, 4 tiles, ran 0.78x the speed of the stride-1 path at 2 threads; 16->32
+# on 8x8, 16 tiles, 1.16x). One thread's transformed tiles and GEMM outputs take about
+# WINOGRAD_ELEMENTS elements: blocks of 16 to 256 tiles.
 WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_TILES = 16
 WINOGRAD_ELEMENTS = 262144
 BLAS_INT_MAX = 2**31 - 1
 WORK_MAX = 2**40   # elements: a workspace size past this is an error, not an allocation
@@ -234,6 +237,10 @@ cdef void _derive_winograd(Geom* g) except *:
     g.wino_tw = (g.osz[2] + 1) // 2
     g.wino_tiles = _limited(int(g.wino_tw) * ((g.osz[1] + 1) // 2), BLAS_INT_MAX,
                             "a plane's Winograd tiles")
+    if g.wino_tiles < WINOGRAD_MIN_TILES:
+        g.winograd = False
+        g.wino_tw = g.wino_tiles = 0
+        return
     tb = WINOGRAD_ELEMENTS // (16 * (g.c + g.k))
     tb = min(max(tb - tb % PYDL_NR, PYDL_NR), 256)
     g.wino_blocks = (g.wino_tiles + tb - 1) // tb
