@@ -303,10 +303,11 @@ cdef inline Py_ssize_t _input_row(const Geom* g, Py_ssize_t od, Py_ssize_t oh,
 # Both walk the tile's output rows (od, oh) once per (channel, kd, kh) and handle the
 # kW kernel columns from the same input row.
 
-cdef void _im2col(const Geom* g, const floating* xg, floating* col,
-                  Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+cdef void _im2col(const Geom* g, const Py_ssize_t* spans, const floating* xg,
+                  floating* col, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     """col[(c, kd, kh, kw), (r - r0) * oW + ow] = x[c, id, ih, iw] (0 in the padding),
-    for output rows r0 <= r < r1 of one sample and group; xg points at its channel 0."""
+    for output rows r0 <= r < r1 of one sample and group; xg points at its channel 0;
+    spans: _tap_spans."""
     cdef Py_ssize_t tp = (r1 - r0) * g.osz[2], ow_n = g.osz[2], w_in = g.isz[2]
     cdef Py_ssize_t sw = g.s[2], c, kd, kh, kw, r, od, oh, ow, lo, hi, off, row
     cdef const floating* src
@@ -325,8 +326,7 @@ cdef void _im2col(const Geom* g, const floating* xg, floating* col,
                         if row < 0:
                             memset(dst, 0, ow_n * sizeof(floating))
                             continue
-                        off = kw * g.d[2] - g.p[2]
-                        _valid_span(off, sw, w_in, ow_n, &lo, &hi)
+                        off, lo, hi = spans[3 * kw], spans[3 * kw + 1], spans[3 * kw + 2]
                         src = xg + c * g.in_sp + row * w_in + off
                         for ow in range(lo):
                             dst[ow] = 0
@@ -343,8 +343,8 @@ cdef void _im2col(const Geom* g, const floating* xg, floating* col,
                         od = od + 1
 
 
-cdef void _col2im(const Geom* g, const floating* col, floating* xg,
-                  Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+cdef void _col2im(const Geom* g, const Py_ssize_t* spans, const floating* col,
+                  floating* xg, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     """The adjoint of _im2col: x[c, id, ih, iw] += col[...] (padding dropped)."""
     cdef Py_ssize_t tp = (r1 - r0) * g.osz[2], ow_n = g.osz[2], w_in = g.isz[2]
     cdef Py_ssize_t sw = g.s[2], c, kd, kh, kw, r, od, oh, ow, lo, hi, off, row
@@ -362,8 +362,7 @@ cdef void _col2im(const Geom* g, const floating* col, floating* xg,
                     if row >= 0:
                         for kw in range(g.ksz[2]):
                             src = block + kw * tp + r * ow_n
-                            off = kw * g.d[2] - g.p[2]
-                            _valid_span(off, sw, w_in, ow_n, &lo, &hi)
+                            off, lo, hi = spans[3 * kw], spans[3 * kw + 1], spans[3 * kw + 2]
                             dst = xg + c * g.in_sp + row * w_in + off
                             if sw == 1:
                                 for ow in range(lo, hi):
@@ -396,10 +395,11 @@ cdef void _seed_channels(floating* a, Py_ssize_t channels, Py_ssize_t size,
 
 # ------------------------------------------------------------------- GEMM path
 
-cdef void _forward_gemm(const Geom* g, const floating* x, const floating* w,
-                        const floating* bias, floating* out, floating* ws,
-                        Py_ssize_t ws_stride, int nt) noexcept nogil:
-    """out = conv(x, w) + bias, one (sample, tile) pair per work item."""
+cdef void _forward_gemm(const Geom* g, const Py_ssize_t* spans, const floating* x,
+                        const floating* w, const floating* bias, floating* out,
+                        floating* ws, Py_ssize_t ws_stride, int nt) noexcept nogil:
+    """out = conv(x, w) + bias, one (sample, tile) pair per work item (spans:
+    _tap_spans)."""
     cdef Py_ssize_t item, nn, r0, r1, tp, grp, kk, ow_n = g.osz[2]
     cdef floating beta
     cdef floating* col
@@ -426,13 +426,14 @@ cdef void _forward_gemm(const Geom* g, const floating* x, const floating* w,
                          w + grp * g.kg * g.ckk, <int>g.ckk, xg + r0 * ow_n, <int>g.in_sp,
                          beta, og, <int>g.out_sp)
                 else:
-                    _im2col(g, xg, col, r0, r1)
+                    _im2col(g, spans, xg, col, r0, r1)
                     gemm(False, False, <int>g.kg, <int>tp, <int>g.ckk, <floating>1,
                          w + grp * g.kg * g.ckk, <int>g.ckk, col, <int>tp,
                          beta, og, <int>g.out_sp)
 
 
-cdef void _backward_gemm(const Geom* g, const floating* dy, const floating* x,
+cdef void _backward_gemm(const Geom* g, const Py_ssize_t* spans, const floating* dy,
+                         const floating* x,
                          const floating* w, floating* dx, const floating* dx_seed,
                          floating* dw, floating* partials, Py_ssize_t n_chunks,
                          floating* ws, Py_ssize_t ws_stride, int nt) noexcept nogil:
@@ -478,7 +479,7 @@ cdef void _backward_gemm(const Geom* g, const floating* dy, const floating* x,
                                  xg + r0 * ow_n, <int>g.in_sp, dyg, <int>g.out_sp,
                                  <floating>1, dwc + grp * g.kg * g.ckk, <int>g.kg)
                         elif want_w:
-                            _im2col(g, xg, col, r0, r1)
+                            _im2col(g, spans, xg, col, r0, r1)
                             gemm(False, True, <int>g.ckk, <int>g.kg, <int>tp, <floating>1,
                                  col, <int>tp, dyg, <int>g.out_sp,
                                  <floating>1, dwc + grp * g.kg * g.ckk, <int>g.kg)
@@ -499,7 +500,7 @@ cdef void _backward_gemm(const Geom* g, const floating* dy, const floating* x,
                             gemm(True, False, <int>g.ckk, <int>tp, <int>g.kg, <floating>1,
                                  wg, <int>g.ckk, dyg, <int>g.out_sp,
                                  <floating>0, col, <int>tp)
-                            _col2im(g, col, dxg, r0, r1)
+                            _col2im(g, spans, col, dxg, r0, r1)
     if want_w:
         _combine_partials(g, partials, n_chunks, dw, nt)
 
@@ -787,29 +788,44 @@ cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const flo
 
 # ----------------------------------------------------------------- direct path
 
-cdef void _direct_channel(const Geom* g, const floating* wk, const floating* src,
-                          floating* dst, bint adjoint) noexcept nogil:
-    """One (input channel, output channel) pair of a convolution with weight slice wk.
+cdef Py_ssize_t* _tap_spans(const Geom* g) except NULL:
+    """For each kernel column kw: its input offset along the row and the output span
+    [lo, hi) that reads inside the row, as (off, lo, hi) triples. Computed once per
+    call: with a stride, _valid_span divides, and per (row, tap) those divisions took
+    most of a strided depthwise convolution's time."""
+    cdef Py_ssize_t* spans = <Py_ssize_t*>_scratch(3 * g.ksz[2], sizeof(Py_ssize_t))
+    cdef Py_ssize_t kw, off
+    for kw in range(g.ksz[2]):
+        off = kw * g.d[2] - g.p[2]
+        spans[3 * kw] = off
+        _valid_span(off, g.s[2], g.isz[2], g.osz[2], &spans[3 * kw + 1], &spans[3 * kw + 2])
+    return spans
+
+
+cdef void _direct_channel(const Geom* g, const Py_ssize_t* spans, const floating* wk,
+                          const floating* src, floating* dst, bint adjoint) noexcept nogil:
+    """One (input channel, output channel) pair of a convolution with weight slice wk
+    (spans: _tap_spans).
 
     Forward: dst (an output channel) += sum over kernel offsets of wk[offset] times
     src (an input channel) shifted. Adjoint: dst (an input channel) += the transpose
     of that map applied to src (an output-channel gradient).
     """
-    cdef Py_ssize_t r, kd, kh, kw, ow, lo, hi, off, row
+    cdef Py_ssize_t r, od, kd, kh, kw, ow, lo, hi, off, row
     cdef Py_ssize_t ow_n = g.osz[2], w_in = g.isz[2], sw = g.s[2]
     cdef floating wv
     cdef floating* o
     cdef const floating* i
     for r in range(g.rows):
+        od = r // g.osz[1]
         for kd in range(g.ksz[0]):
             for kh in range(g.ksz[1]):
-                row = _input_row(g, r // g.osz[1], r % g.osz[1], kd, kh)
+                row = _input_row(g, od, r - od * g.osz[1], kd, kh)
                 if row < 0:
                     continue
                 for kw in range(g.ksz[2]):
                     wv = wk[(kd * g.ksz[1] + kh) * g.ksz[2] + kw]
-                    off = kw * g.d[2] - g.p[2]
-                    _valid_span(off, sw, w_in, ow_n, &lo, &hi)
+                    off, lo, hi = spans[3 * kw], spans[3 * kw + 1], spans[3 * kw + 2]
                     if not adjoint:
                         o = dst + r * ow_n
                         i = src + row * w_in + off
@@ -830,20 +846,23 @@ cdef void _direct_channel(const Geom* g, const floating* wk, const floating* src
                                 o[ow * sw] += wv * i[ow]
 
 
-cdef void _forward_direct(const Geom* g, const floating* x, const floating* w,
-                          const floating* bias, floating* out, int nt) noexcept nogil:
+cdef void _forward_direct(const Geom* g, const Py_ssize_t* spans, const floating* x,
+                          const floating* w, const floating* bias, floating* out,
+                          int nt) noexcept nogil:
     """One input channel per group: out[n, k] = bias[k] + the shifted x[n, k // kg]
     weighted by w[k], one (sample, output channel) per work item."""
     cdef Py_ssize_t item, kk
     for item in prange(g.n * g.k, num_threads=nt, schedule='dynamic'):
         kk = item % g.k
         _fill(out + item * g.out_sp, g.out_sp, bias[kk] if bias != NULL else 0)
-        _direct_channel(g, w + kk * g.kvol, x + ((item // g.k) * g.c + kk // g.kg) * g.in_sp,
+        _direct_channel(g, spans, w + kk * g.kvol,
+                        x + ((item // g.k) * g.c + kk // g.kg) * g.in_sp,
                         out + item * g.out_sp, False)
 
 
-cdef void _backward_input_direct(const Geom* g, const floating* dy, const floating* w,
-                                 floating* dx, const floating* dx_seed, int nt) noexcept nogil:
+cdef void _backward_input_direct(const Geom* g, const Py_ssize_t* spans, const floating* dy,
+                                 const floating* w, floating* dx, const floating* dx_seed,
+                                 int nt) noexcept nogil:
     """Input gradient of _forward_direct, one (sample, input channel) per work item; the
     channel's kg output channels are added in order."""
     cdef Py_ssize_t item, cc, j, kk
@@ -852,49 +871,41 @@ cdef void _backward_input_direct(const Geom* g, const floating* dy, const floati
         _fill(dx + item * g.in_sp, g.in_sp, dx_seed[cc] if dx_seed != NULL else 0)
         for j in range(g.kg):
             kk = cc * g.kg + j
-            _direct_channel(g, w + kk * g.kvol, dy + ((item // g.c) * g.k + kk) * g.out_sp,
-                            dx + item * g.in_sp, True)
+            _direct_channel(g, spans, w + kk * g.kvol,
+                            dy + ((item // g.c) * g.k + kk) * g.out_sp, dx + item * g.in_sp,
+                            True)
 
 
-cdef void _backward_weight_direct(const Geom* g, const floating* dy, const floating* x,
-                                  floating* dw, double* ws, int nt) noexcept nogil:
+cdef void _backward_weight_direct(const Geom* g, const Py_ssize_t* spans,
+                                  const floating* dy, const floating* x, floating* dw,
+                                  double* ws, floating* cols, int nt) noexcept nogil:
     """Weight gradient of _forward_direct: each output channel on one thread, summed
-    over samples and rows in order (float64 accumulators, one per kernel offset)."""
-    cdef Py_ssize_t kk, nn, r, kd, kh, kw, ow, lo, hi, off, row, o
-    cdef Py_ssize_t ow_n = g.osz[2], w_in = g.isz[2], sw = g.s[2]
-    cdef floating s
+    over samples and im2col tiles in order (float64 accumulators, one per kernel
+    offset). A tile's columns (kvol x tile positions, ``cols``: g.kvol * g.tile_p
+    elements per thread) make each tap's share one long dot product with dy; per
+    output row the dots were 8-16 elements long and their setup cost more than the
+    multiply-adds (a depthwise stride-2 weight gradient took 16-33 ms, torch 3)."""
+    cdef Py_ssize_t kk, nn, t, r0, r1, tp, o
     cdef double* acc
-    cdef const floating* xc
-    cdef const floating* xrow
-    cdef const floating* dyrow
+    cdef floating* col
+    cdef const floating* dyp
     acc = NULL
+    col = NULL
     with parallel(num_threads=nt):
         acc = ws + omp_get_thread_num() * g.kvol
+        col = cols + omp_get_thread_num() * g.kvol * g.tile_p
         for kk in prange(g.k, schedule='dynamic'):
             for o in range(g.kvol):
                 acc[o] = 0
             for nn in range(g.n):
-                xc = x + (nn * g.c + kk // g.kg) * g.in_sp
-                for r in range(g.rows):
-                    dyrow = dy + (nn * g.k + kk) * g.out_sp + r * ow_n
-                    for kd in range(g.ksz[0]):
-                        for kh in range(g.ksz[1]):
-                            row = _input_row(g, r // g.osz[1], r % g.osz[1], kd, kh)
-                            if row < 0:
-                                continue
-                            xrow = xc + row * w_in
-                            for kw in range(g.ksz[2]):
-                                off = kw * g.d[2] - g.p[2]
-                                _valid_span(off, sw, w_in, ow_n, &lo, &hi)
-                                if hi <= lo:
-                                    continue
-                                if sw == 1:
-                                    s = row_dot(dyrow + lo, xrow + lo + off, hi - lo)
-                                else:
-                                    s = 0
-                                    for ow in range(lo, hi):
-                                        s = s + dyrow[ow] * xrow[ow * sw + off]
-                                acc[(kd * g.ksz[1] + kh) * g.ksz[2] + kw] += s
+                dyp = dy + (nn * g.k + kk) * g.out_sp
+                for t in range(g.n_tiles):
+                    r0 = t * g.tile_rows
+                    r1 = min(r0 + g.tile_rows, g.rows)
+                    tp = (r1 - r0) * g.osz[2]
+                    _im2col(g, spans, x + (nn * g.c + kk // g.kg) * g.in_sp, col, r0, r1)
+                    for o in range(g.kvol):
+                        acc[o] += row_dot(dyp + r0 * g.osz[2], col + o * tp, tp)
             for o in range(g.kvol):
                 dw[kk * g.kvol + o] = <floating>acc[o]
 
@@ -1061,10 +1072,15 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
     cdef floating* ws = NULL
     cdef floating* wt = NULL
     cdef Py_ssize_t ws_stride = 0
+    cdef Py_ssize_t* spans = NULL
     if g.direct and not g.stride1:
         nt = _threads(g, g.n * g.k, n_threads)
-        with nogil:
-            _forward_direct(g, x, w, bias, out, nt)
+        spans = _tap_spans(g)
+        try:
+            with nogil:
+                _forward_direct(g, spans, x, w, bias, out, nt)
+        finally:
+            free(spans)
         return
     try:
         if g.winograd:
@@ -1095,11 +1111,13 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             if not g.pointwise:
                 ws_stride = g.ckk * g.tile_p
                 ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            spans = _tap_spans(g)
             with nogil:
-                _forward_gemm(g, x, w, bias, out, ws, ws_stride, nt)
+                _forward_gemm(g, spans, x, w, bias, out, ws, ws_stride, nt)
     finally:
         free(ws)
         free(wt)
+        free(spans)
 
 
 cdef bint _input_grad_by_convolution(const Geom* g) noexcept:
@@ -1119,6 +1137,7 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
     cdef floating* partials = NULL
     cdef floating* wf = NULL
     cdef double* sums = NULL
+    cdef Py_ssize_t* spans
     cdef Geom t
     if dx != NULL and _input_grad_by_convolution(g):
         t = _input_grad_geometry(g)
@@ -1145,24 +1164,26 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
             free(partials)
         return
     if g.direct:
-        if dx != NULL:
-            nt = _threads(g, g.n * g.c, n_threads)
-            with nogil:
-                _backward_input_direct(g, dy, w, dx, dx_seed, nt)
-        if dw == NULL:
-            return
-        nt = _threads(g, g.k, n_threads)
+        spans = _tap_spans(g)
         try:
-            sums = <double*>_scratch(nt * g.kvol, sizeof(double))
-            if g.stride1:
-                ws_stride = g.slab_size
-                ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            if dx != NULL:
+                nt = _threads(g, g.n * g.c, n_threads)
                 with nogil:
-                    _backward_weight_direct_s1(g, dy, x, dw, ws, ws_stride, sums, nt)
-            else:
-                with nogil:
-                    _backward_weight_direct(g, dy, x, dw, sums, nt)
+                    _backward_input_direct(g, spans, dy, w, dx, dx_seed, nt)
+            if dw != NULL:
+                nt = _threads(g, g.k, n_threads)
+                sums = <double*>_scratch(nt * g.kvol, sizeof(double))
+                if g.stride1:
+                    ws_stride = g.slab_size
+                    ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+                    with nogil:
+                        _backward_weight_direct_s1(g, dy, x, dw, ws, ws_stride, sums, nt)
+                else:
+                    ws = <floating*>_scratch(nt * g.kvol * g.tile_p, sizeof(floating))
+                    with nogil:
+                        _backward_weight_direct(g, spans, dy, x, dw, sums, ws, nt)
         finally:
+            free(spans)
             free(sums)
             free(ws)
         return
@@ -1171,18 +1192,21 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
     # Without a weight gradient nothing is reduced over the batch: a chunk per sample.
     n_chunks = _n_chunks(g) if dw != NULL else g.n
     nt = _threads(g, n_chunks, n_threads)
+    spans = NULL
     try:
         if not g.pointwise:
             ws_stride = g.ckk * g.tile_p
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
         if dw != NULL:
             partials = <floating*>_scratch(n_chunks * g.k * g.ckk, sizeof(floating))
+        spans = _tap_spans(g)
         with nogil:
-            _backward_gemm(g, dy, x, w, dx, dx_seed, dw, partials, n_chunks,
+            _backward_gemm(g, spans, dy, x, w, dx, dx_seed, dw, partials, n_chunks,
                            ws, ws_stride, nt)
     finally:
         free(ws)
         free(partials)
+        free(spans)
 
 
 cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
@@ -1224,7 +1248,8 @@ def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple str
         backward = _forward_workspace(&t, n_threads) + g.k * g.ckk
     if g.direct:
         i = _threads(&g, g.k, n_threads)   # float64 sums count double
-        backward = max(backward, i * (2 * g.kvol + (g.slab_size if g.stride1 else 0)))
+        backward = max(backward, i * (2 * g.kvol
+                                      + (g.slab_size if g.stride1 else g.kvol * g.tile_p)))
         return _forward_workspace(&g, n_threads), backward
     n_chunks = _wino_weight_chunks(&g)
     if n_chunks > 0:
