@@ -57,7 +57,7 @@ from libc.string cimport memcpy, memset
 from _blas cimport gemm
 from _openmp cimport omp_get_thread_num
 from _parallel cimport threads_for
-from _panel_gemm cimport PYDL_NR, pack_panels, rows_gemm
+from _panel_gemm cimport PYDL_NR, rows_gemm
 from _vmath cimport row_dot, row_sum
 
 cdef extern from "_convrow.h" nogil:
@@ -730,10 +730,10 @@ cdef Py_ssize_t _wino_weight_chunks(const Geom* g) except -1:
 
 cdef inline Py_ssize_t _wino_weight_thread_elements(const Geom* g) noexcept nogil:
     """One thread's workspace for the Winograd weight gradient: 16 transformed input
-    blocks (C x tiles), 16 transformed output-gradient blocks (K x tiles), and one of
-    the latter packed for the GEMM."""
-    return (16 * (_wino_stride(g.c, g.wino_tb) + _wino_stride(g.k, g.wino_tb))
-            + (g.k + PYDL_NR - 1) // PYDL_NR * PYDL_NR * g.wino_tb)
+    blocks (C x tiles) and 16 transformed output-gradient blocks (tiles x K, K rounded
+    up to whole panels)."""
+    return 16 * (_wino_stride(g.c, g.wino_tb)
+                 + _wino_stride((g.k + PYDL_NR - 1) // PYDL_NR * PYDL_NR, g.wino_tb))
 
 
 cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const floating* x,
@@ -743,19 +743,18 @@ cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const flo
     """Weight gradient of _forward_winograd: dU_xi = sum over tiles of (A dy A^T)_xi
     times V_xi, then dw = G^T dU G. Chunk ch of the batch sums its (sample, block) items
     in order into its own partial dU (C x K per xi); partials are added in chunk order."""
-    cdef Py_ssize_t tb = g.wino_tb, vx = _wino_stride(g.c, tb), yx = _wino_stride(g.k, tb)
+    cdef Py_ssize_t tb = g.wino_tb, vx = _wino_stride(g.c, tb)
+    cdef Py_ssize_t yx = _wino_stride((g.k + PYDL_NR - 1) // PYDL_NR * PYDL_NR, tb)
     cdef Py_ssize_t u_size = 16 * g.c * g.k
     cdef Py_ssize_t ch, nn, b, t0, n_t, c, kk, xi, i
     cdef floating acc
     cdef floating* v
     cdef floating* yt
-    cdef floating* bp
     cdef floating* part
-    v = yt = bp = NULL   # thread-private below; set to quiet gcc's firstprivate warning
+    v = yt = NULL   # thread-private below; set to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         v = ws + omp_get_thread_num() * ws_stride
         yt = v + 16 * vx
-        bp = yt + 16 * yx
         for ch in prange(n_chunks, schedule='dynamic'):
             part = partials + ch * u_size
             memset(part, 0, u_size * sizeof(floating))
@@ -766,13 +765,13 @@ cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const flo
                     for c in range(g.c):
                         _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t, v + c * tb,
                                     vx, PYDL_NR)
+                    # B (tiles x K), packed in panels of NR channels, n_t rows each
                     for kk in range(g.k):
                         _wino_grad_output(dy + (nn * g.k + kk) * g.out_sp, g, t0, n_t,
-                                          yt + kk * tb, yx)
+                                          yt + (kk // PYDL_NR) * n_t * PYDL_NR
+                                          + kk % PYDL_NR, yx)
                     for xi in range(16):
-                        # B (tiles x K) = the output-gradient block, transposed
-                        pack_panels(yt + xi * yx, n_t, g.k, 1, tb, bp)
-                        rows_gemm(v + xi * vx, tb, g.c, n_t, bp, g.k,
+                        rows_gemm(v + xi * vx, tb, g.c, n_t, yt + xi * yx, g.k,
                                   part + xi * g.c * g.k, g.k, <const floating*>NULL, True)
     for i in prange(u_size, num_threads=threads_for(u_size * n_chunks, nt),
                     schedule='static'):
@@ -1157,6 +1156,9 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
             partials = <floating*>_scratch(n_chunks * 16 * g.c * g.k, sizeof(floating))
             with nogil:
+                # lanes of a partial last panel are never written; they reach only
+                # GEMM columns that are not stored, but should not be garbage
+                memset(ws, 0, nt * ws_stride * sizeof(floating))
                 _backward_weight_winograd(g, dy, x, dw, partials, n_chunks, ws, ws_stride,
                                           nt)
         finally:
