@@ -325,10 +325,12 @@ class CSVLogger(Callback):
         self._keys = None
 
     def on_train_begin(self, logs=None):
-        self._header_written = (self.append and os.path.exists(self.filename)
-                                and os.path.getsize(self.filename) > 0)
-        if not self.append:
-            open(self.filename, "w").close()   # truncate now, like Keras
+        # resolved once (a later chdir does not move the log); opened now so that a
+        # bad path fails before the first epoch, and truncated unless appending
+        self._path = os.path.abspath(self.filename)
+        self._header_written = (self.append and os.path.exists(self._path)
+                                and os.path.getsize(self._path) > 0)
+        open(self._path, "a" if self.append else "w").close()
         self._keys = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -336,12 +338,12 @@ class CSVLogger(Callback):
         rows = []
         if self._keys is None:
             self._keys = sorted(logs)
-            if not self._header_written:
-                rows.append(["epoch"] + self._keys)
-                self._header_written = True
+        if not self._header_written:
+            rows.append(["epoch"] + self._keys)
         rows.append([epoch] + [_csv_value(logs.get(k, "NA")) for k in self._keys])
-        with open(self.filename, "a", newline="") as f:
+        with open(self._path, "a", newline="") as f:
             csv.writer(f, delimiter=self.separator).writerows(rows)
+        self._header_written = True
 
 
 def _csv_value(v):
@@ -357,8 +359,11 @@ class TerminateOnNaN(Callback):
     The optimizer's state (momentum, Adam's moments, its step counts and learning
     rates) is put back to what it was before that update too, so that training can go
     on from the restored weights, e.g. after lowering the learning rate, without a
-    NaN left in a momentum buffer. It keeps two copies of the parameters, buffers and
-    optimizer state, refreshed every step.
+    NaN left in a momentum buffer (optimizers without ``state_dict`` /
+    ``load_state_dict`` are left as they are). A learning-rate scheduler is not rolled
+    back. It keeps two copies of the parameters and buffers (reused) and of the
+    optimizer's ``state_dict()`` (taken anew each step: with Adam about four times
+    the parameters' size, and a copy per step).
     """
 
     def __init__(self):
@@ -377,6 +382,11 @@ class TerminateOnNaN(Callback):
     def _values(self):
         return [getattr(m, name) for m, name in self._entries]
 
+    def _restores_optimizer(self):
+        opt = getattr(self, "optimizer", None)
+        return callable(getattr(opt, "state_dict", None)) and \
+            callable(getattr(opt, "load_state_dict", None))
+
     @staticmethod
     def _array(value):
         return value.data if hasattr(value, "data") and not isinstance(value, np.ndarray) \
@@ -389,7 +399,7 @@ class TerminateOnNaN(Callback):
         # Rotate: the snapshot of the previous step becomes "previous", and the
         # reused buffer receives the weights this step starts from.
         self._previous, self._current = self._current, self._previous
-        if self.optimizer is not None:
+        if self._restores_optimizer():
             self._opt_previous = self._opt_current
             self._opt_current = self.optimizer.state_dict()
         arrays = [self._array(v) for v in self._values()]
@@ -408,7 +418,7 @@ class TerminateOnNaN(Callback):
         for value, saved in zip(self._values(), good):
             np.copyto(self._array(value), saved)
         good_opt = self._opt_current if first else self._opt_previous
-        if self.optimizer is not None and good_opt is not None:
+        if self._restores_optimizer() and good_opt is not None:
             self.optimizer.load_state_dict(good_opt)
         steps = (self.params or {}).get("steps", "?")
         self.stopped_epoch, self.stopped_step = self._epoch + 1, batch + 1

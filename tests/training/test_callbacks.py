@@ -224,6 +224,45 @@ def test_terminate_on_nan_restores_the_optimizer_state_so_training_can_go_on():
     assert h.history["loss"][-1] < h.history["loss"][0]
 
 
+def test_terminate_on_nan_accepts_an_optimizer_without_state_dict():
+    """fit accepts any object with step() and param_groups; TerminateOnNaN then
+    restores the weights only."""
+    x = np.full((4, 2), 1e30, np.float32)
+    y = np.zeros((4, 1), np.float32)
+    pydl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 1))
+    initial = model.state_dict()
+    inner = SGD(model.parameters(), lr=0.1)
+
+    class Bare:
+        param_groups = inner.param_groups
+
+        def step(self):
+            inner.step()
+
+        def zero_grad(self):
+            inner.zero_grad()
+
+    with pytest.warns(RuntimeWarning, match="TerminateOnNaN"):
+        pydl.fit(model, x, y, loss="mse", optimizer=Bare(), epochs=2, batch_size=4,
+                 callbacks=[TerminateOnNaN()], verbose=0)
+    _assert_state_equal(model.state_dict(), initial)
+
+
+def test_csv_logger_bad_path_fails_before_training(tmp_path):
+    model, x, y = _setup(n=20)
+    epochs = []
+
+    class Count(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs.append(epoch)
+
+    with pytest.raises(OSError):
+        _fit(model, x, y, [CSVLogger(tmp_path / "missing" / "log.csv", append=True),
+                           Count()], epochs=2)
+    assert epochs == []
+
+
 def test_csv_logger_keeps_rows_and_no_open_file_when_training_raises(tmp_path):
     path = tmp_path / "log.csv"
     model, x, y = _setup(n=20)
