@@ -9,6 +9,7 @@ import pytest
 import pydl
 from pydl import functional as F
 from pydl import nn
+from pydl._ext import conv as _conv
 from pydl.testing import gradcheck
 from tests.cases_conv import (conv_args, draw_arrays, random_conv_config,
                               random_conv_transpose_config)
@@ -23,6 +24,10 @@ LAYERS = [
      (1, 3, 6, 6)),
     ("Conv2d-1x1", lambda: nn.Conv2d(5, 3, 1), (2, 5, 3, 4)),
     ("Conv2d-unbatched", lambda: nn.Conv2d(2, 3, 3), (2, 5, 5)),
+    # 16 channels and >= 16 tiles: the Winograd kernels (forward, input and weight grads)
+    ("Conv2d-winograd", lambda: nn.Conv2d(16, 17, 3, padding=1), (1, 16, 8, 7)),
+    ("ConvTranspose2d-winograd", lambda: nn.ConvTranspose2d(16, 16, 3, padding=1),
+     (1, 16, 8, 8)),
     ("Conv3d", lambda: nn.Conv3d(2, 3, (2, 3, 2), stride=(1, 2, 1), padding=1), (1, 2, 3, 5, 4)),
     ("ConvTranspose1d", lambda: nn.ConvTranspose1d(3, 2, 3, stride=2, output_padding=1),
      (2, 3, 4)),
@@ -36,6 +41,14 @@ LAYERS = [
 
 @pytest.mark.parametrize("name,make,shape", LAYERS, ids=[c[0] for c in LAYERS])
 def test_layer_gradcheck(name, make, shape):
+    if name.endswith("winograd"):
+        m = make()
+        x = np.zeros(shape, np.float32)
+        spec = F.conv._conv_spec(2, x, m.weight.data, None, m.stride, m.padding, m.dilation,
+                                 m.groups) if not name.startswith("ConvTranspose") else None
+        if spec is not None:
+            assert _conv.forward_path(spec.in5, spec.w5, spec.out5, spec.stride,
+                                      spec.padding, spec.dilation, spec.groups) == "winograd"
     pydl.manual_seed(0)
     m = make().double()
     x = np.random.default_rng(0).standard_normal(shape)
@@ -181,6 +194,9 @@ def test_functional_parity_with_pytorch_randomized(torch, name, nd, dtype):
      (3, 4, 9, 9)),
     (nn.Conv1d, "Conv1d", (4, 6, 5), dict(padding=2, dilation=2), (2, 4, 17)),
     (nn.Conv3d, "Conv3d", (2, 4, 3), dict(padding=(1, 0, 1)), (1, 2, 4, 5, 6)),
+    (nn.Conv2d, "Conv2d", (32, 24, 3), dict(padding=1), (3, 32, 12, 11)),   # Winograd
+    (nn.ConvTranspose2d, "ConvTranspose2d", (16, 20, 3), dict(padding=2),   # Winograd
+     (2, 16, 11, 12)),
     (nn.ConvTranspose2d, "ConvTranspose2d", (4, 6, 3),
      dict(stride=2, padding=1, output_padding=1, groups=2), (2, 4, 5, 4)),
     (nn.ConvTranspose1d, "ConvTranspose1d", (3, 2, 4), dict(stride=3), (2, 3, 5)),
