@@ -17,14 +17,17 @@ The paths, chosen by shape:
   group go into a thread-local workspace (C/groups * kvol x tile), then one
   single-threaded GEMM per tile; the input gradient is GEMM + col2im per sample.
 - Winograd (2-D 3x3, stride 1, no dilation, one group, at least WINOGRAD_MIN_CHANNELS
-  channels in and out): F(2x2, 3x3) (csrc/_winograd.h), 2.25x fewer multiply-adds.
-  Per (sample, block of tiles): the input transform writes packed GEMM panels, 16
-  small GEMMs (csrc/_panel_gemm.h) with the transformed weight, the output transform.
-  The input gradient of such a convolution is one too (stride 1, flipped weight).
+  channels in and out and WINOGRAD_MIN_TILES 2x2 output tiles per plane): F(2x2, 3x3)
+  (csrc/_winograd.h), 2.25x fewer multiply-adds. Per (sample, block of tiles): the
+  input transform writes packed GEMM panels, 16 small GEMMs (csrc/_panel_gemm.h)
+  with the transformed weight, the output transform. The input gradient of such a
+  convolution is one too (stride 1, flipped weight); the weight gradient sums the
+  adjoint transforms' products over fixed batch chunks.
 - pointwise (1x1 kernel, stride 1, no padding): the input already is the column
   matrix; GEMM reads it in place.
 - direct (one input channel per group, e.g. depthwise): multiply-adds over whole
-  zero-padded planes (stride 1) or rows (strided); a GEMM with k = kvol (9) and
+  zero-padded planes (stride 1) or rows (strided; the weight gradient then takes one
+  long dot per tap over a channel's im2col tile); a GEMM with k = kvol (9) and
   m = K/groups (1) would waste most of its time.
 
 Work is split over (sample, tile) pairs, so even batch 1 runs on every thread. Every
