@@ -1075,17 +1075,13 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
     cdef floating* wt = NULL
     cdef Py_ssize_t ws_stride = 0
     cdef Py_ssize_t* spans = NULL
-    if g.direct and not g.stride1:
-        nt = _threads(g, g.n * g.k, n_threads)
-        spans = _tap_spans(g)
-        try:
+    try:
+        if g.direct and not g.stride1:
+            nt = _threads(g, g.n * g.k, n_threads)
+            spans = _tap_spans(g)
             with nogil:
                 _forward_direct(g, spans, x, w, bias, out, nt)
-        finally:
-            free(spans)
-        return
-    try:
-        if g.winograd:
+        elif g.winograd:
             nt = _threads(g, g.n * g.wino_blocks, n_threads)
             ws_stride = _wino_thread_elements(g)
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
@@ -1230,6 +1226,19 @@ cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
     return _threads(g, g.n * g.n_tiles, n_threads) * g.ckk * g.tile_p
 
 
+cdef Geom _geometry_of_shapes(tuple in_shape, tuple w_shape, tuple out_shape,
+                              tuple stride, tuple padding, tuple dilation,
+                              Py_ssize_t groups) except *:
+    """_geometry from 5-D shapes given as Python tuples (the size queries below)."""
+    cdef Py_ssize_t i_sh[5]
+    cdef Py_ssize_t w_sh[5]
+    cdef Py_ssize_t o_sh[5]
+    cdef Py_ssize_t i
+    for i in range(5):
+        i_sh[i], w_sh[i], o_sh[i] = in_shape[i], w_shape[i], out_shape[i]
+    return _geometry(i_sh, w_sh, o_sh, stride, padding, dilation, groups)
+
+
 def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,
                        tuple padding, tuple dilation, Py_ssize_t groups, int n_threads):
     """Workspace (elements) the kernels allocate for this 5-D convolution.
@@ -1240,13 +1249,9 @@ def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple str
     weight gradient's tiles plus up to ``MAX_CHUNKS`` partial weight gradients.
     Neither grows with the batch.
     """
-    cdef Py_ssize_t i_sh[5]
-    cdef Py_ssize_t w_sh[5]
-    cdef Py_ssize_t o_sh[5]
     cdef Py_ssize_t i, n_chunks, backward = 0
-    for i in range(5):
-        i_sh[i], w_sh[i], o_sh[i] = in_shape[i], w_shape[i], out_shape[i]
-    cdef Geom g = _geometry(i_sh, w_sh, o_sh, stride, padding, dilation, groups)
+    cdef Geom g = _geometry_of_shapes(in_shape, w_shape, out_shape, stride, padding,
+                                      dilation, groups)
     cdef Geom t
     if _input_grad_by_convolution(&g):
         t = _input_grad_geometry(&g)
@@ -1274,13 +1279,8 @@ def forward_path(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,
     ``"winograd"``, ``"direct"``, ``"shifted"`` (stride-1 slabs), ``"pointwise"`` or
     ``"im2col"``. The input gradient of a stride-1 convolution takes the path of its
     own convolution (see _input_grad_geometry)."""
-    cdef Py_ssize_t i_sh[5]
-    cdef Py_ssize_t w_sh[5]
-    cdef Py_ssize_t o_sh[5]
-    cdef Py_ssize_t i
-    for i in range(5):
-        i_sh[i], w_sh[i], o_sh[i] = in_shape[i], w_shape[i], out_shape[i]
-    cdef Geom g = _geometry(i_sh, w_sh, o_sh, stride, padding, dilation, groups)
+    cdef Geom g = _geometry_of_shapes(in_shape, w_shape, out_shape, stride, padding,
+                                      dilation, groups)
     if g.winograd:
         return "winograd"
     if g.direct:
