@@ -56,12 +56,17 @@ cdef inline floating vsigmoid(floating x) noexcept nogil:
         return 1.0 / (1.0 + exp(-x))
 
 
+cdef inline floating vlog1p_unit(floating u) noexcept nogil:
+    """log(1 + u) for u in [0, 1]."""
+    if floating is float:
+        return pydl_log1pf_unit(u)
+    else:
+        return log1p(u)
+
+
 cdef inline floating vsoftplus_neg_abs(floating x) noexcept nogil:
     """log(1 + exp(-|x|)): the bounded part of softplus, in (0, log 2]."""
-    if floating is float:
-        return pydl_log1pf_unit(pydl_expf(-fabs(x)))
-    else:
-        return log1p(exp(-fabs(x)))
+    return vlog1p_unit(vexp(<floating>-fabs(x)))
 
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -21,7 +21,7 @@ from _openmp cimport omp_get_thread_num
 
 from _parallel cimport threads_for
 from _vmath cimport (vexp, row_max, row_exp_sum, row_shift_dot,
-                    row_sum, pydl_log1pf_unit)
+                    row_sum, vlog1p_unit)
 
 # Elements per partial sum of the elementwise losses. Fixed, so the sum's rounding
 # never depends on how many threads computed the parts.
@@ -152,14 +152,6 @@ cdef inline floating _flog1p(floating x) noexcept nogil:
         return log1p(x)
 
 
-cdef inline floating _log1p_unit(floating u) noexcept nogil:
-    """log(1 + u) for u in [0, 1]."""
-    if floating is float:
-        return pydl_log1pf_unit(u)
-    else:
-        return log1p(u)
-
-
 cdef inline floating _exp_neg_abs(floating x) noexcept nogil:
     """exp(-|x|), in (0, 1]: with it sigmoid(x) = 1/(1+e) or e/(1+e) by sign, and
     softplus(-x) = log1p(e) + max(-x, 0). One exp serves all three."""
@@ -219,7 +211,7 @@ cdef inline floating _bce_logits_elem(floating x, floating y, floating w, floati
     cdef floating e = _exp_neg_abs(x)
     cdef floating inv = 1 / (1 + e)
     cdef floating sig = inv if x >= 0 else e * inv
-    cdef floating sp = _log1p_unit(e) + (-x if x < 0 else 0)
+    cdef floating sp = vlog1p_unit(e) + (-x if x < 0 else 0)
     g[0] = scale * w * (sig * c - pw * y)
     return w * ((1 - y) * x + c * sp)
 
@@ -267,7 +259,7 @@ cdef inline floating _focal_elem(floating x, floating t, floating a, floating gm
     cdef floating inv = 1 / (1 + e)
     cdef floating s = inv if x >= 0 else e * inv
     cdef floating sn = e * inv if x >= 0 else inv
-    cdef floating ce = (1 - t) * x + _log1p_unit(e) + (-x if x < 0 else 0)
+    cdef floating ce = (1 - t) * x + vlog1p_unit(e) + (-x if x < 0 else 0)
     cdef floating q = s * (1 - t) + sn * t
     cdef floating mod = q * q if square else _fpow(q, gm)
     cdef floating at = a * t + (1 - a) * (1 - t) if use_alpha else 1
