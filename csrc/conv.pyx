@@ -17,12 +17,17 @@ The paths, chosen by shape:
   group go into a thread-local workspace (C/groups * kvol x tile), then one
   single-threaded GEMM per tile; the input gradient is GEMM + col2im per sample.
 - Winograd (2-D 3x3, stride 1, no dilation, one group, at least WINOGRAD_MIN_CHANNELS
-  channels in and out and WINOGRAD_MIN_TILES 2x2 output tiles per plane): F(2x2, 3x3)
-  (csrc/_winograd.h), 2.25x fewer multiply-adds. Per (sample, block of tiles): the
-  input transform writes packed GEMM panels, 16 small GEMMs (csrc/_panel_gemm.h)
-  with the transformed weight, the output transform. The input gradient of such a
-  convolution is one too (stride 1, flipped weight); the weight gradient sums the
-  adjoint transforms' products over fixed batch chunks.
+  channels in and out): F(4x4, 3x3) where the output plane holds WINOGRAD4_MIN_TILES
+  4x4 tiles (4x fewer multiply-adds than direct), else F(2x2, 3x3) where it holds
+  WINOGRAD_MIN_TILES 2x2 tiles (2.25x fewer) (csrc/_winograd.h). Per (sample, block
+  of tiles): the input transform writes packed GEMM panels, 36 or 16 small GEMMs
+  (csrc/_panel_gemm.h) with the transformed weight, the output transform. The input
+  gradient of such a convolution is one too (stride 1, flipped weight); the weight
+  gradient sums the adjoint transforms' products over fixed batch chunks, in blocks
+  of tiles that run across samples (F(4x4) only on planes of
+  WINOGRAD4_WEIGHT_MIN_TILES tiles, see _wino_weight_geometry). F(2x2)'s transforms
+  are exact on small integers; F(4x4)'s weight transform divides by 6 and 30, and its
+  float32 error is about 5-8x F(2x2)'s (a few 1e-6 of the largest value).
 - pointwise (1x1 kernel, stride 1, no padding): the input already is the column
   matrix; GEMM reads it in place.
 - direct (one input channel per group, e.g. depthwise): multiply-adds over whole
@@ -72,28 +77,35 @@ cdef extern from "_convrow.h" nogil:
                       double w1, double w2, Py_ssize_t n)
 
 cdef extern from "_winograd.h" nogil:
-    void pydl_wino_weight_f(const float* w, Py_ssize_t K, Py_ssize_t C, float* U)
-    void pydl_wino_weight_d(const double* w, Py_ssize_t K, Py_ssize_t C, double* U)
-    void pydl_wino_input_f(const float* x, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
-                           Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt,
-                           float* dst, Py_ssize_t xs, Py_ssize_t ps)
-    void pydl_wino_input_d(const double* x, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
-                           Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt,
-                           double* dst, Py_ssize_t xs, Py_ssize_t ps)
-    void pydl_wino_output_f(const float* m, Py_ssize_t xs, Py_ssize_t tw_n, Py_ssize_t t0,
-                            Py_ssize_t nt, float bias, float* out, Py_ssize_t OH,
-                            Py_ssize_t OW)
-    void pydl_wino_output_d(const double* m, Py_ssize_t xs, Py_ssize_t tw_n, Py_ssize_t t0,
-                            Py_ssize_t nt, double bias, double* out, Py_ssize_t OH,
-                            Py_ssize_t OW)
-    void pydl_wino_grad_output_f(const float* dy, Py_ssize_t OH, Py_ssize_t OW,
-                                 Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt, float* dst,
-                                 Py_ssize_t xs)
-    void pydl_wino_grad_output_d(const double* dy, Py_ssize_t OH, Py_ssize_t OW,
-                                 Py_ssize_t tw_n, Py_ssize_t t0, Py_ssize_t nt, double* dst,
-                                 Py_ssize_t xs)
-    void pydl_wino_grad_weight_f(const float* dU, Py_ssize_t K, Py_ssize_t C, float* dw)
-    void pydl_wino_grad_weight_d(const double* dU, Py_ssize_t K, Py_ssize_t C, double* dw)
+    # F(m x m, 3x3), m = 2 or 4 (Geom.wino_m); see the header for layouts
+    void pydl_winograd_weight_f(int m, const float* w, Py_ssize_t K, Py_ssize_t C,
+                                float* U)
+    void pydl_winograd_weight_d(int m, const double* w, Py_ssize_t K, Py_ssize_t C,
+                                double* U)
+    void pydl_winograd_input_f(int m, const float* x, Py_ssize_t H, Py_ssize_t W,
+                               Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0,
+                               Py_ssize_t nt, float* dst, Py_ssize_t xs, Py_ssize_t ps)
+    void pydl_winograd_input_d(int m, const double* x, Py_ssize_t H, Py_ssize_t W,
+                               Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0,
+                               Py_ssize_t nt, double* dst, Py_ssize_t xs, Py_ssize_t ps)
+    void pydl_winograd_output_f(int m, const float* mm, Py_ssize_t xs, Py_ssize_t tw_n,
+                                Py_ssize_t t0, Py_ssize_t nt, float bias, float* out,
+                                Py_ssize_t OH, Py_ssize_t OW)
+    void pydl_winograd_output_d(int m, const double* mm, Py_ssize_t xs, Py_ssize_t tw_n,
+                                Py_ssize_t t0, Py_ssize_t nt, double bias, double* out,
+                                Py_ssize_t OH, Py_ssize_t OW)
+    void pydl_winograd_grad_output_f(int m, const float* dy, Py_ssize_t plane, int nch,
+                                     Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t tw_n,
+                                     Py_ssize_t t0, Py_ssize_t nt, float* dst,
+                                     Py_ssize_t xs)
+    void pydl_winograd_grad_output_d(int m, const double* dy, Py_ssize_t plane, int nch,
+                                     Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t tw_n,
+                                     Py_ssize_t t0, Py_ssize_t nt, double* dst,
+                                     Py_ssize_t xs)
+    void pydl_winograd_grad_weight_f(int m, const float* dU, Py_ssize_t K, Py_ssize_t C,
+                                     float* dw)
+    void pydl_winograd_grad_weight_d(int m, const double* dU, Py_ssize_t K, Py_ssize_t C,
+                                     double* dw)
 
 # Target size (elements) of one thread's im2col tile. A tile is a whole number of
 # output rows, at least one.
@@ -108,11 +120,18 @@ PARTIAL_BUDGET = 8 * 1024 * 1024
 # Winograd: below this many channels (in or out), or tiles per output plane, the
 # transforms cost more than the multiply-adds they save (measured: 32->64 channels on
 # 4x4 planes, 4 tiles, ran 0.78x the speed of the stride-1 path at 2 threads; 16->32
-# on 8x8, 16 tiles, 1.16x). One thread's transformed tiles and GEMM outputs take about
-# WINOGRAD_ELEMENTS elements: blocks of 16 to 256 tiles.
+# on 8x8, 16 tiles, 1.16x). F(4x4, 3x3) from 16 tiles of 4x4 (16x16 planes: even with
+# F(2x2) there; 32x32: 1.2-1.3x faster forward and input gradient); its weight
+# gradient from 32 (see _wino_weight_geometry). One thread's transformed tiles and
+# GEMM outputs take about WINOGRAD_ELEMENTS elements (the weight gradient's,
+# WINOGRAD_WEIGHT_ELEMENTS): blocks of 16 to 256 tiles.
 WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_MIN_TILES = 16
+WINOGRAD4_MIN_TILES = 16
+WINOGRAD4_WEIGHT_MIN_TILES = 32
 WINOGRAD_ELEMENTS = 262144
+WINOGRAD_WEIGHT_ELEMENTS = 262144
+WINOGRAD_WEIGHT_MAX_TILES = 256
 BLAS_INT_MAX = 2**31 - 1
 WORK_MAX = 2**40   # elements: a workspace size past this is an error, not an allocation
 
@@ -135,9 +154,11 @@ cdef struct Geom:
     bint direct                             # one input channel per group
     bint shifted                            # stride 1: GEMMs over a padded slab
     bint stride1                            # every stride is 1
-    bint winograd                           # 2-D 3x3 stride 1: F(2x2, 3x3)
+    bint winograd                           # 2-D 3x3 stride 1: F(m x m, 3x3)
+    Py_ssize_t wino_m, wino_nx              # Winograd: tile size m (2 or 4), (m + 2)^2
     Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
     Py_ssize_t wino_tb, wino_blocks         # tiles per block (multiple of 16), per plane
+    Py_ssize_t wino_tbw                     # weight gradient: tiles per block (any samples)
 
 
 cdef Geom _geometry(const Py_ssize_t* in_shape, const Py_ssize_t* w_shape,
@@ -198,7 +219,7 @@ cdef int _derive(Geom* g) except -1:
     g.rows = g.osz[0] * g.osz[1]
     g.direct = g.cg == 1 and not g.pointwise
     g.shifted = g.stride1 and not g.pointwise and not g.direct
-    _derive_winograd(g)
+    _derive_winograd(g, WINOGRAD4_MIN_TILES)
     # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
     # tiles of 3 and one of 2, not 10 and 2).
     row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
@@ -226,30 +247,44 @@ cdef int _derive(Geom* g) except -1:
     return 0
 
 
-cdef void _derive_winograd(Geom* g) except *:
-    """Whether the Winograd path serves g, and its blocks of tiles: a function of the
-    shape only, so the result is the same at any thread count."""
-    cdef Py_ssize_t tb
+cdef void _derive_winograd(Geom* g, Py_ssize_t min_tiles4) except *:
+    """Whether the Winograd path serves g, with which tile (F(4x4, 3x3) where the plane
+    holds min_tiles4 tiles of 4x4 outputs, else F(2x2, 3x3)), and its blocks of tiles:
+    a function of the shape only, so the result is the same at any thread count."""
+    cdef Py_ssize_t tb, m
     g.winograd = (g.stride1 and g.groups == 1 and g.ksz[0] == 1 and g.ksz[1] == 3
                   and g.ksz[2] == 3 and g.d[1] == 1 and g.d[2] == 1 and g.isz[0] == 1
                   and g.osz[0] == 1 and g.p[0] == 0 and g.c >= WINOGRAD_MIN_CHANNELS
                   and g.k >= WINOGRAD_MIN_CHANNELS)
-    g.wino_tw = g.wino_tiles = g.wino_tb = g.wino_blocks = 0
+    g.wino_m = g.wino_nx = g.wino_tw = g.wino_tiles = g.wino_tb = g.wino_blocks = 0
+    g.wino_tbw = 0
     if not g.winograd:
         return
-    g.wino_tw = (g.osz[2] + 1) // 2
-    g.wino_tiles = _limited(int(g.wino_tw) * ((g.osz[1] + 1) // 2), BLAS_INT_MAX,
+    m = 4 if (g.osz[1] + 3) // 4 * ((g.osz[2] + 3) // 4) >= min_tiles4 else 2
+    g.wino_tw = (g.osz[2] + m - 1) // m
+    g.wino_tiles = _limited(int(g.wino_tw) * ((g.osz[1] + m - 1) // m), BLAS_INT_MAX,
                             "a plane's Winograd tiles")
-    if g.wino_tiles < WINOGRAD_MIN_TILES:
+    if m == 2 and g.wino_tiles < WINOGRAD_MIN_TILES:
         g.winograd = False
         g.wino_tw = g.wino_tiles = 0
         return
-    tb = WINOGRAD_ELEMENTS // (16 * (g.c + g.k))
+    g.wino_m = m
+    g.wino_nx = (m + 2) * (m + 2)
+    tb = WINOGRAD_ELEMENTS // (g.wino_nx * (g.c + g.k))
     tb = min(max(tb - tb % PYDL_NR, PYDL_NR), 256)
     g.wino_blocks = (g.wino_tiles + tb - 1) // tb
     tb = (g.wino_tiles + g.wino_blocks - 1) // g.wino_blocks     # balanced
-    g.wino_tb = (tb + PYDL_NR - 1) // PYDL_NR * PYDL_NR
+    g.wino_tb = _panel_round(tb)
     g.wino_blocks = (g.wino_tiles + g.wino_tb - 1) // g.wino_tb
+    # The weight gradient's blocks are the GEMMs' sums (their k): they run on across
+    # samples, so that a small plane does not make short sums.
+    tb = WINOGRAD_WEIGHT_ELEMENTS // (g.wino_nx * (g.c + _panel_round(g.k)))
+    g.wino_tbw = min(max(tb - tb % PYDL_NR, PYDL_NR), WINOGRAD_WEIGHT_MAX_TILES)
+
+
+cdef inline Py_ssize_t _panel_round(Py_ssize_t n) noexcept nogil:
+    """n rounded up to whole panels of PYDL_NR."""
+    return (n + PYDL_NR - 1) // PYDL_NR * PYDL_NR
 
 
 cdef inline Py_ssize_t _wino_stride(Py_ssize_t rows, Py_ssize_t tb) noexcept nogil:
@@ -260,9 +295,9 @@ cdef inline Py_ssize_t _wino_stride(Py_ssize_t rows, Py_ssize_t tb) noexcept nog
 
 
 cdef inline Py_ssize_t _wino_thread_elements(const Geom* g) noexcept nogil:
-    """One thread's Winograd workspace: 16 transformed input blocks (C x tiles, packed)
-    and 16 GEMM outputs (K x tiles)."""
-    return 16 * (_wino_stride(g.c, g.wino_tb) + _wino_stride(g.k, g.wino_tb))
+    """One thread's Winograd workspace: nx transformed input blocks (C x tiles, packed)
+    and nx GEMM outputs (K x tiles)."""
+    return g.wino_nx * (_wino_stride(g.c, g.wino_tb) + _wino_stride(g.k, g.wino_tb))
 
 
 cdef Py_ssize_t _n_chunks(const Geom* g):
@@ -655,46 +690,62 @@ cdef void _forward_shifted(const Geom* g, const floating* x, const floating* wt,
 
 # -------------------------------------------------------------- Winograd path
 
+# Each wrapper picks the float type; the header picks the tile size (g.wino_m).
+
 cdef inline void _wino_input(const floating* x, const Geom* g, Py_ssize_t t0,
                              Py_ssize_t nt, floating* dst, Py_ssize_t xs,
                              Py_ssize_t ps) noexcept nogil:
     if floating is float:
-        pydl_wino_input_f(x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw, t0, nt, dst,
-                          xs, ps)
+        pydl_winograd_input_f(g.wino_m, x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw,
+                              t0, nt, dst, xs, ps)
     else:
-        pydl_wino_input_d(x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw, t0, nt, dst,
-                          xs, ps)
+        pydl_winograd_input_d(g.wino_m, x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw,
+                              t0, nt, dst, xs, ps)
 
 
 cdef inline void _wino_output(const floating* m, Py_ssize_t xs, const Geom* g,
                               Py_ssize_t t0, Py_ssize_t nt, floating bias,
                               floating* out) noexcept nogil:
     if floating is float:
-        pydl_wino_output_f(m, xs, g.wino_tw, t0, nt, bias, out, g.osz[1], g.osz[2])
+        pydl_winograd_output_f(g.wino_m, m, xs, g.wino_tw, t0, nt, bias, out, g.osz[1],
+                               g.osz[2])
     else:
-        pydl_wino_output_d(m, xs, g.wino_tw, t0, nt, bias, out, g.osz[1], g.osz[2])
+        pydl_winograd_output_d(g.wino_m, m, xs, g.wino_tw, t0, nt, bias, out, g.osz[1],
+                               g.osz[2])
 
 
-cdef inline void _wino_grad_output(const floating* dy, const Geom* g, Py_ssize_t t0,
-                                   Py_ssize_t nt, floating* dst,
+cdef inline void _wino_grad_output(const floating* dy, int nch, const Geom* g,
+                                   Py_ssize_t t0, Py_ssize_t nt, floating* dst,
                                    Py_ssize_t xs) noexcept nogil:
+    """The output-gradient transform of nch <= 8 consecutive output channels (planes
+    dy, dy + out_sp, ...) into lanes dst, dst + 1, ... of a panel."""
     if floating is float:
-        pydl_wino_grad_output_f(dy, g.osz[1], g.osz[2], g.wino_tw, t0, nt, dst, xs)
+        pydl_winograd_grad_output_f(g.wino_m, dy, g.out_sp, nch, g.osz[1], g.osz[2],
+                                    g.wino_tw, t0, nt, dst, xs)
     else:
-        pydl_wino_grad_output_d(dy, g.osz[1], g.osz[2], g.wino_tw, t0, nt, dst, xs)
+        pydl_winograd_grad_output_d(g.wino_m, dy, g.out_sp, nch, g.osz[1], g.osz[2],
+                                    g.wino_tw, t0, nt, dst, xs)
 
 
 cdef void _wino_weight(const Geom* g, const floating* w, floating* U) noexcept nogil:
     if floating is float:
-        pydl_wino_weight_f(w, g.k, g.c, U)
+        pydl_winograd_weight_f(g.wino_m, w, g.k, g.c, U)
     else:
-        pydl_wino_weight_d(w, g.k, g.c, U)
+        pydl_winograd_weight_d(g.wino_m, w, g.k, g.c, U)
+
+
+cdef void _wino_grad_weight(const Geom* g, const floating* dU,
+                            floating* dw) noexcept nogil:
+    if floating is float:
+        pydl_winograd_grad_weight_f(g.wino_m, dU, g.k, g.c, dw)
+    else:
+        pydl_winograd_grad_weight_d(g.wino_m, dU, g.k, g.c, dw)
 
 
 cdef void _forward_winograd(const Geom* g, const floating* x, const floating* U,
                             const floating* bias, floating* out, floating* ws,
                             Py_ssize_t ws_stride, int nt) noexcept nogil:
-    """F(2x2, 3x3) convolution with the transformed weight U (_wino_weight), one
+    """F(m x m, 3x3) convolution with the transformed weight U (_wino_weight), one
     (sample, block of tiles) per work item. The workspace arrives zeroed: panel lanes
     past a short last block hold zeros or an earlier block's finite values, and reach
     only GEMM columns that are not written back."""
@@ -705,7 +756,7 @@ cdef void _forward_winograd(const Geom* g, const floating* x, const floating* U,
     v = m = NULL   # thread-private below; set to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         v = ws + omp_get_thread_num() * ws_stride
-        m = v + 16 * vx
+        m = v + g.wino_nx * vx
         for item in prange(g.n * g.wino_blocks, schedule='dynamic'):
             nn = item // g.wino_blocks
             t0 = (item % g.wino_blocks) * tb
@@ -713,7 +764,7 @@ cdef void _forward_winograd(const Geom* g, const floating* x, const floating* U,
             for c in range(g.c):
                 _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t, v + c * PYDL_NR, vx,
                             g.c * PYDL_NR)
-            for xi in range(16):
+            for xi in range(g.wino_nx):
                 rows_gemm(U + xi * g.k * g.c, g.c, g.k, g.c, v + xi * vx, n_t, m + xi * mx,
                           tb, <const floating*>NULL, False)
             for kk in range(g.k):
@@ -721,22 +772,48 @@ cdef void _forward_winograd(const Geom* g, const floating* x, const floating* U,
                              out + (nn * g.k + kk) * g.out_sp)
 
 
+cdef enum:
+    REDUCE_BLOCK = 2048   # elements of the partial sums one work item adds up
+
+
+cdef inline void _add_to(floating* acc, const floating* src,
+                         Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc[i] = acc[i] + src[i]
+
+
+cdef Geom _wino_weight_geometry(const Geom* g) except *:
+    """g as the Winograd weight gradient takes it: F(4x4, 3x3) only where the plane
+    holds WINOGRAD4_WEIGHT_MIN_TILES tiles and its partial sums (36 C K elements a
+    chunk, 2.25x F(2x2)'s) fit PARTIAL_BUDGET, else F(2x2, 3x3). Measured at 2 threads,
+    N=32, 64 channels: F(4x4) took 0.81x F(2x2)'s speed on 16x16 planes, 1.16x on
+    24x24, 1.13x on 32x32; with 128 channels its partials did not fit and the GEMM
+    path it fell back to took 1.45x F(2x2)'s time."""
+    cdef Geom w = g[0]
+    if w.winograd and w.wino_m == 4 and (
+            w.wino_tiles < WINOGRAD4_WEIGHT_MIN_TILES
+            or 36 * w.c * w.k * min(w.n, MAX_CHUNKS) > PARTIAL_BUDGET):
+        _derive_winograd(&w, BLAS_INT_MAX)
+    return w
+
+
 cdef Py_ssize_t _wino_weight_chunks(const Geom* g) except -1:
     """Chunks of the batch for the Winograd weight gradient, or 0 where its partial
     sums (16 C K elements a chunk) would not fit PARTIAL_BUDGET with as many chunks as
     the GEMM path could use; a function of the shape only."""
     cdef Py_ssize_t n_chunks = min(g.n, MAX_CHUNKS)
-    if not g.winograd or 16 * g.c * g.k * n_chunks > PARTIAL_BUDGET:
+    if not g.winograd or g.wino_nx * g.c * g.k * n_chunks > PARTIAL_BUDGET:
         return 0
     return n_chunks
 
 
 cdef inline Py_ssize_t _wino_weight_thread_elements(const Geom* g) noexcept nogil:
-    """One thread's workspace for the Winograd weight gradient: 16 transformed input
-    blocks (C x tiles) and 16 transformed output-gradient blocks (tiles x K, K rounded
+    """One thread's workspace for the Winograd weight gradient: nx transformed input
+    blocks (C x tiles) and nx transformed output-gradient blocks (tiles x K, K rounded
     up to whole panels)."""
-    return 16 * (_wino_stride(g.c, g.wino_tb)
-                 + _wino_stride((g.k + PYDL_NR - 1) // PYDL_NR * PYDL_NR, g.wino_tb))
+    return g.wino_nx * (_wino_stride(g.c, g.wino_tbw)
+                        + _wino_stride(_panel_round(g.k), g.wino_tbw))
 
 
 cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const floating* x,
@@ -744,48 +821,58 @@ cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const flo
                                     floating* ws, Py_ssize_t ws_stride,
                                     int nt) noexcept nogil:
     """Weight gradient of _forward_winograd: dU_xi = sum over tiles of (A dy A^T)_xi
-    times V_xi, then dw = G^T dU G. Chunk ch of the batch sums its (sample, block) items
-    in order into its own partial dU (C x K per xi); partials are added in chunk order."""
-    cdef Py_ssize_t tb = g.wino_tb, vx = _wino_stride(g.c, tb)
-    cdef Py_ssize_t yx = _wino_stride((g.k + PYDL_NR - 1) // PYDL_NR * PYDL_NR, tb)
-    cdef Py_ssize_t u_size = 16 * g.c * g.k
-    cdef Py_ssize_t ch, nn, b, t0, n_t, c, kk, xi, i
-    cdef floating acc
+    times V_xi, then dw = G^T dU G. Chunk ch of the batch sums its tiles, (sample, tile)
+    in order, in blocks of wino_tbw (a block may span samples) into its own partial dU
+    (C x K per xi); partials are added in chunk order."""
+    cdef Py_ssize_t tb = g.wino_tbw, vx = _wino_stride(g.c, tb)
+    cdef Py_ssize_t yx = _wino_stride(_panel_round(g.k), tb)
+    cdef Py_ssize_t u_size = g.wino_nx * g.c * g.k, tiles = g.wino_tiles
+    cdef Py_ssize_t ch, nn, b, t0, n_t, c, kk, xi, f, f_end, q, seg
     cdef floating* v
     cdef floating* yt
     cdef floating* part
     v = yt = NULL   # thread-private below; set to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         v = ws + omp_get_thread_num() * ws_stride
-        yt = v + 16 * vx
+        yt = v + g.wino_nx * vx
         for ch in prange(n_chunks, schedule='dynamic'):
             part = partials + ch * u_size
             memset(part, 0, u_size * sizeof(floating))
-            for nn in range(ch * g.n // n_chunks, (ch + 1) * g.n // n_chunks):
-                for b in range(g.wino_blocks):
-                    t0 = b * tb
-                    n_t = min(tb, g.wino_tiles - t0)
+            # the chunk's tiles, numbered nn * tiles + t
+            f = (ch * g.n // n_chunks) * tiles
+            f_end = ((ch + 1) * g.n // n_chunks) * tiles
+            while f < f_end:
+                n_t = min(tb, f_end - f)
+                q = 0
+                while q < n_t:      # the block's runs of one sample's tiles
+                    nn = (f + q) // tiles
+                    t0 = (f + q) % tiles
+                    seg = min(n_t - q, tiles - t0)
                     for c in range(g.c):
-                        _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t, v + c * tb,
-                                    vx, PYDL_NR)
-                    # B (tiles x K), packed in panels of NR channels, n_t rows each
-                    for kk in range(g.k):
-                        _wino_grad_output(dy + (nn * g.k + kk) * g.out_sp, g, t0, n_t,
-                                          yt + (kk // PYDL_NR) * n_t * PYDL_NR
+                        _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, seg,
+                                    v + c * tb + q, vx, PYDL_NR)
+                    # B (tiles x K), packed in panels of NR channels, n_t rows each;
+                    # eight channels (half a panel) at a time
+                    for kk in range(0, g.k, 8):
+                        _wino_grad_output(dy + (nn * g.k + kk) * g.out_sp,
+                                          <int>min(8, g.k - kk), g, t0, seg,
+                                          yt + ((kk // PYDL_NR) * n_t + q) * PYDL_NR
                                           + kk % PYDL_NR, yx)
-                    for xi in range(16):
-                        rows_gemm(v + xi * vx, tb, g.c, n_t, yt + xi * yx, g.k,
-                                  part + xi * g.c * g.k, g.k, <const floating*>NULL, True)
-    for i in prange(u_size, num_threads=threads_for(u_size * n_chunks, nt),
-                    schedule='static'):
-        acc = partials[i]
+                    q = q + seg
+                for xi in range(g.wino_nx):
+                    rows_gemm(v + xi * vx, tb, g.c, n_t, yt + xi * yx, g.k,
+                              part + xi * g.c * g.k, g.k, <const floating*>NULL, True)
+                f = f + n_t
+    # Chunk ch's partial is added to blocks of the first in chunk order (the order of
+    # the sums over the batch): a vector loop per (block, chunk), where a loop over
+    # chunks per element was a chain of dependent scalar additions (8% of the time).
+    for b in prange((u_size + REDUCE_BLOCK - 1) // REDUCE_BLOCK,
+                    num_threads=threads_for(u_size * n_chunks, nt), schedule='static'):
+        t0 = b * REDUCE_BLOCK
+        n_t = min(REDUCE_BLOCK, u_size - t0)
         for ch in range(1, n_chunks):
-            acc = acc + partials[ch * u_size + i]
-        partials[i] = acc
-    if floating is float:
-        pydl_wino_grad_weight_f(partials, g.k, g.c, dw)
-    else:
-        pydl_wino_grad_weight_d(partials, g.k, g.c, dw)
+            _add_to(partials + t0, partials + ch * u_size + t0, n_t)
+    _wino_grad_weight(g, partials, dw)
 
 
 # ----------------------------------------------------------------- direct path
@@ -1085,7 +1172,7 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             nt = _threads(g, g.n * g.wino_blocks, n_threads)
             ws_stride = _wino_thread_elements(g)
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-            wt = <floating*>_scratch(16 * g.k * g.c, sizeof(floating))
+            wt = <floating*>_scratch(g.wino_nx * g.k * g.c, sizeof(floating))
             with nogil:
                 memset(ws, 0, nt * ws_stride * sizeof(floating))
                 _wino_weight(g, w, wt)
@@ -1147,18 +1234,20 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
         finally:
             free(wf)
         dx = NULL
-    n_chunks = _wino_weight_chunks(g) if dw != NULL else 0
+    t = _wino_weight_geometry(g)
+    n_chunks = _wino_weight_chunks(&t) if dw != NULL else 0
     if n_chunks > 0:
-        nt = _threads(g, n_chunks, n_threads)
+        nt = _threads(&t, n_chunks, n_threads)
         try:
-            ws_stride = _wino_weight_thread_elements(g)
+            ws_stride = _wino_weight_thread_elements(&t)
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-            partials = <floating*>_scratch(n_chunks * 16 * g.c * g.k, sizeof(floating))
+            partials = <floating*>_scratch(n_chunks * t.wino_nx * t.c * t.k,
+                                           sizeof(floating))
             with nogil:
                 # lanes of a partial last panel are never written; they reach only
                 # GEMM columns that are not stored, but should not be garbage
                 memset(ws, 0, nt * ws_stride * sizeof(floating))
-                _backward_weight_winograd(g, dy, x, dw, partials, n_chunks, ws, ws_stride,
+                _backward_weight_winograd(&t, dy, x, dw, partials, n_chunks, ws, ws_stride,
                                           nt)
         finally:
             free(ws)
@@ -1213,7 +1302,7 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
 cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
     if g.winograd:
         return _threads(g, g.n * g.wino_blocks, n_threads) * _wino_thread_elements(g) \
-            + 16 * g.k * g.c
+            + g.wino_nx * g.k * g.c
     if g.direct and not g.stride1:
         return 0
     if g.direct:
@@ -1261,10 +1350,12 @@ def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple str
         backward = max(backward, i * (2 * g.kvol
                                       + (g.slab_size if g.stride1 else g.kvol * g.tile_p)))
         return _forward_workspace(&g, n_threads), backward
-    n_chunks = _wino_weight_chunks(&g)
+    t = _wino_weight_geometry(&g)
+    n_chunks = _wino_weight_chunks(&t)
     if n_chunks > 0:
-        backward = max(backward, _threads(&g, n_chunks, n_threads)
-                       * _wino_weight_thread_elements(&g) + n_chunks * 16 * g.c * g.k)
+        backward = max(backward, _threads(&t, n_chunks, n_threads)
+                       * _wino_weight_thread_elements(&t)
+                       + n_chunks * t.wino_nx * t.c * t.k)
         return _forward_workspace(&g, n_threads), backward
     n_chunks = _n_chunks(&g)
     tile = 0 if g.pointwise else g.ckk * g.tile_p
@@ -1276,13 +1367,14 @@ def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple str
 def forward_path(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,
                  tuple padding, tuple dilation, Py_ssize_t groups):
     """Name of the kernel path that computes this 5-D convolution's forward pass:
-    ``"winograd"``, ``"direct"``, ``"shifted"`` (stride-1 slabs), ``"pointwise"`` or
+    ``"winograd-2x2"`` or ``"winograd-4x4"`` (F(2x2, 3x3) or F(4x4, 3x3)),
+    ``"direct"``, ``"shifted"`` (stride-1 slabs), ``"pointwise"`` or
     ``"im2col"``. The input gradient of a stride-1 convolution takes the path of its
     own convolution (see _input_grad_geometry)."""
     cdef Geom g = _geometry_of_shapes(in_shape, w_shape, out_shape, stride, padding,
                                       dilation, groups)
     if g.winograd:
-        return "winograd"
+        return "winograd-4x4" if g.wino_m == 4 else "winograd-2x2"
     if g.direct:
         return "direct"
     if g.shifted:

@@ -24,8 +24,11 @@ LAYERS = [
      (1, 3, 6, 6)),
     ("Conv2d-1x1", lambda: nn.Conv2d(5, 3, 1), (2, 5, 3, 4)),
     ("Conv2d-unbatched", lambda: nn.Conv2d(2, 3, 3), (2, 5, 5)),
-    # 16 channels and >= 16 tiles: the Winograd kernels (forward, input and weight grads)
-    ("Conv2d-winograd", lambda: nn.Conv2d(16, 17, 3, padding=1), (1, 16, 8, 7)),
+    # 16 channels and >= 16 tiles: the Winograd kernels (forward, input and weight grads;
+    # F(4x4)'s own weight gradient needs 32 tiles: against the NumPy reference in
+    # tests/functional/test_conv.py, a gradcheck that large takes 10 s)
+    ("Conv2d-winograd-2x2", lambda: nn.Conv2d(16, 17, 3, padding=1), (1, 16, 8, 7)),
+    ("Conv2d-winograd-4x4", lambda: nn.Conv2d(16, 17, 3, padding=1), (1, 16, 16, 15)),
     ("ConvTranspose2d-winograd", lambda: nn.ConvTranspose2d(16, 16, 3, padding=1),
      (1, 16, 8, 8)),
     ("Conv3d", lambda: nn.Conv3d(2, 3, (2, 3, 2), stride=(1, 2, 1), padding=1), (1, 2, 3, 5, 4)),
@@ -41,14 +44,15 @@ LAYERS = [
 
 @pytest.mark.parametrize("name,make,shape", LAYERS, ids=[c[0] for c in LAYERS])
 def test_layer_gradcheck(name, make, shape):
-    if name.endswith("winograd"):
+    if "winograd" in name:
         m = make()
         x = np.zeros(shape, np.float32)
         spec = F.conv._conv_spec(2, x, m.weight.data, None, m.stride, m.padding, m.dilation,
                                  m.groups) if not name.startswith("ConvTranspose") else None
         if spec is not None:
             assert _conv.forward_path(spec.in5, spec.w5, spec.out5, spec.stride,
-                                      spec.padding, spec.dilation, spec.groups) == "winograd"
+                                      spec.padding, spec.dilation, spec.groups) \
+                == name[name.index("winograd"):]
     pydl.manual_seed(0)
     m = make().double()
     x = np.random.default_rng(0).standard_normal(shape)
@@ -194,7 +198,8 @@ def test_functional_parity_with_pytorch_randomized(torch, name, nd, dtype):
      (3, 4, 9, 9)),
     (nn.Conv1d, "Conv1d", (4, 6, 5), dict(padding=2, dilation=2), (2, 4, 17)),
     (nn.Conv3d, "Conv3d", (2, 4, 3), dict(padding=(1, 0, 1)), (1, 2, 4, 5, 6)),
-    (nn.Conv2d, "Conv2d", (32, 24, 3), dict(padding=1), (3, 32, 12, 11)),   # Winograd
+    (nn.Conv2d, "Conv2d", (32, 24, 3), dict(padding=1), (3, 32, 12, 11)),   # Winograd 2x2
+    (nn.Conv2d, "Conv2d", (32, 24, 3), dict(padding=1), (2, 32, 20, 18)),   # Winograd 4x4
     (nn.ConvTranspose2d, "ConvTranspose2d", (16, 20, 3), dict(padding=2),   # Winograd
      (2, 16, 11, 12)),
     (nn.ConvTranspose2d, "ConvTranspose2d", (4, 6, 3),
