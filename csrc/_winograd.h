@@ -493,11 +493,66 @@ PYDL_SIMD_DISPATCH static void pydl_wino4_grad_output8_f(const float* dy,
         q += n;
     }
 }
-#define PYDL_WINO4_GRAD_OUTPUT8 1
+
+/* pydl_wino4_output_* for float32, eight tiles as vector lanes: the 36 values of each
+ * tile in, A^T m A out as four column phases, interleaved by shuffles into 32
+ * consecutive output columns. */
+PYDL_SIMD_DISPATCH static void pydl_wino4_output8_f(const float* m, ptrdiff_t xs,
+        ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, float bias, float* out, ptrdiff_t OH,
+        ptrdiff_t OW)
+{
+    ptrdiff_t q = 0;
+    while (q < nt) {
+        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 4 * (t / tw_n);
+        ptrdiff_t n = pydl_wino_run(t, nt - q, tw_n, 8);
+        /* lanes past the run read the block's next tiles or the workspace's padding
+         * (finite) and are not stored */
+        pydl_wino_v8 s[4][6];
+        for (int j = 0; j < 6; j++) {           /* A^T m: down each column */
+            const float* mj = m + j * xs + q;
+            pydl_wino_v8 v0 = *(const pydl_wino_v8*)mj;
+            pydl_wino_v8 v1 = *(const pydl_wino_v8*)(mj + 6 * xs);
+            pydl_wino_v8 v2 = *(const pydl_wino_v8*)(mj + 12 * xs);
+            pydl_wino_v8 v3 = *(const pydl_wino_v8*)(mj + 18 * xs);
+            pydl_wino_v8 v4 = *(const pydl_wino_v8*)(mj + 24 * xs);
+            pydl_wino_v8 v5 = *(const pydl_wino_v8*)(mj + 30 * xs);
+            PYDL_WINO4_AT(v0, v1, v2, v3, v4, v5, s[0][j], s[1][j], s[2][j], s[3][j]);
+        }
+        ptrdiff_t w = 4 * n < OW - 4 * a ? 4 * n : OW - 4 * a;
+        for (int i = 0; i < 4 && oh + i < OH; i++) {    /* (A^T m) A: along each row */
+            pydl_wino_v8 r[4], c[4];
+            PYDL_WINO4_AT(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], r[0], r[1],
+                          r[2], r[3]);
+            for (int p = 0; p < 4; p++) r[p] += bias;
+            /* phases r[p][k] -> columns 4k + p */
+            pydl_wino_v8 l01 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 2, 10, 3, 11);
+            pydl_wino_v8 l23 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 2, 10, 3, 11);
+            pydl_wino_v8 h01 = __builtin_shufflevector(r[0], r[1], 4, 12, 5, 13, 6, 14, 7, 15);
+            pydl_wino_v8 h23 = __builtin_shufflevector(r[2], r[3], 4, 12, 5, 13, 6, 14, 7, 15);
+            c[0] = __builtin_shufflevector(l01, l23, 0, 1, 8, 9, 2, 3, 10, 11);
+            c[1] = __builtin_shufflevector(l01, l23, 4, 5, 12, 13, 6, 7, 14, 15);
+            c[2] = __builtin_shufflevector(h01, h23, 0, 1, 8, 9, 2, 3, 10, 11);
+            c[3] = __builtin_shufflevector(h01, h23, 4, 5, 12, 13, 6, 7, 14, 15);
+            float* o = out + (oh + i) * OW + 4 * a;
+            if (w == 32) {
+                for (int g = 0; g < 4; g++) *(pydl_wino_v8*)(o + 8 * g) = c[g];
+            } else {
+                for (ptrdiff_t k = 0; k < w; k++) o[k] = c[k / 8][k % 8];
+            }
+        }
+        q += n;
+    }
+}
+#define PYDL_WINO4_OUTPUT_f pydl_wino4_output8_f
+#define PYDL_WINO4_GRAD_OUTPUT8_f pydl_wino4_grad_output8_f
 #else
 #define pydl_wino4_rows_f pydl_wino4_rows_generic_f
 #define pydl_wino4_cols_f pydl_wino4_cols_generic_f
+#define PYDL_WINO4_OUTPUT_f pydl_wino4_output_f
+#define PYDL_WINO4_GRAD_OUTPUT8_f pydl_wino4_grad_output8_generic_f
 #endif
+#define PYDL_WINO4_OUTPUT_d pydl_wino4_output_d
+#define PYDL_WINO4_GRAD_OUTPUT8_d pydl_wino4_grad_output8_generic_d
 #define pydl_wino4_rows_d pydl_wino4_rows_generic_d
 #define pydl_wino4_cols_d pydl_wino4_cols_generic_d
 
@@ -636,6 +691,16 @@ PYDL_SIMD_DISPATCH static void pydl_wino4_grad_output_##SUFFIX(const T* dy,     
         q += n;                                                                          \
     }                                                                                    \
 }                                                                                        \
+/* Up to eight channels of pydl_wino4_grad_output_* (planes dy + l * plane, lanes     \
+ * dst + l, l < nch), as pydl_wino4_grad_output8_f does them as vectors */             \
+static void pydl_wino4_grad_output8_generic_##SUFFIX(const T* dy, ptrdiff_t plane,      \
+        int nch, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, \
+        T* dst, ptrdiff_t xs)                                                            \
+{                                                                                        \
+    for (int l = 0; l < nch; l++)                                                        \
+        pydl_wino4_grad_output_##SUFFIX(dy + l * plane, OH, OW, tw_n, t0, nt, dst + l,   \
+                                        xs);                                             \
+}                                                                                        \
 /* dw[k, c] = G^T D G (3 x 3) for D[i][j] = dU[(6i + j) * C * K + c * K + k] */          \
 static void pydl_wino4_grad_weight_##SUFFIX(const T* dU, ptrdiff_t K, ptrdiff_t C,       \
                                             T* dw)                                       \
@@ -683,7 +748,7 @@ static inline void pydl_winograd_output_##SUFFIX(int m, const T* mm, ptrdiff_t x
         ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T bias, T* out, ptrdiff_t OH,        \
         ptrdiff_t OW)                                                                    \
 {                                                                                        \
-    (m == 4 ? pydl_wino4_output_##SUFFIX : pydl_wino_output_##SUFFIX)(mm, xs, tw_n, t0,  \
+    (m == 4 ? PYDL_WINO4_OUTPUT_##SUFFIX : pydl_wino_output_##SUFFIX)(mm, xs, tw_n, t0,  \
                                                                      nt, bias, out, OH,  \
                                                                      OW);                \
 }                                                                                        \
@@ -692,14 +757,12 @@ static inline void pydl_winograd_grad_output_##SUFFIX(int m, const T* dy,       
         ptrdiff_t plane, int nch, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t tw_n,            \
         ptrdiff_t t0, ptrdiff_t nt, T* dst, ptrdiff_t xs)                                \
 {                                                                                        \
-    if (m == 4 && PYDL_WINO4_GRAD_OUTPUT8_##SUFFIX) {                                    \
-        PYDL_WINO4_GRAD_OUTPUT8_CALL_##SUFFIX(dy, plane, nch, OH, OW, tw_n, t0, nt, dst, \
-                                              xs);                                       \
+    if (m == 4) {                                                                        \
+        PYDL_WINO4_GRAD_OUTPUT8_##SUFFIX(dy, plane, nch, OH, OW, tw_n, t0, nt, dst, xs); \
         return;                                                                          \
     }                                                                                    \
     for (int l = 0; l < nch; l++)                                                        \
-        (m == 4 ? pydl_wino4_grad_output_##SUFFIX : pydl_wino_grad_output_##SUFFIX)(     \
-            dy + l * plane, OH, OW, tw_n, t0, nt, dst + l, xs);                          \
+        pydl_wino_grad_output_##SUFFIX(dy + l * plane, OH, OW, tw_n, t0, nt, dst + l, xs);\
 }                                                                                        \
 static inline void pydl_winograd_grad_weight_##SUFFIX(int m, const T* dU, ptrdiff_t K,   \
                                                       ptrdiff_t C, T* dw)                \
@@ -707,16 +770,6 @@ static inline void pydl_winograd_grad_weight_##SUFFIX(int m, const T* dU, ptrdif
     (m == 4 ? pydl_wino4_grad_weight_##SUFFIX : pydl_wino_grad_weight_##SUFFIX)(         \
         dU, K, C, dw);                                                                   \
 }
-
-#ifdef PYDL_WINO4_GRAD_OUTPUT8
-#define PYDL_WINO4_GRAD_OUTPUT8_f 1
-#define PYDL_WINO4_GRAD_OUTPUT8_CALL_f pydl_wino4_grad_output8_f
-#else
-#define PYDL_WINO4_GRAD_OUTPUT8_f 0
-#define PYDL_WINO4_GRAD_OUTPUT8_CALL_f(...) ((void)0)
-#endif
-#define PYDL_WINO4_GRAD_OUTPUT8_d 0
-#define PYDL_WINO4_GRAD_OUTPUT8_CALL_d(...) ((void)0)
 
 PYDL_DEFINE_WINOGRAD_DISPATCH(float, f)
 PYDL_DEFINE_WINOGRAD_DISPATCH(double, d)
