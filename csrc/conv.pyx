@@ -288,8 +288,8 @@ cdef inline Py_ssize_t _panel_round(Py_ssize_t n) noexcept nogil:
 
 
 cdef inline Py_ssize_t _wino_stride(Py_ssize_t rows, Py_ssize_t tb) noexcept nogil:
-    """Elements from one of the 16 transformed blocks (rows x tb) to the next: one
-    cache line more than the block, so that the 16 streams a transform writes are not
+    """Elements from one of the 16 or 36 transformed blocks (rows x tb) to the next:
+    one cache line more than the block, so that the streams a transform writes are not
     a multiple of 4 KiB apart (they would share L1 sets and evict one another)."""
     return rows * tb + PYDL_NR
 
@@ -800,7 +800,7 @@ cdef Geom _wino_weight_geometry(const Geom* g) except *:
 
 cdef Py_ssize_t _wino_weight_chunks(const Geom* g) except -1:
     """Chunks of the batch for the Winograd weight gradient, or 0 where its partial
-    sums (16 C K elements a chunk) would not fit PARTIAL_BUDGET with as many chunks as
+    sums (nx C K elements a chunk) would not fit PARTIAL_BUDGET with as many chunks as
     the GEMM path could use; a function of the shape only."""
     cdef Py_ssize_t n_chunks = min(g.n, MAX_CHUNKS)
     if not g.winograd or g.wino_nx * g.c * g.k * n_chunks > PARTIAL_BUDGET:
