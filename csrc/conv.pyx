@@ -121,8 +121,8 @@ PARTIAL_BUDGET = 8 * 1024 * 1024
 # transforms cost more than the multiply-adds they save (measured: 32->64 channels on
 # 4x4 planes, 4 tiles, ran 0.78x the speed of the stride-1 path at 2 threads; 16->32
 # on 8x8, 16 tiles, 1.16x). F(4x4, 3x3) from 16 tiles of 4x4 (16x16 planes: even with
-# F(2x2) there; 32x32: 1.2-1.3x faster forward and input gradient); its weight
-# gradient from 32 (see _wino_weight_geometry). One thread's transformed tiles and
+# F(2x2) there; 32x32: forward and input gradient 1.37x faster than F(2x2)); its
+# weight gradient from 32 (see _wino_weight_geometry). One thread's transformed tiles and
 # GEMM outputs take about WINOGRAD_ELEMENTS elements (the weight gradient's,
 # WINOGRAD_WEIGHT_ELEMENTS): blocks of 16 to 256 tiles.
 WINOGRAD_MIN_CHANNELS = 16
