@@ -786,14 +786,13 @@ cdef inline void _add_to(floating* acc, const floating* src,
 cdef Geom _wino_weight_geometry(const Geom* g) except *:
     """g as the Winograd weight gradient takes it: F(4x4, 3x3) only where the plane
     holds WINOGRAD4_WEIGHT_MIN_TILES tiles and its partial sums (36 C K elements a
-    chunk, 2.25x F(2x2)'s) fit PARTIAL_BUDGET, else F(2x2, 3x3). Measured at 2 threads,
-    N=32, 64 channels: F(4x4) took 0.81x F(2x2)'s speed on 16x16 planes, 1.16x on
-    24x24, 1.13x on 32x32; with 128 channels its partials did not fit and the GEMM
-    path it fell back to took 1.45x F(2x2)'s time."""
+    chunk, 2.25x F(2x2)'s) fit PARTIAL_BUDGET (_wino_weight_chunks), else F(2x2, 3x3).
+    Measured at 2 threads, N=32, 64 channels: F(4x4) took 0.81x F(2x2)'s speed on 16x16
+    planes, 1.16x on 24x24, 1.13x on 32x32; with 128 channels its partials did not fit
+    and the GEMM path it fell back to took 1.45x F(2x2)'s time."""
     cdef Geom w = g[0]
-    if w.winograd and w.wino_m == 4 and (
-            w.wino_tiles < WINOGRAD4_WEIGHT_MIN_TILES
-            or 36 * w.c * w.k * min(w.n, MAX_CHUNKS) > PARTIAL_BUDGET):
+    if w.winograd and w.wino_m == 4 and (w.wino_tiles < WINOGRAD4_WEIGHT_MIN_TILES
+                                         or _wino_weight_chunks(&w) == 0):
         _derive_winograd(&w, BLAS_INT_MAX)
     return w
 
