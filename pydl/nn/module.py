@@ -1,5 +1,7 @@
 """Module: the base class of every layer, loss and model."""
 
+import contextlib
+import threading
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -7,7 +9,25 @@ import numpy as np
 from .._grad_mode import is_grad_enabled
 from .parameter import Parameter
 
-__all__ = ["Module", "IncompatibleKeys"]
+__all__ = ["Module", "IncompatibleKeys", "eval_in_this_thread"]
+
+_mode_local = threading.local()
+
+
+@contextlib.contextmanager
+def eval_in_this_thread():
+    """Every module reads as ``training=False`` in the calling thread, for the block.
+
+    Inference (``pydl.predict``, ``pydl.evaluate``) runs in evaluation mode without
+    writing the shared ``training`` flags, so other threads using the same model, at
+    the same time, see the mode they set.
+    """
+    depth = getattr(_mode_local, "eval_depth", 0)
+    _mode_local.eval_depth = depth + 1
+    try:
+        yield
+    finally:
+        _mode_local.eval_depth = depth
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -42,7 +62,7 @@ class Module:
     """
 
     def __init__(self):
-        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
@@ -264,12 +284,24 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------- modes
+    @property
+    def training(self):
+        """True in training mode (dropout active, batch norm on batch statistics).
+
+        Reads False inside :func:`eval_in_this_thread` whatever the flag holds.
+        """
+        return self._training and not getattr(_mode_local, "eval_depth", 0)
+
+    @training.setter
+    def training(self, mode):
+        object.__setattr__(self, "_training", bool(mode))
+
     def train(self, mode=True):
         """Set training mode (dropout active, batch norm uses batch statistics)."""
         if not isinstance(mode, bool):
             raise TypeError(f"train mode must be a bool, got {type(mode).__name__}")
         for m in self.modules():
-            object.__setattr__(m, "training", mode)
+            object.__setattr__(m, "_training", mode)
         return self
 
     def eval(self):
