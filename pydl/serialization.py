@@ -12,11 +12,13 @@ directory fsynced). A process killed during a save leaves the previous checkpoin
 intact (at worst a stray ``.<name>.*.tmp`` file next to it).
 """
 
-import io
 import json
+import math
 import numbers
 import os
-import tempfile
+import re
+import stat
+import struct
 import zipfile
 import zlib
 
@@ -75,24 +77,51 @@ class _Encoder:
                         f"supported (use numbers, strings, lists, dicts and arrays)")
 
 
-def _decode(value, arrays, path):
+def _decode(value, archive, path, depth=0):
+    """Undo :meth:`_Encoder.encode`, checking the form of each entry; arrays come
+    from ``archive`` (decoded only when referenced)."""
+    if depth > MAX_META_DEPTH:  # _read_meta checked this already; belt and braces
+        raise CheckpointError(f"{path}: metadata nested more than {MAX_META_DEPTH} deep")
     if isinstance(value, list):
-        return [_decode(v, arrays, path) for v in value]
+        return [_decode(v, archive, path, depth + 1) for v in value]
     if not isinstance(value, dict):
-        return value
-    if "__array__" in value:
-        name = value["__array__"]
-        if name not in arrays:
-            raise CheckpointError(f"{path}: metadata refers to a missing array {name!r}")
-        return arrays[name]
-    if "__float__" in value:
-        return float(value["__float__"])
-    if "__tuple__" in value:
-        return tuple(_decode(v, arrays, path) for v in value["__tuple__"])
-    if "__dict__" in value:
-        return {_hashable(_decode(k, arrays, path)): _decode(v, arrays, path)
-                for k, v in value["__dict__"]}
-    raise CheckpointError(f"{path}: unexpected metadata entry {sorted(value)}")
+        return value  # None, bool, int, str (and a bare float, which save never writes)
+    if len(value) != 1:
+        raise CheckpointError(f"{path}: unexpected metadata entry {sorted(value)[:5]}")
+    (tag, body), = value.items()
+    if tag == "__array__":
+        return archive.array(body)
+    if tag == "__float__":
+        if not isinstance(body, str) or len(body) > 64:
+            raise CheckpointError(f"{path}: a __float__ entry must be a short string, "
+                                  f"got {_describe(body)}")
+        try:
+            return float(body)
+        except ValueError:
+            raise CheckpointError(f"{path}: bad __float__ entry {body!r}") from None
+    if tag == "__tuple__":
+        if not isinstance(body, list):
+            raise CheckpointError(f"{path}: a __tuple__ entry must be a list, "
+                                  f"got {_describe(body)}")
+        return tuple(_decode(v, archive, path, depth + 1) for v in body)
+    if tag == "__dict__":
+        if not isinstance(body, list):
+            raise CheckpointError(f"{path}: a __dict__ entry must be a list of pairs, "
+                                  f"got {_describe(body)}")
+        out = {}
+        for pair in body:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise CheckpointError(f"{path}: a __dict__ item must be a [key, value] "
+                                      f"pair, got {_describe(pair)}")
+            key = _hashable(_decode(pair[0], archive, path, depth + 1))
+            try:
+                hash(key)
+            except TypeError:
+                raise CheckpointError(f"{path}: a dict key of type {type(key).__name__} "
+                                      f"cannot be a key") from None
+            out[key] = _decode(pair[1], archive, path, depth + 1)
+        return out
+    raise CheckpointError(f"{path}: unexpected metadata entry {[tag]}")
 
 
 def _hashable(key):
@@ -133,18 +162,41 @@ def _restore_rng(rng, state, path):
         raise ValueError(f"{path}: the saved generator state is for "
                          f"{state.get('bit_generator')}, the generator given uses "
                          f"{type(target).__name__}")
-    target.state = state
+    try:
+        target.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise CheckpointError(f"{path}: the saved {state['bit_generator']} state is "
+                              f"malformed ({type(exc).__name__}: {exc})") from None
 
 
 # --------------------------------------------------------------------- save
 def _atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file, then move it over ``path`` atomically."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
+    """Call ``write(file)`` on a temporary file, then move it over ``path`` atomically.
+
+    A symlink is followed: its target is replaced (the link stays a link). A new file
+    gets the permissions ``open()`` would give it (0666 less the umask, e.g. 0644); an
+    existing one keeps its mode."""
+    path = os.path.realpath(os.fspath(path))
+    directory, base = os.path.split(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{base}.{os.urandom(6).hex()}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name for {path} in {directory}")
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -215,45 +267,264 @@ def save(path, *, model=None, optimizer=None, scheduler=None, epoch=None, rng=No
             raise TypeError(f"extra must be a dict, got {type(extra).__name__}")
         meta["extra"] = enc.encode(extra, "extra")
     blob = json.dumps(meta, allow_nan=False).encode("utf-8")
+    if len(blob) > MAX_META_BYTES:
+        raise ValueError(f"cannot save: the metadata takes {len(blob)} bytes of JSON, more "
+                         f"than the {MAX_META_BYTES} a checkpoint may hold (store large "
+                         f"data as numpy arrays)")
+    if _json_depth(blob.decode("utf-8"), MAX_META_DEPTH) > MAX_META_DEPTH:
+        raise ValueError(f"cannot save: the metadata is nested more than {MAX_META_DEPTH} "
+                         f"levels deep as JSON (each dict takes 3, each list or tuple 1-2)")
     arrays = dict(enc.arrays)
     arrays[_META] = np.frombuffer(blob, dtype=np.uint8)
     _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 # --------------------------------------------------------------------- load
-def _read(path):
-    """All arrays of the checkpoint and its decoded metadata; CheckpointError if bad."""
+# Limits on what a checkpoint may declare. A file outside them is refused before
+# anything is allocated for it; pydl.save refuses to write one.
+MAX_META_BYTES = 64 * 2 ** 20   # the JSON metadata
+MAX_META_DEPTH = 128            # nesting of JSON arrays and objects in it
+MAX_MEMBERS = 1 << 18           # entries in the zip's central directory
+_MAX_CENTRAL_DIR = 64 * 2 ** 20
+_DEFLATE_MAX_RATIO = 1032       # deflate expands at most ~1032:1
+_READ_CHUNK = 4 * 2 ** 20       # bytes decompressed at a time: the whole overhead
+# What reading an untrusted archive can raise; any of these means a malformed file.
+_MALFORMED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+              IndexError, TypeError, OverflowError, struct.error, NotImplementedError,
+              RuntimeError, SyntaxError)
+_TOKENS = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+
+
+def _json_depth(text, limit):
+    """Nesting depth of the JSON ``text`` (strings skipped), stopping past ``limit``:
+    json.loads itself recurses in C, so a deep document must be caught first."""
+    depth = deepest = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+def _open_regular(path):
+    """``path`` opened for reading if it is a regular file (symlinks followed), with
+    its size; never blocks on a FIFO nor reads a device."""
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_BINARY", 0))
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        fd = os.open(path, flags)
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     try:
-        npz = np.load(io.BytesIO(raw), allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: not a pydl checkpoint (a single .npy array, "
-                                  f"not an .npz archive)")
-        with npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except CheckpointError:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else
+                    "a FIFO" if stat.S_ISFIFO(st.st_mode) else
+                    "a socket" if stat.S_ISSOCK(st.st_mode) else
+                    "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "not a regular file")
+            raise CheckpointError(f"{path}: is {kind}, not a checkpoint file "
+                                  f"(only regular files are read)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
         raise
-    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError, KeyError) as exc:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint "
-                              f"({type(exc).__name__}: {exc})") from None
-    blob = arrays.pop(_META, None)
-    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
+
+
+class _Archive:
+    """The members of a checkpoint's zip, decoded one by one on demand.
+
+    Only the central directory is read up front (its size and entry count checked
+    first). An array member is decoded when asked for: its .npy header is checked
+    against the zip's declared sizes, then the data is decompressed
+    ``_READ_CHUNK`` bytes at a time straight into a preallocated array, so the
+    memory used is the arrays returned plus a constant."""
+
+    def __init__(self, f, size, path):
+        self.path, self.size, self.cache = path, size, {}
+        try:
+            end = zipfile._EndRecData(f)
+            if end is None:
+                raise CheckpointError(f"{path}: not a pydl checkpoint (not a zip archive)")
+            if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS:
+                raise CheckpointError(f"{path}: the zip declares "
+                                      f"{end[zipfile._ECD_ENTRIES_TOTAL]} members, more "
+                                      f"than the {MAX_MEMBERS} a checkpoint may have")
+            if end[zipfile._ECD_SIZE] > min(_MAX_CENTRAL_DIR, size):
+                raise CheckpointError(f"{path}: the zip's central directory declares "
+                                      f"{end[zipfile._ECD_SIZE]} bytes in a file of {size}")
+            f.seek(0)
+            self.zip = zipfile.ZipFile(f)
+            self.members = {}
+            for info in self.zip.infolist():
+                if info.filename in self.members:
+                    raise CheckpointError(f"{path}: the zip holds {info.filename!r} twice")
+                self.members[info.filename] = info
+        except CheckpointError:
+            raise
+        except _MALFORMED as exc:
+            raise CheckpointError(f"{path}: corrupt or truncated checkpoint, not a readable "
+                                  f"zip archive ({type(exc).__name__}: {exc})") from None
+
+    def __contains__(self, name):
+        return name + ".npy" in self.members
+
+    def array(self, name, max_bytes=None):
+        """The array stored under ``name`` (decoded once, then cached)."""
+        if not isinstance(name, str):
+            raise CheckpointError(f"{self.path}: an array reference must be a string, "
+                                  f"got {type(name).__name__}")
+        if name not in self.cache:
+            if name not in self:
+                raise CheckpointError(f"{self.path}: metadata refers to a missing array "
+                                      f"{name!r}")
+            try:
+                self.cache[name] = self._decode(name, self.members[name + ".npy"], max_bytes)
+            except CheckpointError:
+                raise
+            except _MALFORMED as exc:
+                raise CheckpointError(f"{self.path}: corrupt or truncated array {name!r} "
+                                      f"({type(exc).__name__}: {exc})") from None
+        return self.cache[name]
+
+    def _decode(self, name, info, max_bytes):
+        where = f"{self.path}: array {name!r}"
+        if info.flag_bits & 0x1:
+            raise CheckpointError(f"{where} is encrypted")
+        if info.compress_type == zipfile.ZIP_STORED:
+            if info.compress_size != info.file_size:
+                raise CheckpointError(f"{where} is stored uncompressed, yet declares "
+                                      f"{info.file_size} bytes in {info.compress_size}")
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            if info.file_size > info.compress_size * _DEFLATE_MAX_RATIO + 1024:
+                raise CheckpointError(f"{where} declares {info.file_size} bytes deflated "
+                                      f"into {info.compress_size}, more than deflate can "
+                                      f"expand")
+        else:
+            raise CheckpointError(f"{where} uses zip compression method "
+                                  f"{info.compress_type} (only stored and deflated are read)")
+        if info.header_offset + 30 + info.compress_size > self.size:
+            raise CheckpointError(f"{where} declares {info.compress_size} bytes at offset "
+                                  f"{info.header_offset}, past the end of the "
+                                  f"{self.size}-byte file")
+        if max_bytes is not None and info.file_size > max_bytes + 4096:
+            raise CheckpointError(f"{where} declares {info.file_size} bytes, more than "
+                                  f"the {max_bytes} allowed")
+        with self.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise CheckpointError(f"{where}: unsupported .npy format version {version}")
+            if (dtype.kind not in "biufc" or dtype.hasobject or dtype.fields is not None
+                    or dtype.subdtype is not None):
+                raise CheckpointError(f"{where} has dtype {dtype}; only numeric arrays are "
+                                      f"read (no pickle, no structured dtypes)")
+            if any(d < 0 for d in shape):
+                raise CheckpointError(f"{where} declares a negative shape {shape}")
+            count = math.prod(shape)
+            nbytes = count * dtype.itemsize
+            data_size = info.file_size - member.tell()
+            if nbytes != data_size:
+                raise CheckpointError(f"{where} declares shape {shape} of {dtype} "
+                                      f"({nbytes} bytes) but its member holds {data_size} "
+                                      f"bytes of data")
+            flat = np.empty(count, dtype)
+            view = memoryview(flat.view(np.uint8))
+            done = 0
+            while done < nbytes:
+                chunk = member.read(min(_READ_CHUNK, nbytes - done))
+                if not chunk:
+                    raise EOFError("the member ends early")
+                view[done:done + len(chunk)] = chunk
+                done += len(chunk)
+            if member.read(1):  # also makes sure the CRC was checked
+                raise CheckpointError(f"{where} holds data past its declared size")
+        if fortran:
+            return flat.reshape(shape[::-1]).T
+        return flat.reshape(shape)
+
+    def close(self):
+        self.zip.close()
+
+
+def _read_meta(archive, path):
+    """The checkpoint's metadata, checked: a dict with a known format and version."""
+    if _META not in archive:
         raise CheckpointError(f"{path}: not a pydl checkpoint (no {_META} entry)")
+    blob = archive.array(_META, max_bytes=MAX_META_BYTES)
+    if blob.dtype != np.uint8 or blob.ndim != 1:
+        raise CheckpointError(f"{path}: not a pydl checkpoint ({_META} is {blob.dtype} of "
+                              f"shape {blob.shape}, not bytes)")
+    if blob.size > MAX_META_BYTES:
+        raise CheckpointError(f"{path}: metadata of {blob.size} bytes, more than the "
+                              f"{MAX_META_BYTES} allowed")
     try:
-        meta = json.loads(blob.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = blob.tobytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    if _json_depth(text, MAX_META_DEPTH) > MAX_META_DEPTH:
+        raise CheckpointError(f"{path}: corrupt checkpoint metadata (nested more than "
+                              f"{MAX_META_DEPTH} levels deep)")
+
+    def no_constants(name):
+        raise ValueError(f"{name} is not valid JSON")
+    try:
+        meta = json.loads(text, parse_constant=no_constants)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a pydl checkpoint (format "
                               f"{meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {meta['format_version']} "
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path}: metadata field 'format_version' must be a "
+                              f"positive int, got {_describe(version)}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {version} "
                               f"is newer than this pydl reads ({FORMAT_VERSION})")
-    return arrays, meta
+    return meta
+
+
+def _describe(value):
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _field(meta, key, types, path, what):
+    """``meta[key]`` (None if absent), which must be of one of ``types`` (a tuple)."""
+    value = meta.get(key)
+    if value is not None and (not isinstance(value, types)
+                              or isinstance(value, bool) and bool not in types):
+        raise CheckpointError(f"{path}: metadata field {key!r} must be {what}, "
+                              f"got {_describe(value)}")
+    return value
+
+
+def _model_state(meta, archive, path):
+    names = _field(meta, "model", list, path, "a list of array names")
+    if names is None:
+        return None
+    state = {}
+    for name in names:
+        if not isinstance(name, str) or not name.startswith("model/"):
+            raise CheckpointError(f"{path}: metadata field 'model' must list names "
+                                  f"'model/<key>', got {_describe(name)}")
+        key = name[len("model/"):]
+        if key in state:
+            raise CheckpointError(f"{path}: metadata field 'model' lists {name!r} twice")
+        state[key] = archive.array(name)
+    return state
 
 
 def load(path, model=None, optimizer=None, scheduler=None, rng=None):
@@ -285,24 +556,30 @@ def load(path, model=None, optimizer=None, scheduler=None, rng=None):
         A corrupt, truncated or foreign file; the message names the file.
     """
     path = os.fspath(path)
-    arrays, meta = _read(path)
-    try:
-        model_state = None
-        if "model" in meta:
-            model_state = {name[len("model/"):]: arrays[name] for name in meta["model"]}
-        result = {
-            "model": model_state,
-            "optimizer": _decode(meta.get("optimizer"), arrays, path),
-            "scheduler": _decode(meta.get("scheduler"), arrays, path),
-            "epoch": meta.get("epoch"),
-            "rng_state": _decode(meta.get("rng"), arrays, path),
-            "extra": _decode(meta.get("extra"), arrays, path),
-            "pydl_version": meta.get("pydl_version"),
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        raise CheckpointError(f"{path}: inconsistent checkpoint ({exc})") from None
+    f, size = _open_regular(path)
+    with f:
+        archive = _Archive(f, size, path)
+        try:
+            meta = _read_meta(archive, path)
+            result = {
+                "model": _model_state(meta, archive, path),
+                "optimizer": _decode(meta.get("optimizer"), archive, path),
+                "scheduler": _decode(meta.get("scheduler"), archive, path),
+                "epoch": _field(meta, "epoch", (int,), path, "an int"),
+                "rng_state": _decode(meta.get("rng"), archive, path),
+                "extra": _decode(meta.get("extra"), archive, path),
+                "pydl_version": _field(meta, "pydl_version", (str,), path, "a string"),
+            }
+        finally:
+            archive.close()
+    state = result["rng_state"]
+    if state is not None and not (isinstance(state, dict)
+                                  and isinstance(state.get("bit_generator"), str)):
+        raise CheckpointError(f"{path}: metadata field 'rng' must be a bit-generator state "
+                              f"(a dict with a 'bit_generator' name), got {_describe(state)}")
+    if result["extra"] is not None and not isinstance(result["extra"], dict):
+        raise CheckpointError(f"{path}: metadata field 'extra' must be a dict, "
+                              f"got {_describe(result['extra'])}")
     for name, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler)):
         if obj is None:
             continue
@@ -312,4 +589,3 @@ def load(path, model=None, optimizer=None, scheduler=None, rng=None):
     if rng is not None:
         _restore_rng(rng, result["rng_state"], path)
     return result
-
