@@ -12,7 +12,7 @@ stateless ops in :mod:`pydl.functional` and their NumPy twins in
 """
 
 from ._version import __version__
-from ._threading import get_num_threads, set_num_threads, threads
+from ._threading import MAX_THREADS, get_num_threads, set_num_threads, threads
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed
 from . import functional, nn, optim, reference, testing
@@ -23,10 +23,11 @@ from .training import evaluate, fit, predict
 from .serialization import load, save
 
 # Apply the default thread count (OMP_NUM_THREADS, else physical cores) to BLAS too.
-get_num_threads()
+_threading._num_threads_setting()
 
 __all__ = [
-    "__version__", "get_num_threads", "set_num_threads", "threads", "show_config",
+    "__version__", "get_num_threads", "set_num_threads", "threads", "MAX_THREADS",
+    "show_config",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "functional", "nn", "optim", "reference", "testing",
     "data", "metrics", "regularizers", "training", "callbacks", "fit", "evaluate", "predict",
