@@ -155,6 +155,7 @@ def gradcheck(module, *inputs, target=None, eps=1e-6, atol=1e-6, rtol=1e-4,
 
     with enable_grad():
         module.zero_grad()
+        module.clear_saved()     # forward passes run before the check
         out = run(*xs)
         flat_out = [np.asarray(o, dtype=np.float64) for o in _flatten(out)]
         upstream = [rng.standard_normal(o.shape) if o.ndim else np.float64(1.0)

@@ -42,3 +42,8 @@ __all__ = [
     *_interpolate_all, *_rnn_all, *_norm_all, *_dropout_all, *_regression_loss_all,
     *_margin_loss_all, *_focal_loss_all, *_embedding_all, *_attention_all, *_conv_all,
 ]
+
+# Called with pydl.Tensor arguments, each forward op records a node on the autograd tape.
+from ..autograd.functional_tape import record_functional_ops as _record_functional_ops
+
+_record_functional_ops(globals())

@@ -25,6 +25,8 @@ class _Loss(Module):
 
     _backward_fn = None
     _reductions = REDUCTIONS
+    # Subclasses' forwards end in _finish, which saves what this backward reads.
+    _generic_backward = True
 
     def __init__(self, reduction="mean"):
         super().__init__()

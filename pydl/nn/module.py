@@ -7,11 +7,16 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .._grad_mode import is_grad_enabled
+from ..autograd.module_call import call_module, has_tensor
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys", "eval_in_this_thread"]
 
 _mode_local = threading.local()
+
+# Bumped whenever any module gains, loses or replaces a parameter or submodule: the
+# per-instance caches of the tape (subtree, parameters, explicit-ness) check it.
+_structure_version = [0]
 
 
 @contextlib.contextmanager
@@ -58,8 +63,13 @@ class Module:
         ``forward``, add parameter gradients into each ``Parameter.grad`` and return
         the gradient with respect to the input.
 
-    Calling the module (``module(x)``) runs ``forward``.
+    Calling the module (``module(x)``) runs ``forward``. Called with
+    :class:`pydl.Tensor` inputs, the call is recorded on the autograd tape, and a
+    subclass may then define ``forward`` alone, written with tensor ops and other
+    modules.
     """
+
+    _explicit_backward = False
 
     def __init__(self):
         object.__setattr__(self, "_training", True)
@@ -68,6 +78,21 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_saved", None)
+        object.__setattr__(self, "_calls", 0)
+        object.__setattr__(self, "_tape_cache", None)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A class has an explicit backward when the class that defines its backward is
+        # the one that defines its forward, or below it: a subclass that overrides only
+        # forward (written with tensor ops) must not inherit a backward of another
+        # forward. pydl's own classes whose forward feeds a base class's generic
+        # backward (the losses' ``_finish``) say so with ``_generic_backward``.
+        fwd = next(k for k in cls.__mro__ if "forward" in k.__dict__)
+        bwd = next(k for k in cls.__mro__ if "backward" in k.__dict__)
+        cls._explicit_backward = bwd is not Module and (issubclass(bwd, fwd) or (
+            bwd.__dict__.get("_generic_backward", False)
+            and fwd.__module__.startswith("pydl.")))
 
     # ------------------------------------------------------------ registration
     def _stores(self):
@@ -78,6 +103,9 @@ class Module:
         return d["_parameters"], d["_buffers"], d["_modules"]
 
     def __setattr__(self, name, value):
+        if isinstance(value, (Parameter, Module)) or name in self.__dict__.get("_modules", ()) \
+                or name in self.__dict__.get("_parameters", ()):
+            _structure_version[0] += 1
         if isinstance(value, Parameter):
             params, buffers, modules = self._stores()
             self._forget(name)
@@ -105,6 +133,7 @@ class Module:
             object.__setattr__(self, name, value)
 
     def _forget(self, name):
+        _structure_version[0] += 1
         for store in ("_parameters", "_buffers", "_modules"):
             self.__dict__[store].pop(name, None)
         self.__dict__.pop(name, None)
@@ -346,19 +375,100 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
 
     def __call__(self, *args, **kwargs):
+        # Arrays through a module with an explicit backward: the explicit path, as fast
+        # as calling forward. Tensors, or a forward-only module: the tape.
+        if has_tensor(args, kwargs) or not self._explicit():
+            return call_module(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     def save_for_backward(self, **values):
-        """Keep ``values`` for the next :meth:`backward` (skipped under no_grad)."""
-        object.__setattr__(self, "_saved", values if is_grad_enabled() else None)
+        """Keep ``values`` for the next :meth:`backward`.
+
+        Under :func:`pydl.no_grad` nothing is written (inference leaves the module as
+        it was). A second call before ``backward`` is counted, so that the explicit
+        ``backward`` refuses to guess which call it is for.
+        """
+        if is_grad_enabled():
+            d = self.__dict__
+            d["_calls"] = d.get("_calls", 0) + 1
+            d["_saved"] = values
 
     def saved(self):
-        """What the last ``forward`` saved; a clear error if there is nothing."""
-        saved = self.__dict__.get("_saved")
+        """What the last ``forward`` saved; a clear error if there is nothing, or if
+        the module was called more than once since then."""
+        d = self.__dict__
+        saved = d.get("_saved")
         if saved is None:
             raise RuntimeError(f"{type(self).__name__}.backward() needs a forward() first, "
                                f"run with gradients enabled (not under pydl.no_grad())")
+        calls = d.get("_calls", 0)
+        if calls > 1:
+            raise RuntimeError(
+                f"{type(self).__name__} was called {calls} times since its last backward, "
+                f"and its explicit backward() only knows the last call; its gradient would "
+                f"be wrong. For a module used more than once in one forward (shared or "
+                f"tied weights, Siamese networks), use the tensor path: pass pydl.Tensor "
+                f"inputs (pydl.tensor(x)) and call loss.backward()")
+        d["_calls"] = 0
         return saved
+
+    def clear_saved(self):
+        """Forget what forward calls saved for the explicit ``backward``, in this module
+        and all below it (after forward passes run for inspection)."""
+        for m in self.modules():
+            m._tape_unstash(m._tape_empty())
+
+    # ------------------------------------------------------------ tape hooks
+    def _tape_empty(self):
+        return None, 0
+
+    def _explicit(self):
+        """Whether this module and all below it have an explicit backward."""
+        cache = self.__dict__.get("_tape_cache")
+        if cache is None or cache[0] != _structure_version[0]:
+            cache = self._refresh_tape_cache()
+        return cache[1]
+
+    def _refresh_tape_cache(self):
+        members = list(self.modules())
+        explicit = all(type(m)._explicit_backward for m in members)
+        params = list(self.parameters())
+        cache = (_structure_version[0], explicit, members, params)
+        object.__setattr__(self, "_tape_cache", cache)
+        return cache
+
+    def _tape_members(self):
+        """This module and every module below it (whose caches a call fills)."""
+        self._explicit()
+        return self.__dict__["_tape_cache"][2]
+
+    def _tape_parameters(self):
+        self._explicit()
+        return self.__dict__["_tape_cache"][3]
+
+    def _tape_stash(self):
+        """The explicit path's state, before a recorded forward."""
+        d = self.__dict__
+        return d.get("_saved"), d.get("_calls", 0)
+
+    def _tape_take(self, state):
+        """Move the cache the recorded forward saved out of the module (into the
+        node), and put the explicit path's state back."""
+        d = self.__dict__
+        cache = d.get("_saved")
+        d["_saved"], d["_calls"] = state
+        return cache
+
+    def _tape_give(self, cache):
+        """Lend a node's cache to the module for its backward; returns what to restore."""
+        d = self.__dict__
+        state = d.get("_saved"), d.get("_calls", 0)
+        d["_saved"], d["_calls"] = cache, 1
+        return state
+
+    def _tape_unstash(self, state):
+        d = self.__dict__
+        d["_saved"], d["_calls"] = state
 
     # -------------------------------------------------------------------- repr
     def extra_repr(self):

@@ -1,12 +1,18 @@
-"""Parameter: a trainable array and its gradient."""
+"""Parameter: a trainable array and its gradient, a leaf of the autograd tape."""
 
 import numpy as np
+
+from ..autograd.tensor import Tensor
 
 __all__ = ["Parameter"]
 
 
-class Parameter:
-    """A trainable array held by a :class:`~pydl.nn.Module`.
+class Parameter(Tensor):
+    """A trainable array held by a :class:`~pydl.nn.Module`: a leaf :class:`~pydl.Tensor`.
+
+    Modules read ``data`` directly on the explicit path; tensor ops (``x @ w.T``) and
+    module calls on tensors record it on the tape, and ``loss.backward()`` adds into
+    ``grad`` either way.
 
     Attributes
     ----------
@@ -19,42 +25,17 @@ class Parameter:
         False freezes the parameter: backward computes no gradient for it.
     """
 
-    __slots__ = ("data", "grad", "requires_grad")
+    __slots__ = ()
 
     def __init__(self, data, requires_grad=True):
+        if isinstance(data, Tensor):
+            data = data.data
         data = np.asarray(data)
         if data.dtype not in (np.float32, np.float64):
             raise TypeError(f"Parameter data must be float32 or float64, got {data.dtype}")
         if not data.flags.c_contiguous or not data.flags.writeable:
             data = np.array(data, order="C")
-        self.data = data
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
-
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def size(self):
-        return self.data.size
-
-    def numel(self):
-        """Number of elements (PyTorch's name)."""
-        return self.data.size
-
-    def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        super().__init__(data, requires_grad=requires_grad)
 
     def accumulate_grad(self, g):
         """Add ``g`` to ``grad`` (taking ``g`` itself when there is no gradient yet).

@@ -17,7 +17,7 @@ Cells: each ``forward`` (with gradients enabled) pushes what its backward needs 
 a stack and each ``backward`` pops the most recent step, so a hand-written loop runs
 forward over the steps and then backward over them in reverse order. Step backward
 returns ``grad_input``, or ``(grad_input, grad_hx)`` when that step was given ``hx``.
-:meth:`RNNCellBase.clear_saved` drops steps a loop will not backpropagate through.
+:meth:`Module.clear_saved` drops steps a loop will not backpropagate through.
 """
 
 import math
@@ -465,11 +465,6 @@ class RNNCellBase(Module):
         """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         _init_uniform(self, self.hidden_size, generator)
 
-    def clear_saved(self):
-        """Forget every step saved for backward (e.g. after a loop run for inference
-        with gradients enabled)."""
-        self._steps.clear()
-
     @property
     def saved_steps(self):
         """How many forward steps are waiting for their backward."""
@@ -502,6 +497,27 @@ class RNNCellBase(Module):
 
     def _check_grad(self, g, name, batch, batched):
         return self._check_state(g, name, batch, batched)
+
+    # A cell keeps a stack of steps, not one cache: a recorded call takes the steps it
+    # pushed, and its node pushes them back for backward to pop.
+    def _tape_stash(self):
+        return len(self._steps)
+
+    def _tape_empty(self):
+        return 0
+
+    def _tape_take(self, depth):
+        steps = self._steps[depth:]
+        del self._steps[depth:]
+        return steps
+
+    def _tape_give(self, steps):
+        depth = len(self._steps)
+        self._steps.extend(steps)
+        return depth
+
+    def _tape_unstash(self, depth):
+        del self._steps[depth:]
 
     def _push(self, **step):
         if is_grad_enabled():

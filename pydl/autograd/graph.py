@@ -1,0 +1,147 @@
+"""The tape: one :class:`Node` per recorded op or module call, and the backward walk.
+
+A node holds the backward function of one call (a closure over that call's cache),
+the tensors whose gradients it produces, and the versions of the tensors whose data
+it kept. ``Tensor.backward`` orders the nodes reachable from the output (a
+depth-first post-order), feeds each node the sum of its outputs' gradients, in
+reverse order, and adds what reaches a leaf into the leaf's ``.grad``. Without
+``retain_graph`` each node drops its closure as soon as it has run, so the caches
+are freed during the walk and a second backward through the same nodes is refused.
+"""
+
+import numpy as np
+
+__all__ = ["Node", "run_backward"]
+
+
+class Node:
+    """One recorded call.
+
+    Parameters
+    ----------
+    backward : callable
+        ``backward(grads) -> sequence``: given one gradient per output (``grads`` is a
+        list; an output that received no gradient gets zeros), returns one gradient per
+        entry of ``inputs`` (None where there is none).
+    inputs : tuple of Tensor or None
+        The inputs that require gradients, in the order ``backward`` returns them;
+        None for an input that needs none.
+    name : str
+        The op or module, for error messages.
+    n_out : int
+        Number of tensor outputs.
+    saved : tuple of (Tensor, int)
+        Tensors whose data ``backward`` reads, with their versions at record time.
+    """
+
+    __slots__ = ("backward", "inputs", "name", "n_out", "saved", "out_meta")
+
+    def __init__(self, backward, inputs, name, n_out=1, saved=(), out_meta=None):
+        self.backward = backward
+        self.inputs = inputs
+        self.name = name
+        self.n_out = n_out
+        self.saved = saved
+        # (shape, dtype) of each output, for the zeros of an output nobody used.
+        self.out_meta = out_meta
+
+    def __repr__(self):
+        return f"<Node {self.name}>"
+
+
+def _topological_order(root):
+    """Nodes reachable from ``root``, each after every node that consumes it."""
+    order = []
+    seen = {id(root)}
+    stack = [(root, 0)]
+    while stack:
+        node, i = stack.pop()
+        inputs = node.inputs
+        while i < len(inputs):
+            t = inputs[i]
+            i += 1
+            if t is not None:
+                child = t._node
+                if child is not None and id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((node, i))
+                    stack.append((child, 0))
+                    break
+        else:
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def _check_versions(node):
+    for t, version in node.saved:
+        if t._version != version:
+            raise RuntimeError(
+                f"one of the tensors needed for the gradient of {node.name} (shape "
+                f"{t.shape}) was modified in place after it was used (version "
+                f"{version} then, {t._version} now); compute on a copy, or modify it "
+                f"before its use or under pydl.no_grad() after backward")
+
+
+def _add_into_leaf(leaf, g):
+    if g.shape != leaf.data.shape:
+        raise RuntimeError(f"internal error: gradient of shape {g.shape} for a leaf of "
+                           f"shape {leaf.data.shape}")
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    if leaf.grad is None:
+        # A gradient array may be shared between inputs (x + x) or be a view of the
+        # caller's: the leaf gets its own.
+        leaf.grad = np.array(g, order="C", copy=True)
+    else:
+        np.add(leaf.grad, g, out=leaf.grad)
+
+
+def run_backward(root_tensor, gradient, retain_graph):
+    """Backpropagate ``gradient`` (an ndarray of the root's shape) from ``root_tensor``."""
+    root = root_tensor._node
+    if root is None:
+        _add_into_leaf(root_tensor, gradient)
+        return
+    if root.backward is None:
+        raise RuntimeError(_freed_message(root))
+    pending = {id(root): [None] * root.n_out}
+    pending[id(root)][root_tensor._out_index] = gradient
+    for node in _topological_order(root):
+        grads = pending.pop(id(node), None)
+        if grads is None:       # reachable, but no gradient flowed into it
+            continue
+        fn = node.backward
+        if fn is None:
+            raise RuntimeError(_freed_message(node))
+        if node.saved:
+            _check_versions(node)
+        for k in range(node.n_out):
+            if grads[k] is None:
+                shape, dtype = node.out_meta[k]
+                grads[k] = np.zeros(shape, dtype)
+        in_grads = fn(grads)
+        if not retain_graph:
+            node.backward = None
+            node.saved = ()
+        for t, g in zip(node.inputs, in_grads):
+            if t is None or g is None:
+                continue
+            child = t._node
+            if child is None:
+                if t.requires_grad:
+                    _add_into_leaf(t, g)
+                continue
+            slot = pending.get(id(child))
+            if slot is None:
+                slot = pending[id(child)] = [None] * child.n_out
+            k = t._out_index
+            slot[k] = g if slot[k] is None else slot[k] + g
+        if not retain_graph:
+            node.inputs = ()
+
+
+def _freed_message(node):
+    return (f"trying to backward through the graph a second time (through {node.name}): "
+            f"its saved values were freed by the first backward; call "
+            f".backward(retain_graph=True) the first time if you need to backward twice")

@@ -1,0 +1,180 @@
+"""Recording a module call on the tape.
+
+A module whose whole subtree has explicit ``backward`` methods (every pydl layer,
+loss and container of them) is one node: its forward runs on the tensors' arrays, the
+caches its subtree saved are moved out of the modules into the node, and the node's
+backward puts them back for the duration of ``module.backward``. So each call owns its
+cache, and a module called k times in one forward gets k nodes whose gradients add up.
+
+A module that defines only ``forward`` runs that forward on tensors, and the tensor
+ops and module calls inside it record themselves.
+"""
+
+import inspect
+
+import numpy as np
+
+from .._grad_mode import is_grad_enabled, no_grad
+from .graph import Node
+from .tensor import Tensor
+
+__all__ = ["has_tensor", "call_module"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def has_tensor(args, kwargs):
+    """Whether a call's arguments hold a Tensor (also inside a tuple, as RNN states)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return True
+        if type(a) in (tuple, list):
+            for b in a:
+                if isinstance(b, Tensor):
+                    return True
+    if kwargs:
+        return has_tensor(tuple(kwargs.values()), None)
+    return False
+
+
+def _unwrap(x):
+    if isinstance(x, Tensor):
+        return x.data
+    if type(x) in (tuple, list):
+        return type(x)(_unwrap(b) for b in x)
+    return x
+
+
+def _tensors_in(args, out):
+    """Append every Tensor in ``args`` (one level of tuples) to ``out``, in order."""
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(a)
+        elif type(a) in (tuple, list):
+            _tensors_in(a, out)
+    return out
+
+
+def _wrap_outputs(out, node, metas, dtype=None):
+    """Tensors in place of the arrays (and the Python-float loss) in ``out``; a Python
+    float takes ``dtype``, the inputs' float type."""
+    if isinstance(out, np.ndarray) or isinstance(out, (float, np.floating)):
+        k = len(metas)
+        arr = np.asarray(out, dtype=dtype if isinstance(out, float) and dtype else None)
+        if node is not None and arr.dtype in _FLOATS:
+            metas.append((arr.shape, arr.dtype))
+            return Tensor._wrap(arr, node, k)
+        return Tensor._wrap(arr)
+    if type(out) in (tuple, list):
+        return type(out)(_wrap_outputs(o, node, metas, dtype) for o in out)
+    return out
+
+
+def _grad_structure(out, grads, pos):
+    """Rebuild the nesting of ``out`` with the gradients of its float arrays."""
+    if isinstance(out, np.ndarray) or isinstance(out, (float, np.floating)):
+        arr = np.asarray(out)
+        if arr.dtype in _FLOATS:
+            g = grads[pos[0]]
+            pos[0] += 1
+            return g[()] if arr.ndim == 0 else g
+        return None
+    if type(out) in (tuple, list):
+        return tuple(_grad_structure(o, grads, pos) for o in out)
+    return None
+
+
+def _match_input_grads(args, returned, out):
+    """Pair a backward's return value with the tensors among the call's arguments.
+
+    A single array is the first argument's gradient; a tuple follows the arguments'
+    order and nesting (``(gx, (gh, gc))`` for ``cell(x, (h, c))``).
+    """
+    if not isinstance(returned, tuple):
+        returned = (returned,)
+    for a, g in zip(args, returned):
+        if isinstance(a, Tensor):
+            out.append((a, g))
+        elif type(a) in (tuple, list):
+            if g is None:
+                g = (None,) * len(a)
+            _match_input_grads(a, g if isinstance(g, tuple) else (g,), out)
+    return out
+
+
+def _input_dtype(inputs, params):
+    for t in (*inputs, *params):
+        if t.data.dtype in _FLOATS:
+            return t.data.dtype
+    return None
+
+
+_SIGNATURES = {}
+
+
+def _positional(module, args, kwargs):
+    """Keyword arguments that hold tensors moved into position (``lstm(x, hx=s)``)."""
+    cls = type(module)
+    sig = _SIGNATURES.get(cls)
+    if sig is None:
+        sig = _SIGNATURES[cls] = inspect.signature(module.forward)
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{cls.__name__}.forward: {exc}") from None
+    return bound.args, bound.kwargs
+
+
+def call_module(module, args, kwargs):
+    """``module(*args, **kwargs)`` with tensors among the arguments, or a module that
+    has no explicit backward."""
+    if not module._explicit():
+        # Forward written with tensor ops: arrays become tensors, so the result is one.
+        args = tuple(Tensor._wrap(a) if isinstance(a, np.ndarray) else a for a in args)
+        return module.forward(*args, **kwargs)
+    if kwargs and has_tensor((), kwargs):
+        args, kwargs = _positional(module, args, kwargs)
+    inputs = _tensors_in(args, [])
+    raw_args = _unwrap(args)
+    raw_kwargs = {k: _unwrap(v) for k, v in kwargs.items()} if kwargs else kwargs
+    params = module._tape_parameters()
+    need = is_grad_enabled() and (any(t.requires_grad for t in inputs) or
+                                  any(p.requires_grad for p in params))
+    if not need:
+        with no_grad():
+            out = module.forward(*raw_args, **raw_kwargs)
+        return _wrap_outputs(out, None, [], _input_dtype(inputs, params))
+
+    members = module._tape_members()
+    before = [m._tape_stash() for m in members]
+    try:
+        out = module.forward(*raw_args, **raw_kwargs)
+    except BaseException:
+        for m, state in zip(members, before):
+            m._tape_unstash(state)
+        raise
+    caches = [m._tape_take(state) for m, state in zip(members, before)]
+
+    def backward(grads):
+        prior = [m._tape_give(c) for m, c in zip(members, caches)]
+        try:
+            returned = module.backward(_grad_structure(out, grads, [0]))
+        finally:
+            for m, state in zip(members, prior):
+                m._tape_unstash(state)
+        by_id = {}
+        for t, g in _match_input_grads(args, returned, []):
+            if g is not None:
+                prev = by_id.get(id(t))
+                by_id[id(t)] = g if prev is None else prev + g
+        return tuple(by_id.get(id(t)) if t.requires_grad else None for t in node_inputs)
+
+    node_inputs = tuple(dict.fromkeys(inputs))   # a tensor passed twice: one entry
+    metas = []
+    node = Node(backward, tuple(t if t.requires_grad else None for t in node_inputs),
+                type(module).__name__, 0,
+                tuple((t, t._vc[0]) for t in (*node_inputs, *params)), None)
+    wrapped = _wrap_outputs(out, node, metas, _input_dtype(inputs, params))
+    node.n_out = len(metas)
+    node.out_meta = tuple(metas)
+    return wrapped
