@@ -2,6 +2,8 @@
 
 from collections import OrderedDict
 
+from ..autograd.ops import concatenate
+from ..autograd.tensor import Tensor
 from .module import Module
 
 import numpy as np
@@ -112,6 +114,9 @@ class Concat(Module):
 
     def forward(self, x):
         outs = [m(x) for m in self._modules.values()]
+        if any(isinstance(o, Tensor) for o in outs):
+            # A branch without an explicit backward ran on the tape: join there too.
+            return concatenate(outs, axis=self.dim)
         ndim = outs[0].ndim
         if not -ndim <= self.dim < ndim:
             raise ValueError(f"dim {self.dim} is out of range for branch outputs of "
