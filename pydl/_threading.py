@@ -381,9 +381,11 @@ def blas_single_threaded(n_threads):
     """Context that holds BLAS at one thread while an OpenMP kernel calls it.
 
     With ``n_threads == 1`` nothing needs changing and a no-op context is returned,
-    which keeps small single-threaded calls free of any overhead.
+    which keeps small single-threaded calls free of any overhead. (Except in the
+    thread of a forked child left serial while the process-wide count is higher:
+    there BLAS is held too, so that the bits stay those of any other thread count.)
     """
-    if n_threads <= 1:
+    if n_threads <= 1 and (_state["n_threads"] or 1) <= 1:
         return contextlib.nullcontext()
     return _BlasOneThread()
 
