@@ -108,8 +108,63 @@ def check_function_grad(forward, backward, inputs, *, eps=1e-6, atol=1e-6, rtol=
     return True
 
 
+def _explicit_gradients(module, run, xs, rng, is_loss):
+    """Input gradients from the module's own backward, and the upstream gradients."""
+    out = run(*xs)
+    flat_out = [np.asarray(o, dtype=np.float64) for o in _flatten(out)]
+    upstream = [rng.standard_normal(o.shape) if o.ndim else np.float64(1.0)
+                for o in flat_out]
+    if is_loss:
+        g_up = upstream[0] if module.reduction == "none" else 1.0
+        if module.reduction != "none":
+            upstream = [np.float64(1.0)]
+        grads = module.backward(g_up)
+    else:
+        grads = module.backward(_unflatten(list(upstream), out))
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    return grads, upstream
+
+
+def _tape_gradients(module, xs, originals, target, is_loss, rng):
+    """Input gradients through the autograd tape, and the upstream gradients."""
+    from .autograd.tensor import Tensor
+    def as_tensor(x, original):
+        if isinstance(original, (tuple, list)):       # (h, c): a tuple of tensors again
+            return tuple(as_tensor(x[i], o) for i, o in enumerate(original))
+        if isinstance(x, np.ndarray):
+            return Tensor(x, requires_grad=x.dtype.kind == "f")
+        return x
+
+    def grad_of(t):
+        if isinstance(t, tuple):
+            parts = [grad_of(p) for p in t]
+            return None if any(p is None for p in parts) else np.stack(parts)
+        return t.grad if isinstance(t, Tensor) else None
+
+    ts = [as_tensor(x, o) for x, o in zip(xs, originals)]
+    out = module(*ts, target) if is_loss else module(*ts)
+    flat_out = _flatten(out)
+    upstream = []
+    total = None
+    for o in flat_out:
+        if not isinstance(o, Tensor) or o.dtype.kind != "f":
+            upstream.append(None)          # indices: no gradient
+            continue
+        u = rng.standard_normal(o.shape) if o.ndim else np.float64(1.0)
+        upstream.append(u)
+        term = (o * u).sum()
+        total = term if total is None else total + term
+    total.backward()
+    if total is None:
+        raise GradcheckError("tape: the module's output does not depend on anything that "
+                             "requires grad")
+    grads = [grad_of(t) for t in ts]
+    return grads, upstream
+
+
 def gradcheck(module, *inputs, target=None, eps=1e-6, atol=1e-6, rtol=1e-4,
-              check_inputs=True, check_params=True, max_elements=None, seed=0):
+              check_inputs=True, check_params=True, max_elements=None, seed=0, tape=None):
     """Check a module's (or loss's) backward against central differences.
 
     For a layer or model: with random upstream gradients ``u`` it checks the
@@ -130,6 +185,11 @@ def gradcheck(module, *inputs, target=None, eps=1e-6, atol=1e-6, rtol=1e-4,
     check_inputs, check_params : bool
     max_elements : int, optional
         Check at most this many random elements per input and per parameter.
+    tape : bool or None
+        True: take the analytic gradients through the autograd tape (inputs as
+        :class:`pydl.Tensor`, ``backward()`` on ``sum(output * u)``); False: from the
+        module's explicit ``backward``; None (default): both, each checked (the tape
+        alone for a module that defines only ``forward``).
 
     Returns
     -------
@@ -137,6 +197,16 @@ def gradcheck(module, *inputs, target=None, eps=1e-6, atol=1e-6, rtol=1e-4,
     """
     if not isinstance(module, Module):
         raise TypeError(f"gradcheck needs a pydl.nn.Module, got {type(module).__name__}")
+    modes = [tape] if tape is not None else ([False, True] if module._explicit() else [True])
+    for mode in modes:
+        _gradcheck_once(module, inputs, target, eps, atol, rtol, check_inputs, check_params,
+                        max_elements, seed, mode)
+    return True
+
+
+def _gradcheck_once(module, inputs, target, eps, atol, rtol, check_inputs, check_params,
+                    max_elements, seed, tape):
+    path = "tape" if tape else "explicit backward"
     rng = np.random.default_rng(seed)
     is_loss = isinstance(module, _Loss)
     if is_loss and target is None:
@@ -156,26 +226,17 @@ def gradcheck(module, *inputs, target=None, eps=1e-6, atol=1e-6, rtol=1e-4,
     with enable_grad():
         module.zero_grad()
         module.clear_saved()     # forward passes run before the check
-        out = run(*xs)
-        flat_out = [np.asarray(o, dtype=np.float64) for o in _flatten(out)]
-        upstream = [rng.standard_normal(o.shape) if o.ndim else np.float64(1.0)
-                    for o in flat_out]
-        if is_loss:
-            g_up = upstream[0] if module.reduction == "none" else 1.0
-            if module.reduction != "none":
-                upstream = [np.float64(1.0)]
-            grads = module.backward(g_up)
+        if tape:
+            grads, upstream = _tape_gradients(module, xs, inputs, target, is_loss, rng)
         else:
-            grads = module.backward(_unflatten(list(upstream), out))
-        if not isinstance(grads, (tuple, list)):
-            grads = (grads,)
+            grads, upstream = _explicit_gradients(module, run, xs, rng, is_loss)
         param_grads = {n: (None if p.grad is None else p.grad.copy()) for n, p in params}
 
     def objective():
         with enable_grad():
             res = run(*xs)
         return sum(float(np.sum(np.asarray(o, np.float64) * u))
-                   for o, u in zip(_flatten(res), upstream))
+                   for o, u in zip(_flatten(res), upstream) if u is not None)
 
     def numeric_grad(arr, idx):
         num = np.empty(idx.size)
@@ -195,21 +256,21 @@ def gradcheck(module, *inputs, target=None, eps=1e-6, atol=1e-6, rtol=1e-4,
                 continue
             g = grads[k] if k < len(grads) else None
             if g is None:
-                raise GradcheckError(f"backward returned no gradient for input {k}")
+                raise GradcheckError(f"{path}: no gradient for input {k}")
             g = np.asarray(g)
             if g.shape != x.shape:
                 raise GradcheckError(f"gradient for input {k} has shape {g.shape}, "
                                      f"input has {x.shape}")
             idx = _select(x.size, max_elements, rng)
-            _compare(f"input {k}", g.reshape(-1)[idx], numeric_grad(x, idx), atol, rtol)
+            _compare(f"input {k} ({path})", g.reshape(-1)[idx], numeric_grad(x, idx), atol,
+                     rtol)
     for name, p in params:
         g = param_grads[name]
         if g is None:
-            raise GradcheckError(f"backward left no gradient in parameter {name!r}")
+            raise GradcheckError(f"{path} left no gradient in parameter {name!r}")
         if g.shape != p.shape:
             raise GradcheckError(f"gradient of {name!r} has shape {g.shape}, "
                                  f"the parameter has {p.shape}")
         idx = _select(p.size, max_elements, rng)
-        _compare(f"parameter {name!r}", g.reshape(-1)[idx], numeric_grad(p.data, idx),
-                 atol, rtol)
-    return True
+        _compare(f"parameter {name!r} ({path})", g.reshape(-1)[idx],
+                 numeric_grad(p.data, idx), atol, rtol)

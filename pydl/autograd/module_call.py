@@ -154,6 +154,8 @@ def call_module(module, args, kwargs):
             m._tape_unstash(state)
         raise
     caches = [m._tape_take(state) for m, state in zip(members, before)]
+    if type(module)._hybrid:
+        module._check_hybrid(out)
 
     def backward(grads):
         prior = [m._tape_give(c) for m, c in zip(members, caches)]

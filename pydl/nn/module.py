@@ -70,6 +70,7 @@ class Module:
     """
 
     _explicit_backward = False
+    _hybrid = False
 
     def __init__(self):
         object.__setattr__(self, "_training", True)
@@ -83,16 +84,21 @@ class Module:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # A class has an explicit backward when the class that defines its backward is
-        # the one that defines its forward, or below it: a subclass that overrides only
+        # A class has an explicit backward when some class below Module defines one.
         # forward (written with tensor ops) must not inherit a backward of another
         # forward. pydl's own classes whose forward feeds a base class's generic
         # backward (the losses' ``_finish``) say so with ``_generic_backward``.
         fwd = next(k for k in cls.__mro__ if "forward" in k.__dict__)
         bwd = next(k for k in cls.__mro__ if "backward" in k.__dict__)
-        cls._explicit_backward = bwd is not Module and (issubclass(bwd, fwd) or (
-            bwd.__dict__.get("_generic_backward", False)
-            and fwd.__module__.startswith("pydl.")))
+        cls._explicit_backward = bwd is not Module
+        # A forward overridden below the backward it inherits (a subclass that sets
+        # some state, then calls super().forward) still pairs with that backward on
+        # arrays; if it returns a tensor it was written with tensor ops, which that
+        # backward knows nothing of, and the call is refused (``_check_hybrid``).
+        # pydl's losses, whose forwards all end in the base class's ``_finish``, say
+        # so with ``_generic_backward``.
+        cls._hybrid = cls._explicit_backward and not issubclass(bwd, fwd) and not (
+            bwd.__dict__.get("_generic_backward", False) and fwd.__module__.startswith("pydl."))
 
     # ------------------------------------------------------------ registration
     def _stores(self):
@@ -379,7 +385,19 @@ class Module:
         # as calling forward. Tensors, or a forward-only module: the tape.
         if has_tensor(args, kwargs) or not self._explicit():
             return call_module(self, args, kwargs)
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        if type(self)._hybrid:
+            self._check_hybrid(out)
+        return out
+
+    def _check_hybrid(self, out):
+        if has_tensor((out,), None):
+            raise RuntimeError(
+                f"{type(self).__name__} overrides forward() of a class with an explicit "
+                f"backward(), and its forward returned a pydl.Tensor: that backward would "
+                f"not include the tensor ops. Define backward() too, or hold the layer as "
+                f"a submodule of a Module whose forward() uses it (then the tape "
+                f"differentiates the whole forward)")
 
     def save_for_backward(self, **values):
         """Keep ``values`` for the next :meth:`backward`.
