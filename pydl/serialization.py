@@ -3,13 +3,28 @@
 One file holds the model's state_dict, the optimizer's and scheduler's state, the epoch,
 a random generator's state and any extra metadata. Arrays are stored as .npy entries;
 everything else (nested dicts, lists, numbers, strings) as JSON in a uint8 array named
-``__meta__``, with each array replaced by a reference to its entry. Loading uses
-``np.load(allow_pickle=False)``, so an untrusted checkpoint cannot run code.
+``__meta__``, with each array replaced by a reference to its entry.
+
+Loading treats the file as untrusted. No pickle is ever read, so a checkpoint cannot
+run code, and a malformed file of any kind raises :class:`CheckpointError` naming the
+file and the fault, never MemoryError, RecursionError or a hang:
+
+- only a regular file is read (a FIFO, a device or a directory is refused at once);
+- the zip's central directory is size-checked before it is parsed, and a member is
+  decoded only when the metadata refers to it;
+- a member's .npy header (numeric dtypes only) must agree with the zip's declared
+  sizes, which must fit the file (deflate: at most 1032:1), before any allocation;
+- arrays are decompressed a few MiB at a time into preallocated arrays, so loading
+  needs the arrays' size plus a constant (1.01x for a 1 GiB checkpoint);
+- the metadata is limited to ``MAX_META_BYTES`` and ``MAX_META_DEPTH`` levels of JSON
+  nesting, and each field's type is checked.
 
 Saving is atomic: the checkpoint is written to a temporary file in the same directory,
 flushed and fsynced, then renamed over the target with ``os.replace`` (and the
 directory fsynced). A process killed during a save leaves the previous checkpoint
-intact (at worst a stray ``.<name>.*.tmp`` file next to it).
+intact (at worst a stray ``.<name>.*.tmp`` file next to it). A symlink is followed (its
+target is replaced, the link kept); a new file gets the umask's permissions (0644
+under 022) and an existing one keeps its mode.
 """
 
 import json
@@ -288,6 +303,7 @@ MAX_MEMBERS = 1 << 18           # entries in the zip's central directory
 _MAX_CENTRAL_DIR = 64 * 2 ** 20
 _DEFLATE_MAX_RATIO = 1032       # deflate expands at most ~1032:1
 _READ_CHUNK = 4 * 2 ** 20       # bytes decompressed at a time: the whole overhead
+_ECD_ENTRIES, _ECD_SIZE = 4, 5  # entry count, directory size in zipfile._EndRecData's list
 # What reading an untrusted archive can raise; any of these means a malformed file.
 _MALFORMED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
               IndexError, TypeError, OverflowError, struct.error, NotImplementedError,
@@ -351,16 +367,19 @@ class _Archive:
     def __init__(self, f, size, path):
         self.path, self.size, self.cache = path, size, {}
         try:
-            end = zipfile._EndRecData(f)
+            # zipfile's own reader of the end record (private, but there since 2.x);
+            # without it the limits below are skipped, not the load
+            end_record = getattr(zipfile, "_EndRecData", None)
+            end = end_record(f) if end_record else [0] * 10
             if end is None:
                 raise CheckpointError(f"{path}: not a pydl checkpoint (not a zip archive)")
-            if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS:
+            if end[_ECD_ENTRIES] > MAX_MEMBERS:
                 raise CheckpointError(f"{path}: the zip declares "
-                                      f"{end[zipfile._ECD_ENTRIES_TOTAL]} members, more "
+                                      f"{end[_ECD_ENTRIES]} members, more "
                                       f"than the {MAX_MEMBERS} a checkpoint may have")
-            if end[zipfile._ECD_SIZE] > min(_MAX_CENTRAL_DIR, size):
+            if end[_ECD_SIZE] > min(_MAX_CENTRAL_DIR, size):
                 raise CheckpointError(f"{path}: the zip's central directory declares "
-                                      f"{end[zipfile._ECD_SIZE]} bytes in a file of {size}")
+                                      f"{end[_ECD_SIZE]} bytes in a file of {size}")
             f.seek(0)
             self.zip = zipfile.ZipFile(f)
             self.members = {}
@@ -553,7 +572,11 @@ def load(path, model=None, optimizer=None, scheduler=None, rng=None):
     FileNotFoundError
         No such file.
     CheckpointError (a ValueError)
-        A corrupt, truncated or foreign file; the message names the file.
+        A corrupt, truncated, crafted or foreign file, or not a regular file (a
+        directory, FIFO or device); the message names the file and what is wrong.
+    ValueError
+        A restore target given for state the checkpoint does not hold, or a model
+        whose parameters do not match (``load_state_dict``).
     """
     path = os.fspath(path)
     f, size = _open_regular(path)

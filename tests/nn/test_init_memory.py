@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import pydl
-from pydl import nn
 from pydl.nn import init
 
 MIB = 2 ** 20
