@@ -1,6 +1,6 @@
 """Optimizers with PyTorch's names, formulas and defaults; fused Cython updates."""
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, deferred_interrupt
 from .sgd import SGD
 from .adam import Adam
 from .adamw import AdamW
@@ -8,4 +8,5 @@ from .adagrad import Adagrad
 from .rmsprop import RMSprop
 from . import lr_scheduler
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "deferred_interrupt", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
+           "lr_scheduler"]

@@ -1,13 +1,81 @@
 """Optimizer: parameter groups, per-parameter state, state_dict (after torch.optim)."""
 
+import contextlib
 import copy
+import functools
 import numbers
+import signal
+import threading
 
 import numpy as np
 
 from ..nn.parameter import Parameter
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "deferred_interrupt"]
+
+_defer_local = threading.local()
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold back Ctrl-C (SIGINT) for the block: it takes effect when the block ends.
+
+    In the main thread a temporary SIGINT handler records the signal; at the end of the
+    block the previous handler is put back and, if a signal came, called with it (the
+    default one raises ``KeyboardInterrupt``). Then an update such as
+    ``Optimizer.step`` is applied whole or not at all. Nested blocks defer to the
+    outermost. Elsewhere (other threads, where Python runs no signal handler, or where
+    SIGINT is not handled from Python) the block runs as is.
+    """
+    if getattr(_defer_local, "active", False) \
+            or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except (AttributeError, ValueError):  # no SIGINT on this platform
+        previous = None
+    if previous is None:  # a handler installed outside Python: leave it alone
+        yield
+        return
+    received = []
+    try:
+        signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    _defer_local.active = True
+    try:
+        yield
+    finally:
+        _defer_local.active = False
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            _deliver(previous, received[0])
+
+
+def _deliver(handler, frame):
+    """Act on a held-back SIGINT as ``handler`` would have."""
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    elif handler == signal.SIG_DFL:
+        # the default action would have ended the process; stop as Python would
+        raise KeyboardInterrupt
+    # SIG_IGN: nothing
+
+
+def _atomic_step(step):
+    """Wrap an optimizer's ``step`` so that Ctrl-C waits for the step to end."""
+    if getattr(step, "_pydl_atomic", False):
+        return step
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        with deferred_interrupt():
+            return step(self, *args, **kwargs)
+
+    wrapper._pydl_atomic = True
+    return wrapper
 
 
 class Optimizer:
@@ -23,7 +91,17 @@ class Optimizer:
 
     Subclasses implement ``_check_group(group)`` (validate hyper-parameters) and
     ``_update(param, group, state)`` (one fused kernel call per parameter).
+
+    ``step`` is applied whole or not at all with respect to Ctrl-C: a SIGINT that
+    arrives during a step raises ``KeyboardInterrupt`` once every parameter has been
+    updated (:func:`deferred_interrupt`). A subclass that overrides ``step`` gets the
+    same, its ``step`` is wrapped when the class is created.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _atomic_step(cls.__dict__["step"])
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -79,15 +157,19 @@ class Optimizer:
         """Update every parameter that has a gradient.
 
         ``closure``, if given, is called first (it should run forward and backward and
-        return the loss) and its result is returned.
+        return the loss) and its result is returned. Ctrl-C during the step takes
+        effect at its end.
         """
         loss = closure() if closure is not None else None
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                self._update(p, group, self.state.setdefault(p, {}))
+        with deferred_interrupt():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    self._update(p, group, self.state.setdefault(p, {}))
         return loss
+
+    step._pydl_atomic = True  # the updates are deferred_interrupt()'s; the closure is not
 
     def state_dict(self):
         """Hyper-parameters and state, with parameters named by their index (PyTorch's
