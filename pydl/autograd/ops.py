@@ -133,6 +133,8 @@ def _expand_reduced(g, shape, axes, keepdims):
 
 # -------------------------------------------------------------- arithmetic
 def _binary_inputs(a, b):
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = _as_tensor(a, "a")
     if isinstance(a, Tensor):
         b = _operand(b, a)
     else:
@@ -241,14 +243,11 @@ def matmul(a, b):
     out = da @ db
 
     def backward(grads):
-        g = grads[0]
         a2 = da[None, :] if da.ndim == 1 else da
         b2 = db[:, None] if db.ndim == 1 else db
-        g2 = g
-        if da.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if db.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+        # The gradient in the shape of a2 @ b2 (1-D operands promoted to matrices).
+        g2 = grads[0].reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+                              + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if a.requires_grad:
             ga = g2 @ np.swapaxes(b2, -1, -2)
@@ -360,8 +359,6 @@ def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (broadcast); the condition gets no
     gradient."""
     cond = np.asarray(_data(condition), dtype=bool)
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = _as_tensor(a, "a")
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     out = np.where(cond, da, db)
@@ -744,8 +741,21 @@ Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
 Tensor.__abs__ = abs
 
-for _name in ("exp", "log", "sqrt", "abs", "clip", "clamp", "sum", "mean", "max", "min",
-              "var", "std", "reshape", "flatten", "transpose", "permute", "squeeze",
+def _numpy_compatible(fn):
+    """A reduction method that also serves ``np.sum(tensor)`` and the like, which call
+    ``tensor.sum(axis=..., dtype=None, out=None)``."""
+    def method(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        if dtype is not None or out is not None:
+            raise TypeError(f"{fn.__name__}: dtype= and out= are not supported on tensors")
+        return fn(self, axis, keepdims, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+for _name in ("sum", "mean", "max", "min"):
+    setattr(Tensor, _name, _numpy_compatible(globals()[_name]))
+for _name in ("exp", "log", "sqrt", "abs", "clip", "clamp", "var", "std", "reshape", "flatten", "transpose", "permute", "squeeze",
               "unsqueeze", "relu", "sigmoid", "tanh", "maximum", "minimum", "matmul",
               "pow"):
     setattr(Tensor, _name, globals()[_name])

@@ -1,0 +1,139 @@
+"""Every ``pydl.functional`` forward op, given tensors, records a node whose gradients
+pass a float64 finite-difference check; given arrays, it is the op as before."""
+
+import numpy as np
+import pytest
+
+import pydl
+import pydl.functional as F
+from pydl.testing import tape_gradcheck
+
+
+def _x(*shape, seed=0):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    x[np.abs(x) < 1e-2] = 0.05          # finite differences off the kinks at 0
+    return x
+
+
+def _distinct(*shape, seed=0):
+    """Values far apart, so max pooling's choice does not flip under eps."""
+    n = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(n).reshape(shape) * 0.1 - n * 0.05
+
+
+def _probs(*shape, seed=3):
+    e = np.exp(_x(*shape, seed=seed))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+LABELS = np.array([0, 2, 1, 1])
+_, IDX2 = F.max_pool2d_forward(_distinct(2, 2, 4, 4), 2)
+
+# op name -> (fn of the differentiable inputs, the inputs)
+CASES = {
+    "linear_forward": (lambda x, w, b: F.linear_forward(x, w, b), [_x(3, 4), _x(2, 4, seed=1), _x(2, seed=2)]),
+    "relu_forward": (F.relu_forward, [_x(3, 4)]),
+    "leaky_relu_forward": (lambda x: F.leaky_relu_forward(x, 0.2), [_x(3, 4)]),
+    "elu_forward": (lambda x: F.elu_forward(x, 0.7), [_x(3, 4)]),
+    "sigmoid_forward": (F.sigmoid_forward, [_x(3, 4)]),
+    "tanh_forward": (F.tanh_forward, [_x(3, 4)]),
+    "silu_forward": (F.silu_forward, [_x(3, 4)]),
+    "softmax_forward": (lambda x: F.softmax_forward(x, dim=0), [_x(3, 4)]),
+    "log_softmax_forward": (F.log_softmax_forward, [_x(3, 4)]),
+    "prelu_forward": (F.prelu_forward, [_x(2, 3, 4), np.array([0.1, 0.3, 0.2])]),
+    "softplus_forward": (lambda x: F.softplus_forward(x, 2.0, 3.0), [_x(3, 4)]),
+    "hardtanh_forward": (lambda x: F.hardtanh_forward(x, -0.5, 0.8), [_x(3, 4) * 0.3]),
+    "gelu_forward": (lambda x: F.gelu_forward(x, "tanh"), [_x(3, 4)]),
+    "softmax_cross_entropy_forward": (lambda x: F.softmax_cross_entropy_forward(x, LABELS, label_smoothing=0.1)[0], [_x(4, 3)]),
+    "nll_loss_forward": (lambda x: F.nll_loss_forward(x, LABELS, reduction="none")[0], [_x(4, 3)]),
+    "binary_cross_entropy_forward": (lambda x: F.binary_cross_entropy_forward(x, _probs(4, 3))[0], [0.1 + 0.8 * _probs(4, 3, seed=1)]),
+    "binary_cross_entropy_with_logits_forward": (lambda x: F.binary_cross_entropy_with_logits_forward(x, _probs(4, 3), reduction="sum")[0], [_x(4, 3)]),
+    "kl_div_forward": (lambda x: F.kl_div_forward(x, _probs(4, 3), reduction="batchmean")[0], [np.log(_probs(4, 3, seed=1))]),
+    "mse_loss_forward": (lambda x: F.mse_loss_forward(x, _x(4, 3, seed=1))[0], [_x(4, 3)]),
+    "l1_loss_forward": (lambda x: F.l1_loss_forward(x, _x(4, 3, seed=1))[0], [_x(4, 3)]),
+    "smooth_l1_loss_forward": (lambda x: F.smooth_l1_loss_forward(x, _x(4, 3, seed=1), beta=0.5)[0], [_x(4, 3)]),
+    "huber_loss_forward": (lambda x: F.huber_loss_forward(x, _x(4, 3, seed=1), delta=0.7)[0], [_x(4, 3)]),
+    "hinge_loss_forward": (lambda x: F.hinge_loss_forward(x, np.sign(_x(4, 3, seed=1)))[0], [_x(4, 3) * 3]),
+    "perceptron_loss_forward": (lambda x: F.perceptron_loss_forward(x, np.sign(_x(4, 3, seed=1)))[0], [_x(4, 3)]),
+    "multi_margin_loss_forward": (lambda x: F.multi_margin_loss_forward(x, LABELS, p=2)[0], [_x(4, 3)]),
+    "triplet_margin_loss_forward": (lambda a, p, n: F.triplet_margin_loss_forward(a, p, n, margin=2.0)[0], [_x(4, 3), _x(4, 3, seed=1), _x(4, 3, seed=2)]),
+    "cosine_embedding_loss_forward": (lambda a, b: F.cosine_embedding_loss_forward(a, b, np.array([1, -1, 1, -1]), margin=0.1)[0], [_x(4, 3), _x(4, 3, seed=1)]),
+    "sigmoid_focal_loss_forward": (lambda x: F.sigmoid_focal_loss_forward(x, _probs(4, 3), reduction="mean")[0], [_x(4, 3)]),
+    "softmax_focal_loss_forward": (lambda x: F.softmax_focal_loss_forward(x, LABELS)[0], [_x(4, 3)]),
+    "interpolate_forward": (lambda x: F.interpolate_forward(x, scale_factor=2, mode="bilinear", align_corners=False), [_x(1, 2, 3, 3)]),
+    "rnn_forward": (lambda x, h: F.rnn_forward(x, h, *RNN_W), [_x(3, 2, 3), _x(2, 4, seed=1)]),
+    "lstm_forward": (lambda x, h, c: F.lstm_forward(x, h, c, *LSTM_W)[:3], [_x(3, 2, 3), _x(2, 4, seed=1), _x(2, 4, seed=2)]),
+    "gru_forward": (lambda x, h: F.gru_forward(x, h, *GRU_W)[:2], [_x(3, 2, 3), _x(2, 4, seed=1)]),
+    "rnn_cell_forward": (lambda x, h: F.rnn_cell_forward(x, h, *RNN_W), [_x(2, 3), _x(2, 4, seed=1)]),
+    "lstm_cell_forward": (lambda x, h, c: F.lstm_cell_forward(x, h, c, *LSTM_W)[:2], [_x(2, 3), _x(2, 4, seed=1), _x(2, 4, seed=2)]),
+    "gru_cell_forward": (lambda x, h: F.gru_cell_forward(x, h, *GRU_W)[0], [_x(2, 3), _x(2, 4, seed=1)]),
+    "batch_norm_forward": (lambda x, w, b: F.batch_norm_forward(x, w, b)[0], [_x(5, 3), _x(3, seed=1), _x(3, seed=2)]),
+    "layer_norm_forward": (lambda x, w, b: F.layer_norm_forward(x, (4,), w, b)[0], [_x(3, 4), _x(4, seed=1), _x(4, seed=2)]),
+    "local_response_norm_forward": (lambda x: F.local_response_norm_forward(x, 3, 0.5, 0.75, 1.5)[0], [_x(2, 4, 3)]),
+    "dropout_forward": (lambda x: F.dropout_forward(x, 0.4, generator=np.random.default_rng(7))[0], [_x(3, 4)]),
+    "channel_dropout_forward": (lambda x: F.channel_dropout_forward(x, 0.5, generator=np.random.default_rng(7))[0], [_x(2, 3, 4)]),
+    "embedding_forward": (lambda w: F.embedding_forward(np.array([[0, 2], [2, 1]]), w), [_x(3, 4)]),
+    "scaled_dot_product_attention_forward": (lambda q, k, v: F.scaled_dot_product_attention_forward(q, k, v)[0], [_x(2, 3, 4), _x(2, 5, 4, seed=1), _x(2, 5, 3, seed=2)]),
+    "additive_attention_forward": (lambda q, k, wq, wk, v: F.additive_attention_forward(q, k, wq, wk, v)[:2], [_x(2, 3), _x(2, 4, 5, seed=1), _x(6, 3, seed=2), _x(6, 5, seed=3), _x(6, seed=4)]),
+}
+for _nd in (1, 2, 3):
+    _sp = (5, 4, 3)[:_nd]
+    CASES[f"conv{_nd}d_forward"] = (
+        lambda x, w, b, _nd=_nd: getattr(F, f"conv{_nd}d_forward")(x, w, b, stride=1, padding=1),
+        [_x(2, 2, *_sp), _x(3, 2, *(2,) * _nd, seed=1), _x(3, seed=2)])
+    CASES[f"conv_transpose{_nd}d_forward"] = (
+        lambda x, w, b, _nd=_nd: getattr(F, f"conv_transpose{_nd}d_forward")(x, w, b, stride=2),
+        [_x(2, 2, *_sp), _x(2, 3, *(2,) * _nd, seed=1), _x(3, seed=2)])
+    CASES[f"max_pool{_nd}d_forward"] = (
+        lambda x, _nd=_nd: getattr(F, f"max_pool{_nd}d_forward")(x, 2)[0], [_distinct(2, 2, *(4,) * _nd)])
+    CASES[f"adaptive_max_pool{_nd}d_forward"] = (
+        lambda x, _nd=_nd: getattr(F, f"adaptive_max_pool{_nd}d_forward")(x, 2)[0], [_distinct(2, 2, *(5,) * _nd)])
+    CASES[f"avg_pool{_nd}d_forward"] = (
+        lambda x, _nd=_nd: getattr(F, f"avg_pool{_nd}d_forward")(x, 2, 1, 1, count_include_pad=False), [_x(2, 2, *(4,) * _nd)])
+    CASES[f"adaptive_avg_pool{_nd}d_forward"] = (
+        lambda x, _nd=_nd: getattr(F, f"adaptive_avg_pool{_nd}d_forward")(x, 3), [_x(2, 2, *(5,) * _nd)])
+    _in = _distinct(1, 2, *(4,) * _nd)
+    _, _idx = getattr(F, f"max_pool{_nd}d_forward")(_in, 2)
+    CASES[f"max_unpool{_nd}d_forward"] = (
+        lambda x, _nd=_nd, _idx=_idx: getattr(F, f"max_unpool{_nd}d_forward")(x, _idx, 2), [_x(*_idx.shape)])
+
+_rng = np.random.default_rng(9)
+RNN_W = [_rng.standard_normal((4, 3)), _rng.standard_normal((4, 4)), _rng.standard_normal(4), _rng.standard_normal(4)]
+LSTM_W = [_rng.standard_normal((16, 3)), _rng.standard_normal((16, 4)), _rng.standard_normal(16), _rng.standard_normal(16)]
+GRU_W = [_rng.standard_normal((12, 3)), _rng.standard_normal((12, 4)), _rng.standard_normal(12), _rng.standard_normal(12)]
+
+
+def test_every_forward_op_has_a_case():
+    ops = {n for n in F.__all__ if n.endswith("_forward")}
+    assert ops == set(CASES), f"missing: {sorted(ops - set(CASES))}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_op_gradcheck_through_the_tape(name):
+    fn, inputs = CASES[name]
+    assert hasattr(getattr(F, name), "__wrapped__")
+    assert tape_gradcheck(fn, *inputs, max_elements=12)
+
+
+def test_recurrent_weights_get_gradients_through_the_tape():
+    w = [pydl.tensor(a, requires_grad=True) for a in LSTM_W]
+    x = pydl.tensor(_x(3, 2, 3), requires_grad=True)
+    y, h, c, _ = F.lstm_forward(x, pydl.tensor(np.zeros((2, 4))), pydl.tensor(np.zeros((2, 4))), *w)
+    (y.sum() + c.sum()).backward()
+    assert all(t.grad is not None and t.grad.shape == t.shape for t in w)
+
+
+def test_arrays_in_arrays_out():
+    """Without tensors an op is unchanged: arrays in, arrays out, no node."""
+    y = F.relu_forward(np.array([-1.0, 2.0]))
+    assert type(y) is np.ndarray
+    loss, grad = F.mse_loss_forward(np.ones(3), np.zeros(3))
+    assert isinstance(loss, float) and type(grad) is np.ndarray
+
+
+def test_a_loss_refuses_a_target_that_requires_grad():
+    x = pydl.tensor(_x(4, 3), requires_grad=True)
+    t = pydl.tensor(_x(4, 3, seed=1), requires_grad=True)
+    loss, _ = F.mse_loss_forward(x, t)
+    with pytest.raises(RuntimeError, match="no gradient with respect to 'target'"):
+        loss.backward()
