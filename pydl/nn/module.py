@@ -426,7 +426,9 @@ class Module:
                 f"and its explicit backward() only knows the last call; its gradient would "
                 f"be wrong. For a module used more than once in one forward (shared or "
                 f"tied weights, Siamese networks), use the tensor path: pass pydl.Tensor "
-                f"inputs (pydl.tensor(x)) and call loss.backward()")
+                f"inputs (pydl.tensor(x)) and call loss.backward(). (After forward calls "
+                f"that backward will not go through, run them under pydl.no_grad() or "
+                f"call model.clear_saved().)")
         d["_calls"] = 0
         return saved
 

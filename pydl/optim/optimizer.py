@@ -72,7 +72,10 @@ def _atomic_step(step):
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
         with deferred_interrupt():
-            return step(self, *args, **kwargs)
+            try:
+                return step(self, *args, **kwargs)
+            finally:
+                self._mark_updated()
 
     wrapper._pydl_atomic = True
     return wrapper
@@ -144,6 +147,13 @@ class Optimizer:
     def _update(self, param, group, state):
         raise NotImplementedError
 
+    def _mark_updated(self):
+        """Count an in-place update of every parameter, so that a graph recorded
+        before the step refuses to backpropagate through the old values."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p._bump_version()
+
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter this optimizer holds."""
         for group in self.param_groups:
@@ -167,6 +177,7 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     self._update(p, group, self.state.setdefault(p, {}))
+                    p._bump_version()
         return loss
 
     step._pydl_atomic = True  # the updates are deferred_interrupt()'s; the closure is not

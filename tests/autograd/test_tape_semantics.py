@@ -194,6 +194,7 @@ def test_explicit_backward_after_two_calls_raises_naming_the_module():
     enc(x2)
     with pytest.raises(RuntimeError, match=r"Tanh was called 2 times.*tensor path"):
         enc.backward(np.ones((2, 3)))
+    enc.clear_saved()
     enc(x1)                               # one call: the explicit path works again
     assert enc.backward(np.ones((2, 3))).shape == (2, 4)
     with pydl.no_grad():                  # inference calls do not count
