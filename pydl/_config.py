@@ -1,13 +1,16 @@
 """show_config(): what this pydl build is and what it runs on."""
 
+import os
 import platform
 import sys
+import warnings
 
 import numpy as np
 import scipy
 
 from ._ext import _build_info
-from ._threading import _blas_controller, get_num_threads, physical_cpu_count
+from ._threading import (_blas_controller, _kernel_openmp_path, get_num_threads,
+                         physical_cpu_count)
 from ._version import __version__
 
 __all__ = ["show_config"]
@@ -24,6 +27,35 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
+def _openmp_runtimes():
+    """Every OpenMP runtime loaded in the process (threadpoolctl), pydl's marked."""
+    from threadpoolctl import ThreadpoolController
+
+    mine = _kernel_openmp_path()
+    runtimes = []
+    for lc in ThreadpoolController().select(user_api="openmp").lib_controllers:
+        info = lc.info()
+        path = info.get("filepath")
+        runtimes.append({
+            "internal_api": info.get("internal_api"),
+            "version": info.get("version"),
+            "num_threads": info.get("num_threads"),
+            "filepath": path,
+            "pydl": mine is not None and path is not None and os.path.realpath(path) == mine,
+        })
+    return runtimes
+
+
+_SEVERAL_RUNTIMES = (
+    "{n} OpenMP runtimes are loaded in this process ({paths}). Each keeps its own "
+    "threads, which spin for a while after every parallel region: when pydl and "
+    "another library (PyTorch) alternate parallel calls, they spin against each other "
+    "(measured about 4x slower on 2 cores). Set OMP_WAIT_POLICY=PASSIVE in the "
+    "environment before starting Python, or install pydl from source so that it "
+    "shares one libgomp with the other library (see the README, 'Threads, processes "
+    "and safety').")
+
+
 def show_config(print_out=True):
     """Print and return pydl's build and runtime configuration.
 
@@ -33,7 +65,12 @@ def show_config(print_out=True):
         ``version``, ``openmp`` (were the kernels compiled with OpenMP),
         ``num_threads`` (threads in use), ``physical_cores``, ``cpu``, ``blas`` (a
         list of the loaded BLAS libraries with their threading layer, from
-        threadpoolctl), and the Python, NumPy and SciPy versions.
+        threadpoolctl), ``openmp_runtimes`` (every OpenMP runtime loaded in the
+        process, each with ``pydl: True`` where pydl's kernels use it), and the Python,
+        NumPy and SciPy versions.
+
+    Warns (``RuntimeWarning``) when more than one OpenMP runtime is loaded: their
+    threads spin against each other (see the README).
     """
     blas = [
         {k: info.get(k) for k in ("internal_api", "version", "threading_layer",
@@ -48,6 +85,7 @@ def show_config(print_out=True):
         "openmp_procs": _build_info.num_procs(),
         "cpu": _cpu_name(),
         "blas": blas,
+        "openmp_runtimes": _openmp_runtimes(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "scipy": scipy.__version__,
@@ -61,5 +99,13 @@ def show_config(print_out=True):
         for b in blas:
             print(f"  BLAS           : {b['internal_api']} {b['version']} "
                   f"({b['threading_layer']}, {b['architecture']}) {b['filepath']}")
+        for r in config["openmp_runtimes"]:
+            used = " (pydl's kernels)" if r["pydl"] else ""
+            print(f"  OpenMP runtime : {r['internal_api']} {r['filepath']}{used}")
         print(f"  Python {config['python']}, NumPy {config['numpy']}, SciPy {config['scipy']}")
+    runtimes = config["openmp_runtimes"]
+    if len(runtimes) > 1:
+        warnings.warn(_SEVERAL_RUNTIMES.format(
+            n=len(runtimes), paths=", ".join(str(r["filepath"]) for r in runtimes)),
+            RuntimeWarning, stacklevel=2)
     return config

@@ -418,6 +418,27 @@ def _omp_pause_function():
     return _OMP["pause"]
 
 
+def _kernel_openmp_path():
+    """Path of the OpenMP runtime pydl's kernels are linked to, or None."""
+    try:
+        from ._ext import _build_info
+
+        if not _build_info.openmp_enabled():
+            return None
+        fn = ctypes.CDLL(_build_info.__file__).omp_get_num_procs
+
+        class _DlInfo(ctypes.Structure):
+            _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                        ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+        info = _DlInfo()
+        if ctypes.CDLL(None).dladdr(ctypes.cast(fn, ctypes.c_void_p), ctypes.byref(info)):
+            return os.path.realpath(info.dli_fname.decode())
+    except (ImportError, OSError, AttributeError):
+        pass
+    return None
+
+
 def _before_fork():
     """In the parent, just before fork: release this thread's OpenMP thread pool.
 

@@ -73,3 +73,71 @@ def test_40000_threads_does_not_kill_the_process():
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["refused", "alive"]
+
+
+def test_blas_is_single_threaded_inside_kernels_and_restored():
+    from pydl._threading import _kernel_blas_libs, blas_single_threaded
+    pydl.set_num_threads(2)
+    kernel_libs = _kernel_blas_libs()
+    assert kernel_libs
+    with blas_single_threaded(2):
+        assert {lc.get_num_threads() for lc, _ in kernel_libs} == {1}
+    assert set(_blas_threads().values()) == {2}
+
+
+@pytest.mark.parametrize("env,expected", [("3", 3), ("1", 1), ("4,2", 4)])
+def test_default_follows_omp_num_threads(env, expected):
+    code = "import pydl; print(pydl.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": env}, check=True)
+    assert int(out.stdout) == expected
+
+
+def test_default_without_env_is_physical_cores():
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    code = "import pydl; print(pydl.get_num_threads(), pydl._threading.physical_cpu_count())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True)
+    n, phys = map(int, out.stdout.split())
+    assert n == phys >= 1
+
+
+def test_show_config():
+    cfg = pydl.show_config(print_out=False)
+    assert cfg["version"] == pydl.__version__
+    assert isinstance(cfg["openmp"], bool)
+    assert cfg["num_threads"] == pydl.get_num_threads()
+    assert cfg["blas"] and all("threading_layer" in b for b in cfg["blas"])
+
+
+def test_show_config_lists_openmp_runtimes():
+    cfg = pydl.show_config(print_out=False)
+    runtimes = cfg["openmp_runtimes"]
+    if cfg["openmp"]:
+        assert [r["pydl"] for r in runtimes].count(True) == 1
+        assert all(os.path.exists(r["filepath"]) for r in runtimes)
+
+
+def test_show_config_warns_about_several_openmp_runtimes(tmp_path):
+    # A wheel bundles its own libgomp; with PyTorch's loaded too there are two runtimes
+    # whose spinning threads slow each other down. A copy of pydl's runtime under
+    # another name stands in for the second one.
+    cfg = pydl.show_config(print_out=False)
+    mine = [r["filepath"] for r in cfg["openmp_runtimes"] if r["pydl"]]
+    if not mine:
+        pytest.skip("serial build: no OpenMP runtime")
+    copy = tmp_path / "libgomp-copy.so.1"
+    copy.write_bytes(open(mine[0], "rb").read())
+    code = ("import ctypes, sys, warnings, pydl\n"
+            f"ctypes.CDLL({str(copy)!r})\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    cfg = pydl.show_config(print_out=False)\n"
+            "print(len(cfg['openmp_runtimes']), sum(r['pydl'] for r in cfg['openmp_runtimes']))\n"
+            "print([str(x.message) for x in w if x.category is RuntimeWarning])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    counts, warned = out.stdout.splitlines()
+    assert counts == "2 1"
+    assert "2 OpenMP runtimes are loaded" in warned and "OMP_WAIT_POLICY=PASSIVE" in warned
