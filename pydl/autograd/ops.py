@@ -16,6 +16,8 @@ from .._grad_mode import is_grad_enabled
 from .graph import Node
 from .tensor import Tensor, _check_inplace
 
+_wrap = Tensor._wrap
+
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul",
     "exp", "log", "sqrt", "abs", "clip", "clamp", "maximum", "minimum", "where",
@@ -46,9 +48,10 @@ def _float_dtype(*tensors):
 def _operand(x, like):
     """``x`` as a Tensor for an op with the tensor ``like``: Python numbers stay
     numbers (NumPy keeps the tensor's dtype), arrays are wrapped without a gradient."""
-    if isinstance(x, Tensor):
+    tx = type(x)
+    if tx is float or tx is int or tx is Tensor:
         return x
-    if isinstance(x, numbers.Number) or isinstance(x, np.generic):
+    if isinstance(x, (Tensor, numbers.Number, np.generic)):
         return x
     arr = np.asarray(x)
     if arr.dtype.kind == "f" and like.data.dtype.kind == "f" and arr.dtype != like.data.dtype:
@@ -83,14 +86,17 @@ def _needs(*tensors):
 
 def _record(data, inputs, backward, name, saved=()):
     """The result tensor of an op; a node when gradients are wanted."""
-    data = np.asarray(data)
-    if not _needs(*inputs):
-        return Tensor._wrap(data)
-    node_inputs = tuple(t if isinstance(t, Tensor) and t.requires_grad else None
-                        for t in inputs)
-    node = Node(backward, node_inputs, name, 1,
-                tuple((t, t._vc[0]) for t in saved), ((data.shape, data.dtype),))
-    return Tensor._wrap(data, node)
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    if is_grad_enabled():
+        for t in inputs:
+            if isinstance(t, Tensor) and t.requires_grad:
+                node = Node(backward, tuple(x if isinstance(x, Tensor) and x.requires_grad
+                                            else None for x in inputs), name, 1,
+                            tuple([(x, x._vc[0]) for x in saved]) if saved else (),
+                            ((data.shape, data.dtype),))
+                return _wrap(data, node)
+    return _wrap(data)
 
 
 def _data(x):
@@ -133,39 +139,38 @@ def _expand_reduced(g, shape, axes, keepdims):
 
 # -------------------------------------------------------------- arithmetic
 def _binary_inputs(a, b):
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = _as_tensor(a, "a")
     if isinstance(a, Tensor):
-        b = _operand(b, a)
-    else:
-        a = _operand(a, b)
-    ta = a if isinstance(a, Tensor) else None
-    tb = b if isinstance(b, Tensor) else None
-    _float_dtype(*(t for t in (ta, tb) if t is not None))
-    return a, b
+        if isinstance(b, Tensor):
+            da, db = a.data.dtype, b.data.dtype
+            if da != db and da in _FLOATS and db in _FLOATS:
+                _float_dtype(a, b)          # raises
+            return a, b
+        return a, _operand(b, a)
+    if isinstance(b, Tensor):
+        return _operand(a, b), b
+    a = _as_tensor(a, "a")
+    return a, _operand(b, a)
 
 
 def add(a, b):
     """``a + b`` with broadcasting."""
     a, b = _binary_inputs(a, b)
-    sa, sb = np.shape(_data(a)), np.shape(_data(b))
     out = _data(a) + _data(b)
 
     def backward(grads):
         g = grads[0]
-        return _unbroadcast(g, sa), _unbroadcast(g, sb)
+        return _unbroadcast(g, np.shape(_data(a))), _unbroadcast(g, np.shape(_data(b)))
     return _record(out, (a, b), backward, "add")
 
 
 def sub(a, b):
     """``a - b`` with broadcasting."""
     a, b = _binary_inputs(a, b)
-    sa, sb = np.shape(_data(a)), np.shape(_data(b))
     out = _data(a) - _data(b)
 
     def backward(grads):
         g = grads[0]
-        return _unbroadcast(g, sa), _unbroadcast(-g, sb)
+        return _unbroadcast(g, np.shape(_data(a))), _unbroadcast(-g, np.shape(_data(b)))
     return _record(out, (a, b), backward, "sub")
 
 
@@ -228,8 +233,10 @@ def _wants(x):
     return isinstance(x, Tensor) and x.requires_grad
 
 
-def _saved(*xs):
-    return tuple(x for x in xs if isinstance(x, Tensor))
+def _saved(a, b):
+    if isinstance(a, Tensor):
+        return (a, b) if isinstance(b, Tensor) else (a,)
+    return (b,)
 
 
 def matmul(a, b):

@@ -1,0 +1,234 @@
+"""What the autograd tape costs: pydl's tensor path beside its explicit path and
+beside PyTorch's eager autograd, alternated in one process.
+
+    python bench/tape_overhead.py [--rounds 30]
+
+Cases:
+
+- the digits CNN train step (pydl.examples.digits_cnn's network, batch 32, SGD with
+  Nesterov momentum): explicit ``model.backward`` vs ``loss.backward()`` vs PyTorch;
+- a small MLP train step (64 -> 128 -> 128 -> 10, ReLU, cross-entropy, SGD) at batch
+  1 and 32: tape vs PyTorch eager (and the explicit path);
+- per recorded op: a chain of 1000 elementwise ops on a 4-element tensor, timed with
+  the tape, under ``no_grad`` and as bare NumPy; the bookkeeping is the difference
+  between the first and the last; and ``backward()`` through the chain, per node.
+
+Rounds alternate the members (explicit, tape, torch, ...), so a shared machine's
+changing load hits each alike; medians are printed as a Markdown table.
+"""
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+import pydl
+from pydl import nn, optim
+from pydl.examples.digits_cnn import build_model
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def _median_us(fn, rounds, inner):
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t0) / inner)
+    return float(np.median(times)) * 1e6
+
+
+def _alternate(members, rounds, inner):
+    """{name: median us per call}, the members run alternately round after round."""
+    samples = {name: [] for name in members}
+    for fn in members.values():          # warm-up
+        for _ in range(inner):
+            fn()
+    for _ in range(rounds):
+        for name, fn in members.items():
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / inner)
+    return {name: float(np.median(s)) * 1e6 for name, s in samples.items()}
+
+
+def _torch_cnn(w=16):
+    tnn = torch.nn
+    return tnn.Sequential(
+        tnn.Conv2d(1, w, 3, padding=1), tnn.ReLU(),
+        tnn.Conv2d(w, 2 * w, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(2 * w, 4 * w, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Linear(16 * w, 128), tnn.ReLU(), tnn.Dropout(0.3),
+        tnn.Linear(128, 10))
+
+
+def digits_cnn_step():
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 1, 8, 8), dtype=np.float32)
+    y = rng.integers(0, 10, 32)
+    model = build_model()
+    crit = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    xt = pydl.tensor(x)
+
+    def explicit():
+        crit(model(x), y)
+        model.backward(crit.backward())
+        opt.step()
+        opt.zero_grad()
+
+    def tape():
+        loss = crit(model(xt), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    members = {"pydl explicit": explicit, "pydl tape": tape}
+    if torch is not None:
+        tm = _torch_cnn()
+        tl = torch.nn.CrossEntropyLoss()
+        topt = torch.optim.SGD(tm.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_step():
+            loss = tl(tm(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+        members["torch"] = torch_step
+    return members
+
+
+def mlp_step(batch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((batch, 64), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    crit = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    xt = pydl.tensor(x)
+
+    class Written(nn.Module):
+        """The same MLP as a forward-only module: one node per layer call."""
+
+        def __init__(self, seq):
+            super().__init__()
+            self.l1, self.l2, self.l3 = seq[0], seq[2], seq[4]
+
+        def forward(self, x):
+            return self.l3(self.l2(self.l1(x).relu()).relu())
+
+    written = Written(model)
+
+    def explicit():
+        crit(model(x), y)
+        model.backward(crit.backward())
+        opt.step()
+        opt.zero_grad()
+
+    def tape():
+        loss = crit(model(xt), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def tape_per_layer():
+        loss = crit(written(xt), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    members = {"pydl explicit": explicit, "pydl tape": tape,
+               "pydl tape, node per layer": tape_per_layer}
+    if torch is not None:
+        tm = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),
+                                 torch.nn.Linear(128, 128), torch.nn.ReLU(),
+                                 torch.nn.Linear(128, 10))
+        tl = torch.nn.CrossEntropyLoss()
+        topt = torch.optim.SGD(tm.parameters(), lr=0.01)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_step():
+            loss = tl(tm(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+        members["torch"] = torch_step
+    return members
+
+
+def per_node(rounds, chain=1000):
+    a = np.ones(4, np.float32)
+    leaf = pydl.tensor(a, requires_grad=True)
+    plain = pydl.tensor(a)
+
+    def recorded():
+        x = leaf
+        for _ in range(chain):
+            x = x * 1.0001
+        return x
+
+    def unrecorded():
+        x = plain
+        for _ in range(chain):
+            x = x * 1.0001
+        return x
+
+    def bare():
+        x = a
+        for _ in range(chain):
+            x = x * 1.0001
+        return x
+
+    def backward():
+        recorded().sum().backward()
+
+    t = _alternate({"tape": recorded, "no grad": unrecorded, "numpy": bare,
+                    "tape + backward": backward}, rounds, 1)
+    return {k: v / chain for k, v in t.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    n = pydl.get_num_threads()
+    if torch is not None:
+        torch.set_num_threads(n)
+    cfg = pydl.show_config(print_out=False)
+    print(f"CPU: {cfg['cpu']}; {platform.machine()}; threads: {n}; "
+          f"torch: {None if torch is None else torch.__version__}\n")
+    print("| case | member | median (us) | ratio |")
+    print("|---|---|---|---|")
+
+    def table(case, res, base):
+        for name, us in res.items():
+            ratio = res[base] / us if name != base else 1.0
+            print(f"| {case} | {name} | {us:.1f} | {ratio:.2f}x vs {base} |" if name != base
+                  else f"| {case} | {name} | {us:.1f} | |")
+
+    cnn = _alternate(digits_cnn_step(), args.rounds, 5)
+    table("digits CNN train step, batch 32", cnn, "pydl explicit")
+    for batch in (1, 32):
+        res = _alternate(mlp_step(batch), args.rounds, 50)
+        table(f"MLP 64-128-128-10 train step, batch {batch}", res,
+              "torch" if "torch" in res else "pydl explicit")
+    node = per_node(args.rounds)
+    print()
+    print(f"Per recorded op (x * c on 4 floats, chain of 1000): tape {node['tape']:.2f} us, "
+          f"no_grad {node['no grad']:.2f} us, bare NumPy {node['numpy']:.2f} us; "
+          f"bookkeeping {node['tape'] - node['numpy']:.2f} us per op; forward + backward "
+          f"{node['tape + backward']:.2f} us per node")
+    print(f"\ntape / explicit on the digits CNN step: "
+          f"{cnn['pydl tape'] / cnn['pydl explicit']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
