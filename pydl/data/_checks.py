@@ -1,5 +1,6 @@
 """Argument checks shared by the data utilities, the metrics and the training loop."""
 
+import mmap
 import numbers
 
 import numpy as np
@@ -8,7 +9,8 @@ from .. import random as _random
 from ..functional._alloc import check_fits_in_memory
 
 
-def as_array(x, name, *, kinds="biuf", min_ndim=1, allow_empty=False, finite=True):
+def as_array(x, name, *, kinds="biuf", min_ndim=1, allow_empty=False, finite=True,
+             check_memory=True):
     """``x`` as an ndarray with samples along axis 0, or a clear TypeError/ValueError.
 
     Parameters
@@ -20,7 +22,10 @@ def as_array(x, name, *, kinds="biuf", min_ndim=1, allow_empty=False, finite=Tru
     allow_empty : bool
         Accept zero samples.
     finite : bool
-        Refuse NaN and infinity in floating arrays.
+        Refuse NaN and infinity in floating arrays (scanned in bounded chunks).
+    check_memory : bool
+        Refuse an array larger than the machine's memory. Off for callers that read
+        ``x`` a batch at a time (a memory-mapped array may be larger than memory).
     """
     if isinstance(x, (list, tuple, np.generic)):
         try:
@@ -35,13 +40,46 @@ def as_array(x, name, *, kinds="biuf", min_ndim=1, allow_empty=False, finite=Tru
     if x.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimension(s) "
                          f"(samples first), got shape {x.shape}")
-    # e.g. a broadcast view of a huge shape: every use would touch all its elements
-    check_fits_in_memory(x.size * x.dtype.itemsize, f"{name} (shape {x.shape})")
+    if check_memory:
+        # e.g. a broadcast view of a huge shape: every use would touch all its elements
+        check_fits_in_memory(x.size * x.dtype.itemsize, f"{name} (shape {x.shape})")
     if not allow_empty and (x.ndim == 0 or x.shape[0] == 0):
         raise ValueError(f"{name} is empty (shape {x.shape}); it needs at least one sample")
-    if finite and x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinity")
+    if finite:
+        check_finite(x, name)
     return x
+
+
+_FINITE_CHUNK = 1 << 16  # elements per np.isfinite call: a 64 KiB mask, not one of x's size
+
+
+def check_finite(x, name, where=""):
+    """Refuse NaN and infinity in a floating array, with a ValueError naming ``name``.
+
+    The scan goes over bounded chunks of samples, so it needs no memory in proportion
+    to ``x`` (a mask of the whole array would be a quarter of a float32 array's size).
+    """
+    if x.dtype.kind != "f" or x.size == 0:
+        return
+    if x.ndim == 0 or x.size <= _FINITE_CHUNK:
+        ok = bool(np.isfinite(x).all())
+    else:
+        per = max(1, _FINITE_CHUNK // max(1, x.size // x.shape[0]))
+        ok = all(np.isfinite(x[i:i + per]).all() for i in range(0, x.shape[0], per))
+    if not ok:
+        raise ValueError(f"{name} contains NaN or infinity{where}")
+
+
+def is_memory_mapped(x):
+    """True for an ``np.memmap`` or a view of one (or of any ``mmap``): its data is read
+    from a file on access, so callers should read it a batch at a time."""
+    seen = 0
+    while x is not None and seen < 64:
+        if isinstance(x, (np.memmap, mmap.mmap)):
+            return True
+        x = getattr(x, "base", None)
+        seen += 1
+    return False
 
 
 def _kind_names(kinds):

@@ -79,3 +79,34 @@ def test_bad_arguments():
         DataLoader("abc")
     with pytest.raises(TypeError, match="generator"):
         DataLoader(x, generator="seed")
+
+
+def test_a_memmap_is_read_one_batch_at_a_time(tmp_path):
+    x, y = _data(23)
+    m = np.memmap(tmp_path / "x.bin", np.float32, "w+", shape=x.shape)
+    m[...] = x
+    m.flush()
+    xm = np.memmap(tmp_path / "x.bin", np.float32, "r", shape=x.shape)
+    for shuffle in (False, True):
+        a = list(DataLoader(x, y, batch_size=4, shuffle=shuffle, generator=3))
+        b = list(DataLoader(xm, y, batch_size=4, shuffle=shuffle, generator=3))
+        for (xa, ya), (xb, yb) in zip(a, b):
+            assert type(xb) is np.ndarray  # an in-memory copy of the batch's rows only
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+    # shuffled epochs draw what generator.permutation(n) draws
+    order = np.concatenate(DataLoader(x, batch_size=5, shuffle=True,
+                                      generator=np.random.default_rng(9)).batch_indices())
+    np.testing.assert_array_equal(order, np.random.default_rng(9).permutation(23))
+
+
+def test_check_finite_scans_in_chunks():
+    from pydl.data._checks import check_finite
+    x = np.zeros((300, 1000), np.float32)
+    check_finite(x, "x")
+    x[299, 999] = np.nan
+    with pytest.raises(ValueError, match=r"^x contains NaN or infinity \(here\)$"):
+        check_finite(x, "x", " (here)")
+    with pytest.raises(ValueError, match="v contains NaN"):
+        check_finite(np.array([np.inf]), "v")
+    check_finite(np.array([1, 2]), "i")  # integers: nothing to check
