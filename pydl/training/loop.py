@@ -1,7 +1,9 @@
-"""fit, evaluate and predict: training and inference loops over in-memory arrays."""
+"""fit, evaluate and predict: training and inference loops over arrays (in memory or
+memory-mapped) and iterables of batches, read one batch at a time."""
 
 import inspect
 import math
+from contextlib import nullcontext
 import numbers
 import time
 
@@ -9,12 +11,15 @@ import numpy as np
 
 from .. import regularizers as _reg
 from .._grad_mode import no_grad
-from ..data._checks import as_array, as_generator, check_positive_int, check_same_length
-from ..data.loader import DataLoader
+from ..data._checks import (as_array, as_generator, check_finite, check_positive_int,
+                           check_same_length, is_memory_mapped)
+from ..data.loader import DataLoader, batch_indices, random_access, take_rows
+from ..functional._alloc import check_fits_in_memory
 from ..functional._validation import check_real
 from ..nn import utils as _nn_utils
 from ..nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from ..nn.module import Module
+from ..nn.batchnorm import _BatchNorm
+from ..nn.module import Module, eval_in_this_thread
 from .callbacks import CallbackList, _check_callbacks
 from .history import History
 from .progress import Progress
@@ -54,19 +59,194 @@ def _model_dtype(model):
     return None
 
 
-def _check_xy(x, y, model, x_name="x", y_name="y"):
-    """Samples and targets, checked before any training: the same number of samples,
-    non-empty, finite, and ``x`` of the model's dtype."""
-    x = as_array(x, x_name, kinds="f")
+def _check_x(x, model, name):
+    """Samples as an array (in memory or memory-mapped), checked by their metadata only:
+    a float dtype equal to the model's, at least one sample. Values are checked as the
+    batches are read (:class:`_ArraySource`)."""
+    x = as_array(x, name, kinds="f", finite=False, check_memory=False)
     dtype = _model_dtype(model)
     if dtype is not None and x.dtype != dtype:
-        raise TypeError(f"{x_name} has dtype {x.dtype} but the model's parameters are "
-                        f"{dtype}; convert it with {x_name}.astype(np.{dtype})")
-    if y is None:
-        return x, None
-    y = as_array(y, y_name, kinds="biuf")
-    check_same_length([x, y], [x_name, y_name])
-    return x, y
+        raise TypeError(f"{name} has dtype {x.dtype} but the model's parameters are "
+                        f"{dtype}; convert it with {name}.astype(np.{dtype})")
+    return x
+
+
+def _check_y(y, name):
+    return as_array(y, name, kinds="biuf", finite=False, check_memory=False)
+
+
+def _is_batch_iterable(data):
+    """A source of batches rather than an array: a DataLoader, a generator or any other
+    iterable that is not an array, a list or a tuple (those are array-like)."""
+    if isinstance(data, DataLoader):
+        return True
+    if isinstance(data, (np.ndarray, np.generic, list, tuple, str, bytes, dict)):
+        return False
+    return hasattr(data, "__iter__") or hasattr(data, "__next__")
+
+
+def _count_batches(n, batch_size, drop_last=False, steps=None):
+    count = n // batch_size if drop_last else -(-n // batch_size)
+    return count if steps is None else min(count, steps)
+
+
+def _batch_sizes(n, batch_size, drop_last=False, steps=None):
+    """The distinct sizes of the batches one epoch over ``n`` samples will have."""
+    count = _count_batches(n, batch_size, drop_last, steps)
+    full = n // batch_size
+    sizes = {batch_size} if min(count, full) > 0 else set()
+    if count > full:  # the last, partial batch is reached
+        sizes.add(n % batch_size)
+    return sizes
+
+
+class _ArraySource:
+    """Samples and targets in arrays, read one batch at a time.
+
+    Nothing of ``x`` is copied or scanned in full up front beyond what is already in
+    memory: an in-memory array is checked for NaN/infinity before training, in bounded
+    chunks; a memory-mapped one (``np.memmap``, possibly larger than memory) batch by
+    batch as it is read, each batch an in-memory copy of its rows only.
+    """
+
+    def __init__(self, x, y, model, x_name="x", y_name="y", need_y=True):
+        self.x = _check_x(x, model, x_name)
+        self.y = None
+        self.names = (x_name, y_name)
+        if need_y:
+            self.y = _check_y(y, y_name)
+            check_same_length([self.x, self.y], [x_name, y_name])
+        self.mapped = is_memory_mapped(self.x) or (self.y is not None
+                                                    and is_memory_mapped(self.y))
+        if not self.mapped:
+            check_finite(self.x, x_name)
+            if self.y is not None:
+                check_finite(self.y, y_name)
+
+    def n_samples(self):
+        return len(self.x)
+
+    def split(self, cut):
+        """The first ``cut`` samples and the rest (views: nothing is read)."""
+        head, tail = (object.__new__(_ArraySource) for _ in range(2))
+        for part, sl in ((head, slice(None, cut)), (tail, slice(cut, None))):
+            part.x = self.x[sl]
+            part.y = None if self.y is None else self.y[sl]
+            part.names, part.mapped = self.names, self.mapped
+        return head, tail
+
+    def steps(self, batch_size, drop_last=False, steps=None):
+        return _count_batches(len(self.x), batch_size, drop_last, steps)
+
+    def batch_sizes(self, batch_size, drop_last=False, steps=None):
+        return _batch_sizes(len(self.x), batch_size, drop_last, steps)
+
+    def epoch(self, batch_size, *, shuffle=False, generator=None, drop_last=False,
+              steps=None, resume=False):
+        """Yield ``(x_batch, y_batch)`` (``y_batch`` None without targets)."""
+        x_name, y_name = self.names
+        indices = batch_indices(len(self.x), batch_size, shuffle, generator, drop_last)
+        advice = random_access(self.x, self.y) if shuffle and self.mapped else nullcontext()
+        with advice:
+            for step, idx in enumerate(indices[:steps]):
+                xb = take_rows(self.x, idx)
+                yb = None if self.y is None else take_rows(self.y, idx)
+                if self.mapped:
+                    where = f" (batch {step})"
+                    check_finite(xb, x_name, where)
+                    if yb is not None:
+                        check_finite(yb, y_name, where)
+                yield xb, yb
+
+
+class _IterableSource:
+    """Batches from an iterable: a ``DataLoader`` or any re-iterable (iterated anew each
+    epoch), or a one-shot iterator such as a generator (consumed across epochs). Each
+    batch is checked as it is read: dtype, shape, matching lengths, finite values."""
+
+    def __init__(self, data, model, name="x", need_y=True):
+        self.data = data
+        self.name = name
+        self.need_y = need_y
+        self.dtype = _model_dtype(model)
+        self.one_shot = iter(data) is data if hasattr(data, "__iter__") else True
+        self._iterator = None
+
+    def n_samples(self):
+        """Samples per pass when known (a DataLoader), else None."""
+        if isinstance(self.data, DataLoader):
+            n, b = len(self.data.x), self.data.batch_size
+            return n - n % b if self.data.drop_last else n
+        return None
+
+    def steps(self, batch_size=None, drop_last=False, steps=None):
+        if steps is not None:
+            return steps
+        try:
+            return len(self.data)
+        except TypeError:
+            return None
+
+    def batch_sizes(self, batch_size=None, drop_last=False, steps=None):
+        """The batch sizes known before reading (a DataLoader's), else an empty set."""
+        if not isinstance(self.data, DataLoader):
+            return set()
+        loader = self.data
+        return _batch_sizes(len(loader.x), loader.batch_size, loader.drop_last, steps)
+
+    def _check_batch(self, item, step):
+        where = f" (batch {step})"
+        if self.need_y:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise TypeError(f"{self.name} must yield (x_batch, y_batch) pairs, batch "
+                                f"{step} is a {type(item).__name__}")
+            xb, yb = item
+        else:
+            xb = item[0] if isinstance(item, (tuple, list)) and item else item
+            yb = None
+        name = f"{self.name} batch {step}"
+        xb = as_array(xb, f"{name} x", kinds="f", finite=False, check_memory=False)
+        if self.dtype is not None and xb.dtype != self.dtype:
+            raise TypeError(f"{name} x has dtype {xb.dtype} but the model's parameters are "
+                            f"{self.dtype}; convert the batches with .astype(np.{self.dtype})")
+        check_finite(xb, f"{self.name}", where)
+        if yb is not None:
+            yb = as_array(yb, f"{name} y", kinds="biuf", finite=False, check_memory=False)
+            check_same_length([xb, yb], [f"{name} x", f"{name} y"])
+            check_finite(yb, f"{self.name} targets", where)
+        return xb, yb
+
+    def epoch(self, batch_size=None, *, shuffle=False, generator=None, drop_last=False,
+              steps=None, resume=False):
+        """Yield checked ``(x_batch, y_batch)``; ``steps`` batches at most. With
+        ``resume`` (fit's training batches) and ``steps``, a re-iterable goes on where
+        the last epoch stopped and starts a new pass when it runs out."""
+        if self.one_shot:
+            it = self.data
+        elif steps is None or not resume:
+            it = iter(self.data)
+        else:
+            if self._iterator is None:
+                self._iterator = iter(self.data)
+            it = self._iterator
+        count, restarted = 0, False
+        while steps is None or count < steps:
+            try:
+                item = next(it)
+            except StopIteration:
+                if self.one_shot or steps is None or restarted:
+                    break
+                self._iterator = it = iter(self.data)
+                restarted = True
+                continue
+            restarted = False
+            yield self._check_batch(item, count)
+            count += 1
+        if count == 0:
+            raise ValueError(f"{self.name} yielded no batches; a generator is used up after "
+                             f"one pass: pass an iterable that can be iterated anew each "
+                             f"epoch (a pydl.data.DataLoader), or an endless generator with "
+                             f"steps_per_epoch (steps for evaluate/predict)")
 
 
 def _check_verbose(verbose):
@@ -117,83 +297,163 @@ def _check_scheduler(scheduler, optimizer, interval):
     return needs_metric
 
 
-def _validation_arrays(x, y, model, validation_data, validation_split):
-    """(x_train, y_train, x_val, y_val); Keras semantics for validation_split (the last
-    samples, taken before any shuffling)."""
+def _validation_sources(train, model, validation_data, validation_split):
+    """(train, val) sources; Keras semantics for validation_split (the last samples,
+    taken before any shuffling)."""
     split = check_real(validation_split, "validation_split", low=0.0, high=1.0)
     if split >= 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {split}")
     if validation_data is not None:
+        if _is_batch_iterable(validation_data):
+            return train, _IterableSource(validation_data, model, "validation_data")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a tuple (x_val, y_val)")
-        xv, yv = _check_xy(*validation_data, model, "validation_data[0]", "validation_data[1]")
-        if xv.shape[1:] != x.shape[1:]:
-            raise ValueError(f"validation_data[0] has sample shape {xv.shape[1:]}, x has "
-                             f"{x.shape[1:]}")
-        return x, y, xv, yv
+            raise TypeError("validation_data must be a tuple (x_val, y_val) or an iterable "
+                            "of (x_batch, y_batch) pairs (e.g. a pydl.data.DataLoader)")
+        val = _ArraySource(*validation_data, model, "validation_data[0]",
+                           "validation_data[1]")
+        if isinstance(train, _ArraySource) and val.x.shape[1:] != train.x.shape[1:]:
+            raise ValueError(f"validation_data[0] has sample shape {val.x.shape[1:]}, x has "
+                             f"{train.x.shape[1:]}")
+        return train, val
     if split == 0.0:
-        return x, y, None, None
-    cut = int(len(x) * (1.0 - split))
-    if cut == 0 or cut == len(x):
-        raise ValueError(f"validation_split={split} of {len(x)} samples leaves an empty "
+        return train, None
+    if not isinstance(train, _ArraySource):
+        raise ValueError("validation_split needs x and y as arrays; with an iterable of "
+                         "batches pass validation_data instead")
+    n = train.n_samples()
+    cut = int(n * (1.0 - split))
+    if cut == 0 or cut == n:
+        raise ValueError(f"validation_split={split} of {n} samples leaves an empty "
                          f"{'training' if cut == 0 else 'validation'} set")
-    return x[:cut], y[:cut], x[cut:], y[cut:]
+    return train.split(cut)
+
+
+def _source(x, y, model, need_y):
+    """An :class:`_ArraySource` for arrays, an :class:`_IterableSource` for batches."""
+    if _is_batch_iterable(x):
+        if y is not None:
+            raise ValueError("y must be None when x is an iterable of batches (it yields "
+                             "the targets with the samples, as (x_batch, y_batch) pairs)")
+        return _IterableSource(x, model, "x", need_y=need_y)
+    return _ArraySource(x, y, model, need_y=need_y)
+
+
+def _batchnorms(model):
+    return [f"{type(m).__name__} {name!r}" if name else type(m).__name__
+            for name, m in model.named_modules() if isinstance(m, _BatchNorm)]
+
+
+def _one_sample_error(batchnorms, detail):
+    return ValueError(
+        f"a training batch of one sample would reach {batchnorms[0]} (batch norm needs "
+        f"more than one value per channel when training); {detail}: pass drop_last=True "
+        f"to fit to drop the short last batch, or choose a batch_size that leaves no "
+        f"single sample over")
+
+
+def _check_one_sample_batches(model, source, batch_size, drop_last, steps):
+    """Refuse, before any update, an epoch that would give a BatchNorm a one-sample
+    batch (which fails in the middle of training, after the first batches' updates)."""
+    batchnorms = _batchnorms(model)
+    if not batchnorms or 1 not in source.batch_sizes(batch_size, drop_last, steps):
+        return batchnorms
+    if isinstance(source, _ArraySource):
+        n, b = source.n_samples(), batch_size
+    else:
+        n, b = len(source.data.x), source.data.batch_size
+    detail = (f"batch_size={b} makes every batch one sample" if b == 1 else
+              f"{n} samples in batches of {b} leave a last batch of 1")
+    raise _one_sample_error(batchnorms, detail)
 
 
 def _check_clip(value, name):
     return None if value is None else check_real(value, name, low=0.0, low_open=True)
 
 
+def _check_steps(steps, name):
+    return None if steps is None else check_positive_int(steps, name)
+
+
 # --------------------------------------------------------------------- loops
-def _batches(n, batch_size):
-    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+def _train_step(model, criterion, optimizer, xb, yb, *, parameters, reg_entries=(),
+                clip_value=None, clip_norm=None):
+    """One optimization step on one batch: zero the gradients, forward, loss, backward,
+    regularization gradients, gradient clipping, ``optimizer.step()``.
+
+    Returns ``(outputs, batch_loss)``, the loss a float with the penalties included.
+    """
+    model.zero_grad()
+    out = model(xb)
+    batch_loss = float(criterion(out, yb))
+    model.backward(criterion.backward())
+    if reg_entries:
+        batch_loss += _reg.total_penalty(reg_entries)
+        _reg.accumulate_gradients(reg_entries)
+    if clip_value is not None:
+        _nn_utils.clip_grad_value_(parameters, clip_value)
+    if clip_norm is not None:
+        _nn_utils.clip_grad_norm_(parameters, clip_norm)
+    optimizer.step()
+    return out, batch_loss
 
 
-def _run_eval(model, x, y, criterion, metrics, batch_size, reg_entries):
-    """Loss and metrics over (x, y) in eval mode without gradients; the mode is restored."""
-    was_training = model.training
-    model.eval()
+def _run_eval(model, source, criterion, metrics, batch_size, reg_entries, steps=None):
+    """Loss and metrics over a source, in eval mode without gradients.
+
+    Eval mode is this thread's view only (``eval_in_this_thread``): no module's
+    ``training`` flag is written, so other threads using the model see no change.
+    """
     for m in metrics:
         m.reset()
-    total = 0.0
-    try:
-        with no_grad():
-            for sl in _batches(len(x), batch_size):
-                out = model(x[sl])
-                if criterion is not None:
-                    total += float(criterion(out, y[sl])) * len(out)
-                for m in metrics:
-                    m.update(out, y[sl])
-    finally:
-        model.train(was_training)
+    total, seen = 0.0, 0
+    with eval_in_this_thread(), no_grad():
+        for xb, yb in source.epoch(batch_size, steps=steps):
+            out = model(xb)
+            if criterion is not None:
+                total += float(criterion(out, yb)) * len(out)
+            seen += len(out)
+            for m in metrics:
+                m.update(out, yb)
     logs = {}
     if criterion is not None:
-        logs["loss"] = total / len(x) + _reg.total_penalty(reg_entries)
+        logs["loss"] = total / seen + _reg.total_penalty(reg_entries)
     for m in metrics:
         logs[m.name] = m.result()
     return logs
 
 
-def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
-        validation_data=None, validation_split=0.0, validation_batch_size=None,
-        callbacks=None, scheduler=None, scheduler_interval="epoch", scheduler_monitor=None,
-        metrics=None, verbose=1, clip_grad_norm=None, clip_grad_value=None, augment=None,
-        initial_epoch=0, generator=None, seed=None):
+def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
+        drop_last=False, steps_per_epoch=None, validation_data=None, validation_split=0.0,
+        validation_batch_size=None, validation_steps=None, callbacks=None, scheduler=None,
+        scheduler_interval="epoch", scheduler_monitor=None, metrics=None, verbose=1,
+        clip_grad_norm=None, clip_grad_value=None, augment=None, initial_epoch=0,
+        generator=None, seed=None):
     """Train ``model`` on ``(x, y)`` with mini-batch gradient descent (Keras's ``fit``).
 
     Each epoch draws a new permutation of the samples (``shuffle``), runs forward, the
     loss, backward, adds regularization gradients (:mod:`pydl.regularizers`), clips
     gradients, and steps the optimizer for every batch; then evaluates the validation
     data, steps the scheduler and calls the callbacks. The model is in training mode
-    for the batches and in eval mode (under ``no_grad``) for validation; its mode at
-    the call is restored at the end.
+    for the batches and in eval mode (under ``no_grad``) for validation, eval mode
+    being this thread's view only (no ``training`` flag is written for it); its mode
+    at the call is restored at the end. The per-batch work is :func:`_train_step`.
+
+    Batches are read one at a time, so ``x`` may be a memory-mapped array
+    (``np.memmap``) larger than memory, or an iterable of ``(x_batch, y_batch)``
+    pairs (a :class:`pydl.data.DataLoader`, a generator): memory stays bounded by
+    the batch. An in-memory array is checked for NaN/infinity before training; a
+    memory-mapped array or an iterable batch by batch as it is read (an error then
+    comes after the earlier batches' updates, and names the batch).
 
     Parameters
     ----------
     model : pydl.nn.Module
-    x : float ndarray (N, ...)
-        Of the model's dtype.
-    y : ndarray (N, ...)
+    x : float ndarray (N, ...), np.memmap, or iterable of (x_batch, y_batch)
+        Of the model's dtype. A re-iterable (``DataLoader``) is iterated anew each
+        epoch; a one-shot iterator (a generator) is consumed across epochs, so give
+        an endless one with ``steps_per_epoch``. ``shuffle``, ``batch_size`` and
+        ``drop_last`` apply to arrays only (a ``DataLoader`` has its own).
+    y : ndarray (N, ...), or None when ``x`` yields the targets
         Targets the loss accepts (class indices for cross-entropy).
     loss : loss module (``reduction="mean"``) or name
         ``"cross_entropy"``, ``"mse"`` or ``"bce_with_logits"``.
@@ -202,12 +462,21 @@ def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
         Index of the last epoch: trains epochs ``initial_epoch .. epochs - 1``.
     batch_size : int >= 1
     shuffle : bool
-    validation_data : tuple (x_val, y_val), optional
+    drop_last : bool
+        Drop the last batch of an epoch when it is smaller than ``batch_size`` (as
+        ``DataLoader(drop_last=True)``). With a BatchNorm in the model, a one-sample
+        batch is refused before any update, with an error that suggests this.
+    steps_per_epoch : int, optional
+        Batches per epoch; default one pass over ``x``. With arrays, the first
+        ``steps_per_epoch`` batches of each epoch's order.
+    validation_data : tuple (x_val, y_val) or iterable of batches, optional
     validation_split : float in [0, 1)
         Fraction of the samples (the last ones, before shuffling) held out for
         validation when ``validation_data`` is not given.
     validation_batch_size : int, optional
         Default ``batch_size``.
+    validation_steps : int, optional
+        Validation batches per epoch; default all.
     callbacks : list of pydl.callbacks.Callback
     scheduler : learning-rate scheduler, optional
         ``scheduler.step()`` after each epoch (or each step with
@@ -251,8 +520,11 @@ def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
     batch_size = check_positive_int(batch_size, "batch_size")
     val_batch_size = (batch_size if validation_batch_size is None
                       else check_positive_int(validation_batch_size, "validation_batch_size"))
-    x, y = _check_xy(x, y, model)
-    x, y, x_val, y_val = _validation_arrays(x, y, model, validation_data, validation_split)
+    drop_last = bool(drop_last)
+    steps_per_epoch = _check_steps(steps_per_epoch, "steps_per_epoch")
+    validation_steps = _check_steps(validation_steps, "validation_steps")
+    train, val = _validation_sources(_source(x, y, model, need_y=True), model,
+                                     validation_data, validation_split)
     train_metrics = make_metrics(metrics, criterion)
     val_metrics = make_metrics(metrics, criterion)
     callbacks = _check_callbacks(callbacks)
@@ -266,17 +538,23 @@ def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
     reg_entries = _reg.regularized_parameters(model)
 
     names = ["loss"] + [m.name for m in train_metrics]
-    keys = names + ([f"val_{k}" for k in names] if x_val is not None else []) + ["lr"]
+    keys = names + ([f"val_{k}" for k in names] if val is not None else []) + ["lr"]
     for cb in callbacks:
         cb.check_monitor(set(keys))
     if plateau:
-        scheduler_monitor = scheduler_monitor or ("val_loss" if x_val is not None else "loss")
+        scheduler_monitor = scheduler_monitor or ("val_loss" if val is not None else "loss")
         if scheduler_monitor not in keys:
             raise ValueError(f"scheduler_monitor {scheduler_monitor!r} is not logged; "
                              f"available: {keys}")
+    batchnorms = _check_one_sample_batches(model, train, batch_size, drop_last,
+                                           steps_per_epoch)
 
-    loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, generator=rng)
-    params = {"epochs": epochs, "steps": len(loader), "samples": len(x),
+    steps = train.steps(batch_size, drop_last, steps_per_epoch)
+    samples = train.n_samples()  # per epoch; None when unknown (a generator)
+    if steps_per_epoch is not None and samples is not None:
+        samples = (min(samples, steps * batch_size) if isinstance(train, _ArraySource)
+                   else None)
+    params = {"epochs": epochs, "steps": steps, "samples": samples,
               "batch_size": batch_size, "verbose": verbose, "metrics": keys,
               "generator": rng}
     history = History()
@@ -294,7 +572,7 @@ def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
             lr = optimizer.param_groups[0]["lr"]
             for m in train_metrics:
                 m.reset()
-            progress.epoch_begin(epoch, len(x))
+            progress.epoch_begin(epoch, samples)
             loss_sum, seen = 0.0, 0
             start = time.perf_counter()
 
@@ -303,24 +581,19 @@ def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
                 logs.update((m.name, m.result()) for m in train_metrics)
                 return logs
 
-            for step, idx in enumerate(loader.batch_indices()):
-                xb, yb = x[idx], y[idx]
+            batches = train.epoch(batch_size, shuffle=shuffle, generator=rng,
+                                  drop_last=drop_last, steps=steps_per_epoch, resume=True)
+            for step, (xb, yb) in enumerate(batches):
                 if augment is not None:
                     xb = augment(xb)
                 n = len(xb)
+                if n == 1 and batchnorms:
+                    raise _one_sample_error(batchnorms, f"batch {step} has one sample")
                 cbs.on_train_batch_begin(step, {"size": n})
-                model.zero_grad()
-                out = model(xb)
-                batch_loss = float(criterion(out, yb))
-                model.backward(criterion.backward())
-                if reg_entries:
-                    batch_loss += _reg.total_penalty(reg_entries)
-                    _reg.accumulate_gradients(reg_entries)
-                if clip_value is not None:
-                    _nn_utils.clip_grad_value_(parameters, clip_value)
-                if clip_norm is not None:
-                    _nn_utils.clip_grad_norm_(parameters, clip_norm)
-                optimizer.step()
+                out, batch_loss = _train_step(model, criterion, optimizer, xb, yb,
+                                              parameters=parameters,
+                                              reg_entries=reg_entries,
+                                              clip_value=clip_value, clip_norm=clip_norm)
                 if scheduler is not None and scheduler_interval == "step":
                     scheduler.step()
                 loss_sum += batch_loss * n
@@ -333,10 +606,10 @@ def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
                     break
             seconds = time.perf_counter() - start
             logs = running_logs()
-            if x_val is not None:
-                val = _run_eval(model, x_val, y_val, criterion, val_metrics, val_batch_size,
-                                reg_entries)
-                logs.update((f"val_{k}", v) for k, v in val.items())
+            if val is not None:
+                val_logs = _run_eval(model, val, criterion, val_metrics, val_batch_size,
+                                     reg_entries, validation_steps)
+                logs.update((f"val_{k}", v) for k, v in val_logs.items())
             logs["lr"] = lr
             if scheduler is not None and scheduler_interval == "epoch":
                 if plateau:
@@ -356,8 +629,13 @@ def fit(model, x, y, *, loss, optimizer, epochs=1, batch_size=32, shuffle=True,
     return history
 
 
-def evaluate(model, x, y, *, loss=None, metrics=None, batch_size=32):
+def evaluate(model, x, y=None, *, loss=None, metrics=None, batch_size=32, steps=None):
     """Loss and metrics of ``model`` on ``(x, y)``, in eval mode without gradients.
+
+    ``x`` may be an array, a memory-mapped array or an iterable of ``(x_batch,
+    y_batch)`` pairs (then ``y`` is None), read one batch at a time; ``steps`` limits
+    the number of batches. Eval mode is the calling thread's view only (no module's
+    ``training`` flag is written), so threads may evaluate one model at once.
 
     The loss is the sample-weighted mean over batches plus the regularization penalty
     (as Keras reports it). Returns a dict, e.g. ``{"loss": 0.31, "accuracy": 0.92}``.
@@ -368,31 +646,52 @@ def evaluate(model, x, y, *, loss=None, metrics=None, batch_size=32):
     if criterion is None and not trackers:
         raise ValueError("evaluate needs a loss or at least one metric")
     batch_size = check_positive_int(batch_size, "batch_size")
-    x, y = _check_xy(x, y, model)
-    return _run_eval(model, x, y, criterion, trackers, batch_size,
-                     _reg.regularized_parameters(model))
+    steps = _check_steps(steps, "steps")
+    source = _source(x, y, model, need_y=True)
+    return _run_eval(model, source, criterion, trackers, batch_size,
+                     _reg.regularized_parameters(model), steps)
 
 
-def predict(model, x, *, batch_size=32):
+def predict(model, x, *, batch_size=32, steps=None):
     """``model``'s outputs for ``x``, computed in batches in eval mode under ``no_grad``.
+
+    ``x`` may be an array, a memory-mapped array (read one batch at a time) or an
+    iterable of batches (``x_batch`` or ``(x_batch, ...)`` items, e.g. a
+    ``DataLoader``); ``steps`` limits the number of batches. Eval mode is the calling
+    thread's view only and nothing is written to the model, so threads may predict
+    with one model at once and get the single-threaded result bitwise.
 
     Returns
     -------
     ndarray (N, ...)
-        The batch outputs concatenated (a tuple of arrays for a model returning a tuple).
+        The batch outputs in order (a tuple of arrays for a model returning a tuple).
     """
     model = _check_model(model)
     batch_size = check_positive_int(batch_size, "batch_size")
-    x, _ = _check_xy(x, None, model)
-    was_training = model.training
-    model.eval()
-    outputs = []
-    try:
-        with no_grad():
-            for sl in _batches(len(x), batch_size):
-                outputs.append(model(x[sl]))
-    finally:
-        model.train(was_training)
+    steps = _check_steps(steps, "steps")
+    source = _source(x, None, model, need_y=False)
+    total = source.n_samples()  # None when unknown (a generator)
+    if steps is not None:
+        total = (min(total, steps * batch_size) if isinstance(source, _ArraySource)
+                 else None)
+    outputs, result, filled = [], None, 0
+    with eval_in_this_thread(), no_grad():
+        for xb, _ in source.epoch(batch_size, steps=steps):
+            out = model(xb)
+            if result is None and not outputs and total is not None \
+                    and isinstance(out, np.ndarray):
+                # one output array, filled batch by batch: no list and concatenation
+                # holding the outputs twice
+                check_fits_in_memory(total * out[:1].nbytes,
+                                     f"the outputs (shape {(total,) + out.shape[1:]})")
+                result = np.empty((total,) + out.shape[1:], out.dtype)
+            if result is not None:
+                result[filled:filled + len(out)] = out
+                filled += len(out)
+            else:
+                outputs.append(out)
+    if result is not None:
+        return result if filled == len(result) else result[:filled].copy()
     if isinstance(outputs[0], tuple):
         return tuple(np.concatenate(parts) for parts in zip(*outputs))
     return np.concatenate(outputs)
