@@ -80,8 +80,9 @@ def _is_batch_iterable(data):
     iterable that is not an array, a list or a tuple (those are array-like)."""
     if isinstance(data, DataLoader):
         return True
-    if isinstance(data, (np.ndarray, np.generic, list, tuple, str, bytes, dict)):
-        return False
+    if isinstance(data, (np.ndarray, np.generic, list, tuple, str, bytes, dict)) \
+            or hasattr(data, "__array__") or hasattr(data, "__array_interface__"):
+        return False  # array-like (a DataFrame iterates over its columns: not batches)
     return hasattr(data, "__iter__") or hasattr(data, "__next__")
 
 
