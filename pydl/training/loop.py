@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import regularizers as _reg
 from .._grad_mode import no_grad
+from ..autograd.tensor import Tensor
 from ..data._checks import (as_array, as_generator, check_finite, check_positive_int,
                            check_same_length, is_memory_mapped)
 from ..data.loader import DataLoader, batch_indices, random_access, take_rows
@@ -376,6 +377,11 @@ def _check_steps(steps, name):
 
 
 # --------------------------------------------------------------------- loops
+def _as_array(out):
+    """A model's output as an ndarray (a forward-only model returns a Tensor)."""
+    return out.data if isinstance(out, Tensor) else out
+
+
 def _train_step(model, criterion, optimizer, xb, yb, *, parameters, reg_entries=(),
                 clip_value=None, clip_norm=None):
     """One optimization step on one batch: zero the gradients, forward, loss, backward,
@@ -384,9 +390,16 @@ def _train_step(model, criterion, optimizer, xb, yb, *, parameters, reg_entries=
     Returns ``(outputs, batch_loss)``, the loss a float with the penalties included.
     """
     model.zero_grad()
-    out = model(xb)
-    batch_loss = float(criterion(out, yb))
-    model.backward(criterion.backward())
+    if model._explicit():
+        out = model(xb)
+        batch_loss = float(criterion(out, yb))
+        model.backward(criterion.backward())
+    else:
+        # A model that defines only forward: the autograd tape differentiates it.
+        out = model(Tensor(xb))
+        loss = criterion(out, yb)
+        loss.backward()
+        out, batch_loss = out.data, float(loss.item())
     if reg_entries:
         batch_loss += _reg.total_penalty(reg_entries)
         _reg.accumulate_gradients(reg_entries)
@@ -409,7 +422,7 @@ def _run_eval(model, source, criterion, metrics, batch_size, reg_entries, steps=
     total, seen = 0.0, 0
     with eval_in_this_thread(), no_grad():
         for xb, yb in source.epoch(batch_size, steps=steps):
-            out = model(xb)
+            out = _as_array(model(xb))
             if criterion is not None:
                 total += float(criterion(out, yb)) * len(out)
             seen += len(out)
@@ -678,7 +691,7 @@ def predict(model, x, *, batch_size=32, steps=None):
     outputs, result, filled = [], None, 0
     with eval_in_this_thread(), no_grad():
         for xb, _ in source.epoch(batch_size, steps=steps):
-            out = model(xb)
+            out = _as_array(model(xb))
             if result is None and not outputs and total is not None \
                     and isinstance(out, np.ndarray):
                 # one output array, filled batch by batch: no list and concatenation
