@@ -121,9 +121,12 @@ class _ArraySource:
         self.mapped = is_memory_mapped(self.x) or (self.y is not None
                                                     and is_memory_mapped(self.y))
         if not self.mapped:
-            check_finite(self.x, x_name)
-            if self.y is not None:
-                check_finite(self.y, y_name)
+            # Not memory-mapped, so meant to be in memory: refuse what cannot be (a
+            # broadcast view of a huge shape would be read element by element).
+            for a, name in ((self.x, x_name), (self.y, y_name)):
+                if a is not None:
+                    check_fits_in_memory(a.size * a.dtype.itemsize, f"{name} (shape {a.shape})")
+                    check_finite(a, name)
 
     def n_samples(self):
         return len(self.x)
