@@ -32,15 +32,10 @@ try:
 except ImportError:
     torch = None
 
-
-def _median_us(fn, rounds, inner):
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return float(np.median(times)) * 1e6
+if torch is not None:
+    # The digits CNN in PyTorch, as the whole-network benchmark defines it (this script
+    # runs from the repository root with bench/ on sys.path).
+    from test_bench_models import _torch_model as _torch_cnn
 
 
 def _alternate(members, rounds, inner):
@@ -58,23 +53,10 @@ def _alternate(members, rounds, inner):
     return {name: float(np.median(s)) * 1e6 for name, s in samples.items()}
 
 
-def _torch_cnn(w=16):
-    tnn = torch.nn
-    return tnn.Sequential(
-        tnn.Conv2d(1, w, 3, padding=1), tnn.ReLU(),
-        tnn.Conv2d(w, 2 * w, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-        tnn.Conv2d(2 * w, 4 * w, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-        tnn.Flatten(), tnn.Linear(16 * w, 128), tnn.ReLU(), tnn.Dropout(0.3),
-        tnn.Linear(128, 10))
-
-
-def digits_cnn_step():
-    rng = np.random.default_rng(0)
-    x = rng.random((32, 1, 8, 8), dtype=np.float32)
-    y = rng.integers(0, 10, 32)
-    model = build_model()
-    crit = nn.CrossEntropyLoss()
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+def _steps(model, crit, opt, x, y, forward_only=None, torch_setup=None):
+    """{member: one train step}: the explicit path, the tape (the same Sequential
+    called on a tensor: one node), the tape through ``forward_only`` (a module
+    written with tensor ops: one node per layer call), PyTorch eager."""
     xt = pydl.tensor(x)
 
     def explicit():
@@ -83,17 +65,17 @@ def digits_cnn_step():
         opt.step()
         opt.zero_grad()
 
-    def tape():
-        loss = crit(model(xt), y)
+    def tape(m=model):
+        loss = crit(m(xt), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     members = {"pydl explicit": explicit, "pydl tape": tape}
-    if torch is not None:
-        tm = _torch_cnn()
-        tl = torch.nn.CrossEntropyLoss()
-        topt = torch.optim.SGD(tm.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    if forward_only is not None:
+        members["pydl tape, node per layer"] = lambda: tape(forward_only)
+    if torch is not None and torch_setup is not None:
+        tm, tl, topt = torch_setup()
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
         def torch_step():
@@ -103,6 +85,32 @@ def digits_cnn_step():
             topt.step()
         members["torch"] = torch_step
     return members
+
+
+def digits_cnn_step():
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 1, 8, 8), dtype=np.float32)
+    y = rng.integers(0, 10, 32)
+    model = build_model()
+
+    def torch_setup():
+        tm = _torch_cnn()
+        return (tm, torch.nn.CrossEntropyLoss(),
+                torch.optim.SGD(tm.parameters(), lr=0.05, momentum=0.9, nesterov=True))
+    return _steps(model, nn.CrossEntropyLoss(),
+                  optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True),
+                  x, y, torch_setup=torch_setup)
+
+
+class _ForwardOnlyMLP(nn.Module):
+    """The MLP's layers called from a forward written with tensor ops."""
+
+    def __init__(self, seq):
+        super().__init__()
+        self.l1, self.l2, self.l3 = seq[0], seq[2], seq[4]
+
+    def forward(self, x):
+        return self.l3(self.l2(self.l1(x).relu()).relu())
 
 
 def mlp_step(batch):
@@ -111,57 +119,14 @@ def mlp_step(batch):
     y = rng.integers(0, 10, batch)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
                           nn.Linear(128, 10))
-    crit = nn.CrossEntropyLoss()
-    opt = optim.SGD(model.parameters(), lr=0.01)
-    xt = pydl.tensor(x)
 
-    class Written(nn.Module):
-        """The same MLP as a forward-only module: one node per layer call."""
-
-        def __init__(self, seq):
-            super().__init__()
-            self.l1, self.l2, self.l3 = seq[0], seq[2], seq[4]
-
-        def forward(self, x):
-            return self.l3(self.l2(self.l1(x).relu()).relu())
-
-    written = Written(model)
-
-    def explicit():
-        crit(model(x), y)
-        model.backward(crit.backward())
-        opt.step()
-        opt.zero_grad()
-
-    def tape():
-        loss = crit(model(xt), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    def tape_per_layer():
-        loss = crit(written(xt), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    members = {"pydl explicit": explicit, "pydl tape": tape,
-               "pydl tape, node per layer": tape_per_layer}
-    if torch is not None:
+    def torch_setup():
         tm = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),
                                  torch.nn.Linear(128, 128), torch.nn.ReLU(),
                                  torch.nn.Linear(128, 10))
-        tl = torch.nn.CrossEntropyLoss()
-        topt = torch.optim.SGD(tm.parameters(), lr=0.01)
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-        def torch_step():
-            loss = tl(tm(tx), ty)
-            topt.zero_grad()
-            loss.backward()
-            topt.step()
-        members["torch"] = torch_step
-    return members
+        return tm, torch.nn.CrossEntropyLoss(), torch.optim.SGD(tm.parameters(), lr=0.01)
+    return _steps(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
+                  x, y, forward_only=_ForwardOnlyMLP(model), torch_setup=torch_setup)
 
 
 def per_node(rounds, chain=1000):

@@ -41,6 +41,21 @@ def _select(size, max_elements, rng):
     return np.sort(rng.choice(size, max_elements, replace=False))
 
 
+def _central_differences(arr, idx, objective, eps):
+    """``d objective / d arr.flat[i]`` for each ``i`` in ``idx``, perturbing ``arr`` in
+    place (and restoring it)."""
+    num = np.empty(idx.size)
+    for j, i in enumerate(idx):
+        orig = arr.flat[i]
+        arr.flat[i] = orig + eps
+        f_plus = objective()
+        arr.flat[i] = orig - eps
+        f_minus = objective()
+        arr.flat[i] = orig
+        num[j] = (f_plus - f_minus) / (2 * eps)
+    return num
+
+
 def _compare(name, analytic, numeric, atol, rtol):
     analytic = np.asarray(analytic, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
@@ -95,15 +110,7 @@ def check_function_grad(forward, backward, inputs, *, eps=1e-6, atol=1e-6, rtol=
         if g is None:
             continue
         idx = _select(x.size, max_elements, rng)
-        numeric = np.empty(idx.size)
-        for j, i in enumerate(idx):
-            orig = x.flat[i]
-            x.flat[i] = orig + eps
-            f_plus = objective(*inputs)
-            x.flat[i] = orig - eps
-            f_minus = objective(*inputs)
-            x.flat[i] = orig
-            numeric[j] = (f_plus - f_minus) / (2 * eps)
+        numeric = _central_differences(x, idx, lambda: objective(*inputs), eps)
         _compare(f"input {k}", np.asarray(g).reshape(-1)[idx], numeric, atol, rtol)
     return True
 
@@ -239,16 +246,7 @@ def _gradcheck_once(module, inputs, target, eps, atol, rtol, check_inputs, check
                    for o, u in zip(_flatten(res), upstream) if u is not None)
 
     def numeric_grad(arr, idx):
-        num = np.empty(idx.size)
-        for j, i in enumerate(idx):
-            orig = arr.flat[i]
-            arr.flat[i] = orig + eps
-            f_plus = objective()
-            arr.flat[i] = orig - eps
-            f_minus = objective()
-            arr.flat[i] = orig
-            num[j] = (f_plus - f_minus) / (2 * eps)
-        return num
+        return _central_differences(arr, idx, objective, eps)
 
     if check_inputs:
         for k, x in enumerate(xs):
@@ -320,14 +318,6 @@ def tape_gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, max_elements=Non
         if t.grad is None:
             raise GradcheckError(f"tape: no gradient for input {k}")
         idx = _select(x.size, max_elements, rng)
-        numeric = np.empty(idx.size)
-        for j, i in enumerate(idx):
-            orig = x.flat[i]
-            x.flat[i] = orig + eps
-            f_plus = objective()
-            x.flat[i] = orig - eps
-            f_minus = objective()
-            x.flat[i] = orig
-            numeric[j] = (f_plus - f_minus) / (2 * eps)
-        _compare(f"input {k}", t.grad.reshape(-1)[idx], numeric, atol, rtol)
+        _compare(f"input {k}", t.grad.reshape(-1)[idx],
+                 _central_differences(x, idx, objective, eps), atol, rtol)
     return True
