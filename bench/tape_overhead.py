@@ -155,8 +155,20 @@ def per_node(rounds, chain=1000):
     def backward():
         recorded().sum().backward()
 
-    t = _alternate({"tape": recorded, "no grad": unrecorded, "numpy": bare,
-                    "tape + backward": backward}, rounds, 1)
+    members = {"tape": recorded, "no grad": unrecorded, "numpy": bare,
+               "tape + backward": backward}
+    if torch is not None:
+        t_leaf = torch.ones(4, requires_grad=True)
+
+        def torch_recorded():
+            x = t_leaf
+            for _ in range(chain):
+                x = x * 1.0001
+            return x
+
+        members["torch"] = torch_recorded
+        members["torch + backward"] = lambda: torch_recorded().sum().backward()
+    t = _alternate(members, rounds, 1)
     return {k: v / chain for k, v in t.items()}
 
 
@@ -191,6 +203,9 @@ def main():
           f"no_grad {node['no grad']:.2f} us, bare NumPy {node['numpy']:.2f} us; "
           f"bookkeeping {node['tape'] - node['numpy']:.2f} us per op; forward + backward "
           f"{node['tape + backward']:.2f} us per node")
+    if "torch" in node:
+        print(f"PyTorch eager, the same chain: {node['torch']:.2f} us per recorded op, "
+              f"forward + backward {node['torch + backward']:.2f} us per node")
     print(f"\ntape / explicit on the digits CNN step: "
           f"{cnn['pydl tape'] / cnn['pydl explicit']:.3f}")
 

@@ -5,12 +5,18 @@ import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
-_local = threading.local()
+class _GradMode(threading.local):
+    # A class default: a thread that never set the mode reads it without the
+    # AttributeError a getattr default costs (600 ns, on every recorded op).
+    enabled = True
+
+
+_local = _GradMode()
 
 
 def is_grad_enabled():
     """True unless inside :func:`no_grad`: modules then cache inputs for backward."""
-    return getattr(_local, "enabled", True)
+    return _local.enabled
 
 
 def set_grad_enabled(mode):

@@ -91,8 +91,8 @@ def _record(data, inputs, backward, name, saved=()):
     if is_grad_enabled():
         for t in inputs:
             if isinstance(t, Tensor) and t.requires_grad:
-                node = Node(backward, tuple(x if isinstance(x, Tensor) and x.requires_grad
-                                            else None for x in inputs), name, 1,
+                node = Node(backward, tuple([x if isinstance(x, Tensor) and x.requires_grad
+                                             else None for x in inputs]), name, 1,
                             tuple([(x, x._vc[0]) for x in saved]) if saved else (),
                             ((data.shape, data.dtype),))
                 return _wrap(data, node)
