@@ -391,13 +391,21 @@ class Module:
         return out
 
     def _check_hybrid(self, out):
-        if has_tensor((out,), None):
+        """Refuse a tensor from a forward that an explicit backward is paired with."""
+        if not has_tensor((out,), None):
+            return
+        if type(self)._hybrid:
             raise RuntimeError(
                 f"{type(self).__name__} overrides forward() of a class with an explicit "
                 f"backward(), and its forward returned a pydl.Tensor: that backward would "
                 f"not include the tensor ops. Define backward() too, or hold the layer as "
                 f"a submodule of a Module whose forward() uses it (then the tape "
                 f"differentiates the whole forward)")
+        raise RuntimeError(
+            f"{type(self).__name__} defines backward(), but its forward() returned a "
+            f"pydl.Tensor computed from arrays: the explicit backward cannot follow tensor "
+            f"ops. Remove backward() to let the tape differentiate forward(), or compute "
+            f"forward() on arrays")
 
     def save_for_backward(self, **values):
         """Keep ``values`` for the next :meth:`backward`.

@@ -214,3 +214,19 @@ def test_a_forward_override_with_tensor_ops_under_an_inherited_backward_is_refus
         m(np.ones((1, 3)))
     with pytest.raises(RuntimeError, match="Scaled overrides forward"):
         m(pydl.tensor(np.ones((1, 3))))
+
+
+def test_an_explicit_module_whose_forward_makes_tensors_is_refused_on_the_tape():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(np.ones(3))
+
+        def forward(self, x):
+            return x * self.w            # tensor ops on arrays...
+
+        def backward(self, grad_output):  # ...that this backward knows nothing of
+            return grad_output
+
+    with pytest.raises(RuntimeError, match="Odd defines backward"):
+        Odd()(pydl.tensor(np.ones((2, 3))))
