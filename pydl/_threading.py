@@ -99,10 +99,14 @@ def _default_num_threads():
     if env:
         try:
             n = int(env)
-            if n >= 1:
-                return n
         except ValueError:
-            pass
+            n = 0
+        if n > MAX_THREADS:
+            warnings.warn(f"OMP_NUM_THREADS={n} is above pydl.MAX_THREADS; pydl uses "
+                          f"{MAX_THREADS} threads", RuntimeWarning, stacklevel=3)
+            return MAX_THREADS
+        if n >= 1:
+            return n
     return physical_cpu_count()
 
 
@@ -397,6 +401,17 @@ _OMP = {"pause": None, "resolved": False}
 _PAUSE_BEFORE_FORK = True
 
 
+def _openmp_built():
+    """Whether pydl's kernels were built with OpenMP (cached)."""
+    if "built" not in _OMP:
+        try:
+            from ._ext import _build_info
+            _OMP["built"] = bool(_build_info.openmp_enabled())
+        except ImportError:
+            _OMP["built"] = False
+    return _OMP["built"]
+
+
 def _omp_pause_function():
     """``omp_pause_resource_all`` of the OpenMP runtime pydl's kernels use, or None.
 
@@ -449,8 +464,10 @@ def _before_fork():
     """
     _state["_paused"] = False
     ident = threading.get_ident()
-    if ident not in _state["omp_idents"]:
-        _state["_paused"] = True   # this thread never ran a multi-threaded kernel
+    if ident not in _state["omp_idents"] or not _openmp_built():
+        # This thread never ran a multi-threaded kernel, or the build has no OpenMP
+        # (no thread pool to lose): the child keeps the count.
+        _state["_paused"] = True
         return
     pause = _omp_pause_function() if _PAUSE_BEFORE_FORK else None
     if pause is not None:

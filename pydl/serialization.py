@@ -308,7 +308,10 @@ _ECD_ENTRIES, _ECD_SIZE = 4, 5  # entry count, directory size in zipfile._EndRec
 _MALFORMED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
               IndexError, TypeError, OverflowError, struct.error, NotImplementedError,
               RuntimeError, SyntaxError)
-_TOKENS = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+# Strings (skipped whole) and brackets. No possessive quantifiers: Python 3.10 has none,
+# and the two alternatives inside the string cannot both match a character, so the
+# pattern does not backtrack badly.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def _json_depth(text, limit):

@@ -1,6 +1,13 @@
 """Shared test helpers: tolerances per dtype, comparisons against the reference."""
 
+import os
+from pathlib import Path
+
 import numpy as np
+
+import pydl
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # float32 kernels are compared with the reference run in float64 on the same inputs;
 # a GEMM over k terms carries about sqrt(k) * 2^-24 relative error.
@@ -27,3 +34,13 @@ def as64(*arrays):
 
 def randn(rng, shape, dtype, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def child_env(**extra):
+    """Environment for a child Python process: it imports the pydl this process
+    imported (the CI stages build pydl elsewhere than the editable install the venv
+    points to) and the tests package; ``extra`` variables on top."""
+    env = dict(os.environ, **extra)
+    pydl_home = str(Path(pydl.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([pydl_home, str(ROOT), env.get("PYTHONPATH", "")])
+    return env

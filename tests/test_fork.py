@@ -16,6 +16,8 @@ import textwrap
 
 import pytest
 
+from .helpers import child_env
+
 SCRIPT = textwrap.dedent('''
     import json, os, pickle, sys, threading, warnings
     import multiprocessing as mp
@@ -87,7 +89,8 @@ SCRIPT = textwrap.dedent('''
                 results = [pickle.load(f)]
             os.waitpid(pid, 0)
         elif method == "pool":
-            with ProcessPoolExecutor(2) as ex:   # forks by default on Linux (3.11)
+            # forks by default on Linux up to Python 3.13; say so for later ones
+            with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as ex:
                 results = list(ex.map(fn, range(4)))
         else:
             with mp.get_context(method).Pool(2) as p:
@@ -103,6 +106,14 @@ SCRIPT = textwrap.dedent('''
 TIMEOUT = 300
 
 
+def _count_in_child(_):
+    import warnings
+    import pydl
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # a fallback warning would fail here
+        return pydl.get_num_threads()
+
+
 def _run(tmp_path, method, variant):
     script = tmp_path / "fork_case.py"
     script.write_text(SCRIPT)
@@ -110,7 +121,7 @@ def _run(tmp_path, method, variant):
     # killed with the rest of its process group instead of being left behind.
     proc = subprocess.Popen([sys.executable, str(script), method, variant],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path, start_new_session=True)
+                            cwd=tmp_path, start_new_session=True, env=child_env())
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -136,6 +147,16 @@ def test_children_run_multi_threaded_kernels(tmp_path, method):
     assert res["warnings"] == [[]] * len(res["warnings"])
 
 
+def _openmp_built():
+    from pydl._ext import _build_info
+    return _build_info.openmp_enabled()
+
+
+needs_openmp = pytest.mark.skipif(not _openmp_built(),
+                                  reason="a build without OpenMP has no thread pool to lose")
+
+
+@needs_openmp
 @pytest.mark.parametrize("method", ["fork", "os.fork", "pool"])
 def test_without_pause_forked_children_run_serial_and_warn_once(tmp_path, method):
     # libgomp before GCC 9 has no omp_pause_resource_all: the child cannot restart
@@ -150,9 +171,26 @@ def test_without_pause_forked_children_run_serial_and_warn_once(tmp_path, method
     assert sum(len(m) for m in res["warnings"]) >= 1
 
 
+@needs_openmp
 def test_without_pause_setting_threads_again_in_the_child_does_not_hang(tmp_path):
     res = _run(tmp_path, "os.fork", "set_again")
     assert all(res["same"]), res
     # the forking thread stays serial (its pool is dead); a new thread gets 2 threads
     assert res["threads"] == [1]
     assert res["extra"] == [[2]]
+
+
+def test_children_of_a_serial_build_keep_the_count(tmp_path, monkeypatch):
+    """Without OpenMP there is no pool to lose: no serial fallback, no warning."""
+    import multiprocessing as mp
+    import pydl
+    import pydl._threading as th
+    # What a PYDL_NO_OPENMP build looks like from here: no runtime, no pause function.
+    monkeypatch.setitem(th._OMP, "built", False)
+    monkeypatch.setitem(th._OMP, "resolved", True)
+    monkeypatch.setitem(th._OMP, "pause", None)
+    with pydl.threads(2):
+        pydl.get_num_threads()             # this thread now counts as a kernel thread
+        with mp.get_context("fork").Pool(1) as p:
+            n, = p.map(_count_in_child, [0])
+    assert n == 2

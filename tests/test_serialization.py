@@ -15,19 +15,11 @@ from pydl import nn
 from pydl.optim import SGD
 from pydl.serialization import CheckpointError
 
+from .helpers import child_env
 from .training import _resume_job
 from .training._fakes import HalvingLR
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _env():
-    """The child imports the pydl this process imported (in place or installed) and
-    the tests package."""
-    env = dict(os.environ)
-    pydl_home = str(Path(pydl.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join([pydl_home, str(ROOT), env.get("PYTHONPATH", "")])
-    return env
 
 
 def _trained(seed=0):
@@ -190,7 +182,7 @@ def test_sigkill_during_save_leaves_the_previous_checkpoint_loadable(tmp_path):
     file is written and before it is renamed over the checkpoint."""
     path = tmp_path / "big.npz"
     child = subprocess.Popen([sys.executable, "-m", "tests.training._save_loop", str(path), "1"],
-                             cwd=ROOT, env=_env(), stdout=subprocess.PIPE, text=True)
+                             cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
     try:
         done = 0
         for line in child.stdout:
@@ -232,7 +224,7 @@ def test_resume_in_a_fresh_process_is_bitwise_identical(tmp_path):
     out = tmp_path / "resumed.npz"
     subprocess.run([sys.executable, "-m", "tests.training._resume_job",
                     str(tmp_path / f"epoch-{k}.npz"), str(out), str(n)],
-                   cwd=ROOT, env=_env(), check=True, timeout=120)
+                   cwd=ROOT, env=child_env(), check=True, timeout=120)
     with np.load(out) as resumed:
         assert sorted(resumed.files) == sorted(straight)
         for key, value in straight.items():

@@ -8,6 +8,8 @@ from threadpoolctl import threadpool_info
 
 import pydl
 
+from .helpers import child_env
+
 
 def _blas_threads():
     return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
@@ -59,7 +61,8 @@ def test_too_many_threads_is_refused(n):
 
 def test_max_threads_bound():
     assert pydl.MAX_THREADS == max(1024, 4 * (os.cpu_count() or 1))
-    pydl.set_num_threads(pydl.MAX_THREADS)   # accepted (no kernel runs here)
+    pydl.set_num_threads(pydl.MAX_THREADS)   # accepted (no pydl kernel runs; BLAS may
+    #                                          start idle threads up to its own cap)
     assert pydl.get_num_threads() == pydl.MAX_THREADS
     pydl.set_num_threads(2)
 
@@ -141,3 +144,13 @@ def test_show_config_warns_about_several_openmp_runtimes(tmp_path):
     counts, warned = out.stdout.splitlines()
     assert counts == "2 1"
     assert "2 OpenMP runtimes are loaded" in warned and "OMP_WAIT_POLICY=PASSIVE" in warned
+
+
+def test_omp_num_threads_above_the_bound_is_capped_with_a_warning():
+    code = ("import warnings\nwarnings.simplefilter('always')\nimport pydl\n"
+            "print(pydl.get_num_threads() == pydl.MAX_THREADS)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env=child_env(OMP_NUM_THREADS="100000"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True"]
+    assert "OMP_NUM_THREADS=100000 is above pydl.MAX_THREADS" in out.stderr

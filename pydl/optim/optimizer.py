@@ -72,10 +72,9 @@ def _atomic_step(step):
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
         with deferred_interrupt():
-            try:
-                return step(self, *args, **kwargs)
-            finally:
-                self._mark_updated()
+            result = step(self, *args, **kwargs)
+            self._mark_updated()
+            return result
 
     wrapper._pydl_atomic = True
     return wrapper
@@ -148,11 +147,13 @@ class Optimizer:
         raise NotImplementedError
 
     def _mark_updated(self):
-        """Count an in-place update of every parameter, so that a graph recorded
-        before the step refuses to backpropagate through the old values."""
+        """Count an in-place update of every parameter with a gradient (what a step
+        updates), so that a graph recorded before the step refuses to backpropagate
+        through the old values."""
         for group in self.param_groups:
             for p in group["params"]:
-                p._bump_version()
+                if p.grad is not None:
+                    p._bump_version()
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter this optimizer holds."""

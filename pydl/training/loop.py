@@ -1,6 +1,7 @@
 """fit, evaluate and predict: training and inference loops over arrays (in memory or
 memory-mapped) and iterables of batches, read one batch at a time."""
 
+import collections.abc
 import inspect
 import math
 from contextlib import nullcontext
@@ -174,7 +175,11 @@ class _IterableSource:
         self.name = name
         self.need_y = need_y
         self.dtype = _model_dtype(model)
-        self.one_shot = iter(data) is data if hasattr(data, "__iter__") else True
+        # An iterator (a generator) is consumed across epochs; another iterable (a
+        # DataLoader) is iterated anew each epoch. No iter() call here: a loader's
+        # __iter__ may draw its shuffle or start workers.
+        self.one_shot = isinstance(data, collections.abc.Iterator) or not hasattr(
+            data, "__iter__")
         self._iterator = None
 
     def n_samples(self):
@@ -703,6 +708,12 @@ def predict(model, x, *, batch_size=32, steps=None):
                                      f"the outputs (shape {(total,) + out.shape[1:]})")
                 result = np.empty((total,) + out.shape[1:], out.dtype)
             if result is not None:
+                if not isinstance(out, np.ndarray) or out.shape[1:] != result.shape[1:] \
+                        or filled + len(out) > len(result):
+                    raise ValueError(f"the model's output for a batch has shape "
+                                     f"{np.shape(out)}, the earlier batches' "
+                                     f"{(None,) + result.shape[1:]}, or more rows than "
+                                     f"the {len(result)} samples")
                 result[filled:filled + len(out)] = out
                 filled += len(out)
             else:

@@ -13,13 +13,14 @@ import pydl
 from pydl import nn
 from pydl.optim import SGD, Optimizer, deferred_interrupt
 
+from ..helpers import child_env
+
 JOB = os.path.join(os.path.dirname(__file__), "_interrupt_job.py")
 
 
 def _run_job():
-    env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, JOB], capture_output=True, text=True, timeout=300,
-                          env=env)
+                          env=child_env(OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
