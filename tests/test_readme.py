@@ -1,0 +1,18 @@
+"""The README's first example (the tensor path) runs as written."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readme_siamese_snippet_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    scope = {}
+    exec(compile(blocks[0], "README.md", "exec"), scope)
+    model = scope["model"]
+    assert np.isfinite(scope["loss"].item())
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and np.any(g) for g in grads)
