@@ -14,5 +14,6 @@ def test_the_readme_siamese_snippet_runs():
     exec(compile(blocks[0], "README.md", "exec"), scope)
     model = scope["model"]
     assert np.isfinite(scope["loss"].item())
-    grads = [p.grad for p in model.parameters()]
-    assert all(g is not None and np.any(g) for g in grads)
+    # every parameter got a gradient (the last bias's is zero: it cancels in e1 - e2)
+    assert all(p.grad is not None for p in model.parameters())
+    assert all(np.any(p.grad) for n, p in model.named_parameters() if n.endswith("weight"))
