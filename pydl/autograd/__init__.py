@@ -6,7 +6,6 @@ path runs. Arrays stay NumPy arrays underneath (``tensor.data``).
 """
 
 from .tensor import Tensor, tensor
-from . import ops
 from .ops import (abs, cat, clamp, clip, concatenate, exp, flatten, log, matmul, max,
                   maximum, mean, min, minimum, pad, permute, relu, reshape, sigmoid, split,
                   sqrt, squeeze, stack, std, sum, tanh, transpose, unsqueeze, var, where)

@@ -38,9 +38,9 @@ def _float_dtype(*tensors):
         dt = t.data.dtype
         if dt in _FLOATS:
             if found is not None and dt != found:
-                raise TypeError(f"an op mixes float32 and float64 tensors; convert one "
-                                f"(pydl.tensor(x.data.astype(...)) or module.to(dtype)) so "
-                                f"both have the same dtype")
+                raise TypeError("an op mixes float32 and float64 tensors; convert one "
+                                "(pydl.tensor(x.data.astype(...)) or module.to(dtype)) so "
+                                "both have the same dtype")
             found = dt
     return found
 

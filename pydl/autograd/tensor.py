@@ -7,8 +7,6 @@ every :class:`~pydl.nn.Parameter`) it depends on. The arithmetic lives in
 :mod:`pydl.autograd.ops`; this module holds the type and its bookkeeping only.
 """
 
-import numbers
-
 import numpy as np
 
 from .._grad_mode import is_grad_enabled
@@ -277,7 +275,3 @@ def tensor(data, requires_grad=False, dtype=None):
     array([[2., 4.]], dtype=float32)
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def is_number(x):
-    return isinstance(x, numbers.Number) and not isinstance(x, bool)
