@@ -12,7 +12,11 @@ from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys", "eval_in_this_thread"]
 
-_mode_local = threading.local()
+class _ModeLocal(threading.local):
+    eval_depth = 0      # a class default: no AttributeError on every read
+
+
+_mode_local = _ModeLocal()
 
 # Bumped whenever any module gains, loses or replaces a parameter or submodule: the
 # per-instance caches of the tape (subtree, parameters, explicit-ness) check it.
@@ -27,7 +31,7 @@ def eval_in_this_thread():
     writing the shared ``training`` flags, so other threads using the same model, at
     the same time, see the mode they set.
     """
-    depth = getattr(_mode_local, "eval_depth", 0)
+    depth = _mode_local.eval_depth
     _mode_local.eval_depth = depth + 1
     try:
         yield
@@ -85,9 +89,6 @@ class Module:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # A class has an explicit backward when some class below Module defines one.
-        # forward (written with tensor ops) must not inherit a backward of another
-        # forward. pydl's own classes whose forward feeds a base class's generic
-        # backward (the losses' ``_finish``) say so with ``_generic_backward``.
         fwd = next(k for k in cls.__mro__ if "forward" in k.__dict__)
         bwd = next(k for k in cls.__mro__ if "backward" in k.__dict__)
         cls._explicit_backward = bwd is not Module
@@ -325,7 +326,7 @@ class Module:
 
         Reads False inside :func:`eval_in_this_thread` whatever the flag holds.
         """
-        return self._training and not getattr(_mode_local, "eval_depth", 0)
+        return self._training and not _mode_local.eval_depth
 
     @training.setter
     def training(self, mode):
