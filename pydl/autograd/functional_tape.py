@@ -15,11 +15,9 @@ import numpy as np
 
 from .._grad_mode import is_grad_enabled, no_grad
 from .graph import Node
-from .tensor import Tensor
+from .tensor import _FLOATS, Tensor, has_tensor
 
 __all__ = ["record_functional_ops", "RULES"]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # name -> (differentiable output positions or None for a single-array output,
 #          backward(a, outs, grads, need) -> {argument name: gradient})
@@ -38,16 +36,6 @@ def rule(*names, outputs=None):
             RULES[n] = (outputs, fn)
         return fn
     return register
-
-
-def _has_tensor(args, kwargs):
-    for a in args:
-        if isinstance(a, Tensor):
-            return True
-    for a in kwargs.values():
-        if isinstance(a, Tensor):
-            return True
-    return False
 
 
 def _as_result(value, dtype):
@@ -118,7 +106,7 @@ def _wrapper(name, fn):
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        if _has_tensor(args, kwargs):
+        if has_tensor(args, kwargs):
             return _record(name, fn, sig, args, kwargs)
         return fn(*args, **kwargs)
     return op

@@ -16,25 +16,9 @@ import numpy as np
 
 from .._grad_mode import is_grad_enabled, no_grad
 from .graph import Node
-from .tensor import Tensor
+from .tensor import _FLOATS, Tensor, has_tensor
 
 __all__ = ["has_tensor", "call_module"]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def has_tensor(args, kwargs):
-    """Whether a call's arguments hold a Tensor (also inside a tuple, as RNN states)."""
-    for a in args:
-        if isinstance(a, Tensor):
-            return True
-        if type(a) in (tuple, list):
-            for b in a:
-                if isinstance(b, Tensor):
-                    return True
-    if kwargs:
-        return has_tensor(tuple(kwargs.values()), None)
-    return False
 
 
 def _unwrap(x):

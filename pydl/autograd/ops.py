@@ -14,7 +14,7 @@ import numpy as np
 
 from .._grad_mode import is_grad_enabled
 from .graph import Node
-from .tensor import Tensor, _check_inplace
+from .tensor import _FLOATS, Tensor, _check_inplace
 
 _wrap = Tensor._wrap
 
@@ -26,8 +26,6 @@ __all__ = [
     "concatenate", "cat", "stack", "split", "pad",
     "relu", "sigmoid", "tanh",
 ]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ----------------------------------------------------------------- helpers
@@ -379,32 +377,26 @@ def where(condition, a, b):
     return _record(out, (a, b), backward, "where")
 
 
-def _kernel_activation(x, forward_name, backward_name):
+def _kernel_activation(x, name):
+    """The functional op ``name`` on a tensor: its kernel, and the node its tape rule
+    records (pydl.functional is imported when first used: it imports this package)."""
     from .. import functional as F
-    x = _as_tensor(x)
-    forward = getattr(F, forward_name).__wrapped__ if hasattr(
-        getattr(F, forward_name), "__wrapped__") else getattr(F, forward_name)
-    out = forward(x.data)
-    backward_op = getattr(F, backward_name)
-
-    def backward(grads):
-        return (backward_op(grads[0], out),)
-    return _record(out, (x,), backward, forward_name[:-len("_forward")])
+    return getattr(F, name)(_as_tensor(x))
 
 
 def relu(x):
     """``max(x, 0)`` elementwise, on pydl's kernel."""
-    return _kernel_activation(x, "relu_forward", "relu_backward")
+    return _kernel_activation(x, "relu_forward")
 
 
 def sigmoid(x):
     """Logistic sigmoid elementwise, on pydl's kernel."""
-    return _kernel_activation(x, "sigmoid_forward", "sigmoid_backward")
+    return _kernel_activation(x, "sigmoid_forward")
 
 
 def tanh(x):
     """Hyperbolic tangent elementwise, on pydl's kernel."""
-    return _kernel_activation(x, "tanh_forward", "tanh_backward")
+    return _kernel_activation(x, "tanh_forward")
 
 
 # ------------------------------------------------------------- reductions

@@ -12,8 +12,9 @@ import numpy as np
 from .._grad_mode import is_grad_enabled
 from .graph import run_backward
 
-__all__ = ["Tensor", "tensor"]
+__all__ = ["Tensor", "tensor", "has_tensor"]
 
+# The dtypes a tensor that requires gradients may have (shared by the autograd modules).
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -263,6 +264,20 @@ def _check_inplace(target, other):
         raise RuntimeError(
             "in-place operation on a tensor that takes part in autograd: write it out of "
             "place (x = x + y), or run it under pydl.no_grad() (as optimizers do)")
+
+
+def has_tensor(args, kwargs):
+    """Whether a call's arguments hold a Tensor (also inside a tuple, as RNN states)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return True
+        if type(a) in (tuple, list):
+            for b in a:
+                if isinstance(b, Tensor):
+                    return True
+    if kwargs:
+        return has_tensor(tuple(kwargs.values()), None)
+    return False
 
 
 def tensor(data, requires_grad=False, dtype=None):
