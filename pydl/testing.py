@@ -133,6 +133,20 @@ def _explicit_gradients(module, run, xs, rng, is_loss):
     return grads, upstream
 
 
+def _backward_of_weighted_sum(outputs, upstream):
+    """``backward()`` of ``sum_k sum(outputs[k] * upstream[k])`` through the tape (an
+    output whose upstream is None takes no part)."""
+    total = None
+    for o, u in zip(outputs, upstream):
+        if u is not None:
+            term = (o * u).sum()
+            total = term if total is None else total + term
+    if total is None:
+        raise GradcheckError("tape: the output does not depend on anything that requires "
+                             "grad")
+    total.backward()
+
+
 def _tape_gradients(module, xs, originals, target, is_loss, rng):
     """Input gradients through the autograd tape, and the upstream gradients."""
     from .autograd.tensor import Tensor
@@ -152,20 +166,10 @@ def _tape_gradients(module, xs, originals, target, is_loss, rng):
     ts = [as_tensor(x, o) for x, o in zip(xs, originals)]
     out = module(*ts, target) if is_loss else module(*ts)
     flat_out = _flatten(out)
-    upstream = []
-    total = None
-    for o in flat_out:
-        if not isinstance(o, Tensor) or o.dtype.kind != "f":
-            upstream.append(None)          # indices: no gradient
-            continue
-        u = rng.standard_normal(o.shape) if o.ndim else np.float64(1.0)
-        upstream.append(u)
-        term = (o * u).sum()
-        total = term if total is None else total + term
-    total.backward()
-    if total is None:
-        raise GradcheckError("tape: the module's output does not depend on anything that "
-                             "requires grad")
+    upstream = [None if not isinstance(o, Tensor) or o.dtype.kind != "f"   # indices
+                else rng.standard_normal(o.shape) if o.ndim else np.float64(1.0)
+                for o in flat_out]
+    _backward_of_weighted_sum(flat_out, upstream)
     grads = [grad_of(t) for t in ts]
     return grads, upstream
 
@@ -300,11 +304,7 @@ def tape_gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, max_elements=Non
     with enable_grad():
         out = _flatten(fn(*ts))
         upstream = [rng.standard_normal(o.shape) for o in out]
-        total = None
-        for o, u in zip(out, upstream):
-            term = (o * u).sum()
-            total = term if total is None else total + term
-        total.backward()
+        _backward_of_weighted_sum(out, upstream)
 
     def objective():
         with no_grad():

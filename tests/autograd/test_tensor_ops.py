@@ -147,3 +147,13 @@ def test_attributes():
         x.numpy()
     assert pydl.tensor(np.arange(3)).dtype == np.int64
     assert "grad_fn" in repr(y) and "requires_grad=True" in repr(x)
+
+
+def test_gradcheck_of_an_output_cut_from_the_graph_is_a_gradcheck_error():
+    class Detached(pydl.nn.Module):
+        def forward(self, x):
+            return np.asarray(x) * 2.0       # an ndarray: nothing for the tape
+
+    with pytest.raises(GradcheckError, match="does not depend on anything"):
+        from pydl.testing import gradcheck
+        gradcheck(Detached(), _x(3), tape=True)
