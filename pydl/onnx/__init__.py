@@ -1,0 +1,5 @@
+"""ONNX export and import: ``pydl.onnx.export`` and ``pydl.onnx.load``.
+
+Needs the optional extra ``pip install "pydl[onnx]"`` (onnx, and onnxruntime to run
+an exported file). ``import pydl`` never imports this package.
+"""
