@@ -3,3 +3,7 @@
 Needs the optional extra ``pip install "pydl[onnx]"`` (onnx, and onnxruntime to run
 an exported file). ``import pydl`` never imports this package.
 """
+
+from ._export import ExportError, export, register, register_fallback
+
+__all__ = ["ExportError", "export", "register", "register_fallback"]

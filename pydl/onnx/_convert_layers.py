@@ -1,0 +1,1 @@
+"""ONNX converters of the layers with weights or windows."""
