@@ -1,4 +1,6 @@
-"""Checkpoints: ``pydl.save`` / ``pydl.load`` of a whole training state in one .npz.
+"""Checkpoints: ``pydl.save`` / ``pydl.load`` of a whole training state in one .npz
+(or one safetensors file: see :func:`save` for its layout and :mod:`pydl._safetensors`
+for the checks its reader makes, which give the same CheckpointError contract).
 
 One file holds the model's state_dict, the optimizer's and scheduler's state, the epoch,
 a random generator's state and any extra metadata. Arrays are stored as .npy entries;
@@ -31,7 +33,6 @@ import json
 import math
 import numbers
 import os
-import re
 import stat
 import struct
 import zipfile
@@ -39,11 +40,13 @@ import zlib
 
 import numpy as np
 
+from . import _safetensors
 from . import random as _random
+from ._json_limits import json_depth as _json_depth
 from ._version import __version__
 from .nn.module import Module
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["CheckpointError", "load", "save"]
 
 FORMAT = "pydl-checkpoint"
 FORMAT_VERSION = 1
@@ -240,8 +243,8 @@ def _fsync_directory(directory):
 
 
 def save(path, *, model=None, optimizer=None, scheduler=None, epoch=None, rng=None,
-         extra=None):
-    """Write a checkpoint to ``path`` atomically (one .npz, no pickle).
+         extra=None, format=None, metadata=None):
+    """Write a checkpoint to ``path`` atomically (.npz or safetensors, no pickle).
 
     Parameters
     ----------
@@ -257,7 +260,31 @@ def save(path, *, model=None, optimizer=None, scheduler=None, epoch=None, rng=No
         the ``pydl.random`` module for pydl's default generator.
     extra : dict, optional
         Any other metadata: numbers, strings, lists, dicts and numeric arrays.
+    format : {"npz", "safetensors"}, optional
+        Default: "safetensors" when ``path`` ends in ``.safetensors``, else "npz".
+    metadata : dict of str to str, optional
+        safetensors only: written into the header's ``__metadata__``, where any
+        safetensors reader sees it (``"format": "pt"`` is written unless given).
+
+    Notes
+    -----
+    A safetensors file holds tensors and a map of strings. pydl writes the model's
+    state_dict as tensors under their own names (``"0.weight"``), so a file saved
+    with only ``model=`` is an ordinary weights file:
+    ``model.load_state_dict(safetensors.torch.load_file(path))`` loads it into the
+    PyTorch twin. Everything else (optimizer and scheduler state, epoch, generator
+    state, ``extra``) is kept as in the .npz format: its arrays become tensors named
+    ``__pydl__/arr/<i>`` and the rest is JSON in the ``__metadata__`` entry
+    ``"pydl"``. Those tensors are then in the file for every reader too, so save the
+    training state separately from weights meant to be shared.
     """
+    if format is None:
+        format = "safetensors" if os.fspath(path).endswith(".safetensors") else "npz"
+    if format not in ("npz", "safetensors"):
+        raise ValueError(f"format must be 'npz' or 'safetensors', got {format!r}")
+    if metadata is not None and format != "safetensors":
+        raise ValueError("metadata= is written by format='safetensors' only; "
+                         "use extra= for an .npz checkpoint")
     enc = _Encoder()
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "pydl_version": __version__}
     if model is not None:
@@ -289,9 +316,46 @@ def save(path, *, model=None, optimizer=None, scheduler=None, epoch=None, rng=No
     if _json_depth(blob.decode("utf-8"), MAX_META_DEPTH) > MAX_META_DEPTH:
         raise ValueError(f"cannot save: the metadata is nested more than {MAX_META_DEPTH} "
                          f"levels deep as JSON (each dict takes 3, each list or tuple 1-2)")
+    if format == "safetensors":
+        tensors, strings = _safetensors_layout(enc.arrays, blob, metadata)
+        _atomic_write(path, lambda f: _safetensors.write(f, tensors, strings))
+        return
     arrays = dict(enc.arrays)
     arrays[_META] = np.frombuffer(blob, dtype=np.uint8)
     _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+# The safetensors layout: model tensors under their state_dict keys, other arrays
+# under this prefix, the checkpoint's JSON metadata in __metadata__[_ST_META].
+_ST_PREFIX = "__pydl__/"
+_ST_META = "pydl"
+
+
+def _safetensors_name(name):
+    """Where the array the metadata calls ``name`` is stored in a safetensors file."""
+    return name[len("model/"):] if name.startswith("model/") else _ST_PREFIX + name
+
+
+def _safetensors_layout(arrays, blob, metadata):
+    """The tensors and string metadata of a safetensors checkpoint."""
+    strings = {"format": "pt"}
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict of str to str, "
+                            f"got {type(metadata).__name__}")
+        if _ST_META in metadata:
+            raise ValueError(f"metadata key {_ST_META!r} is pydl's own; choose another")
+        strings.update(metadata)
+    strings[_ST_META] = blob.decode("utf-8")
+    tensors = {}
+    for name, value in arrays.items():
+        key = _safetensors_name(name)
+        if name.startswith("model/") and (key.startswith(_ST_PREFIX)
+                                          or key == "__metadata__"):
+            raise ValueError(f"cannot save the model as safetensors: its state_dict key "
+                             f"{key!r} collides with a name pydl's layout reserves")
+        tensors[key] = value
+    return tensors, strings
 
 
 # --------------------------------------------------------------------- load
@@ -308,27 +372,6 @@ _ECD_ENTRIES, _ECD_SIZE = 4, 5  # entry count, directory size in zipfile._EndRec
 _MALFORMED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
               IndexError, TypeError, OverflowError, struct.error, NotImplementedError,
               RuntimeError, SyntaxError)
-# Strings (skipped whole) and brackets. No possessive quantifiers: Python 3.10 has none,
-# and the two alternatives inside the string cannot both match a character, so the
-# pattern does not backtrack badly.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def _json_depth(text, limit):
-    """Nesting depth of the JSON ``text`` (strings skipped), stopping past ``limit``:
-    json.loads itself recurses in C, so a deep document must be caught first."""
-    depth = deepest = 0
-    for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    break
-        elif token in "]}":
-            depth -= 1
-    return deepest
 
 
 def _open_regular(path):
@@ -367,6 +410,8 @@ class _Archive:
     ``_READ_CHUNK`` bytes at a time straight into a preallocated array, so the
     memory used is the arrays returned plus a constant."""
 
+    metadata = None  # safetensors' string map; an .npz has none
+
     def __init__(self, f, size, path):
         self.path, self.size, self.cache = path, size, {}
         try:
@@ -398,6 +443,9 @@ class _Archive:
 
     def __contains__(self, name):
         return name + ".npy" in self.members
+
+    def read_meta(self):
+        return _read_meta(self, self.path)
 
     def array(self, name, max_bytes=None):
         """The array stored under ``name`` (decoded once, then cached)."""
@@ -495,6 +543,11 @@ def _read_meta(archive, path):
         text = blob.tobytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    return _parse_meta(text, path)
+
+
+def _parse_meta(text, path):
+    """The checkpoint's JSON metadata ``text``, parsed and checked."""
     if _json_depth(text, MAX_META_DEPTH) > MAX_META_DEPTH:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata (nested more than "
                               f"{MAX_META_DEPTH} levels deep)")
@@ -516,6 +569,63 @@ def _read_meta(archive, path):
         raise CheckpointError(f"{path}: checkpoint format version {version} "
                               f"is newer than this pydl reads ({FORMAT_VERSION})")
     return meta
+
+
+class _SafetensorsArchive:
+    """A safetensors file seen as a checkpoint: the same metadata and array names as
+    the .npz format (see :func:`_safetensors_layout`), or, for a file pydl did not
+    write, every tensor as the model's state_dict."""
+
+    def __init__(self, f, size, path):
+        self.path = path
+        try:
+            self.reader = _safetensors.SafetensorsReader(f, size)
+        except _safetensors.SafetensorsError as exc:
+            raise CheckpointError(f"{path}: not a valid safetensors file: {exc}") from None
+        except (OSError, struct.error) as exc:
+            raise CheckpointError(f"{path}: corrupt or truncated safetensors file "
+                                  f"({type(exc).__name__}: {exc})") from None
+        self.metadata = dict(self.reader.metadata)
+        self.text = self.metadata.pop(_ST_META, None)
+
+    def read_meta(self):
+        if self.text is None:  # a plain weights file, e.g. from safetensors.torch
+            return {"format": FORMAT, "format_version": FORMAT_VERSION,
+                    "model": [f"model/{name}" for name in self.reader.names]}
+        if len(self.text) > MAX_META_BYTES:
+            raise CheckpointError(f"{self.path}: metadata of {len(self.text)} characters, "
+                                  f"more than the {MAX_META_BYTES} allowed")
+        return _parse_meta(self.text, self.path)
+
+    def array(self, name):
+        if not isinstance(name, str):
+            raise CheckpointError(f"{self.path}: an array reference must be a string, "
+                                  f"got {type(name).__name__}")
+        key = _safetensors_name(name)
+        if key not in self.reader.entries:
+            raise CheckpointError(f"{self.path}: metadata refers to a missing tensor {key!r}")
+        try:
+            return self.reader.array(key)
+        except _safetensors.SafetensorsError as exc:
+            raise CheckpointError(f"{self.path}: {exc}") from None
+        except OSError as exc:
+            raise CheckpointError(f"{self.path}: tensor {key!r} could not be read "
+                                  f"({type(exc).__name__}: {exc})") from None
+
+    def close(self):
+        pass
+
+
+def _open_archive(f, size, path):
+    """The checkpoint in ``f``, by its content: a zip is an .npz checkpoint, a length
+    followed by a JSON object is safetensors; failing both, the suffix decides which
+    format's error the file gets."""
+    head = f.read(9)
+    f.seek(0)
+    if not head.startswith(b"PK") and (_safetensors.looks_like_safetensors(head)
+                                       or path.endswith(".safetensors")):
+        return _SafetensorsArchive(f, size, path)
+    return _Archive(f, size, path)
 
 
 def _describe(value):
@@ -552,6 +662,11 @@ def _model_state(meta, archive, path):
 def load(path, model=None, optimizer=None, scheduler=None, rng=None):
     """Read a checkpoint written by :func:`save`, restoring into the objects given.
 
+    The format is told by the content, whatever the name: an .npz checkpoint, or a
+    safetensors file (pydl's own, or any other: e.g. a PyTorch state_dict saved with
+    ``safetensors.torch.save_file``, whose tensors become the ``model`` state; bfloat16
+    tensors are widened to float32, 8-bit float types are refused).
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -568,7 +683,8 @@ def load(path, model=None, optimizer=None, scheduler=None, rng=None):
         ``model`` (the state_dict), ``optimizer``, ``scheduler`` (their state dicts),
         ``epoch``, ``rng_state`` (a bit-generator state dict, e.g. for
         ``np.random.default_rng().bit_generator.state = ...``), ``extra``,
-        ``pydl_version``; None for what was not saved.
+        ``pydl_version``; None for what was not saved. ``metadata``: a safetensors
+        file's ``__metadata__`` strings (less pydl's own entry); None for an .npz.
 
     Raises
     ------
@@ -584,9 +700,9 @@ def load(path, model=None, optimizer=None, scheduler=None, rng=None):
     path = os.fspath(path)
     f, size = _open_regular(path)
     with f:
-        archive = _Archive(f, size, path)
+        archive = _open_archive(f, size, path)
         try:
-            meta = _read_meta(archive, path)
+            meta = archive.read_meta()
             result = {
                 "model": _model_state(meta, archive, path),
                 "optimizer": _decode(meta.get("optimizer"), archive, path),
@@ -595,6 +711,7 @@ def load(path, model=None, optimizer=None, scheduler=None, rng=None):
                 "rng_state": _decode(meta.get("rng"), archive, path),
                 "extra": _decode(meta.get("extra"), archive, path),
                 "pydl_version": _field(meta, "pydl_version", (str,), path, "a string"),
+                "metadata": archive.metadata,
             }
         finally:
             archive.close()
