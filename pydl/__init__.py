@@ -20,7 +20,7 @@ from ._version import __version__
 from ._threading import MAX_THREADS, get_num_threads, set_num_threads, threads
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed
-from .autograd import Tensor, tensor
+from .autograd import Tensor, from_dlpack, tensor
 from .autograd.ops import (abs, cat, clamp, clip, concatenate, exp, flatten, log, matmul,
                            max, maximum, mean, min, minimum, pad, permute, relu, reshape,
                            sigmoid, split, sqrt, squeeze, stack, std, sum, tanh, transpose,
@@ -48,4 +48,5 @@ __all__ = [
     "flatten", "log", "matmul", "max", "maximum", "mean", "min", "minimum", "pad",
     "permute", "relu", "reshape", "sigmoid", "split", "sqrt", "squeeze", "stack", "std",
     "sum", "tanh", "transpose", "unsqueeze", "var", "where",
+    "from_dlpack",
 ]

@@ -6,6 +6,7 @@ path runs. Arrays stay NumPy arrays underneath (``tensor.data``).
 """
 
 from .tensor import Tensor, tensor
+from .dlpack import from_dlpack
 from .ops import (abs, cat, clamp, clip, concatenate, exp, flatten, log, matmul, max,
                   maximum, mean, min, minimum, pad, permute, relu, reshape, sigmoid, split,
                   sqrt, squeeze, stack, std, sum, tanh, transpose, unsqueeze, var, where)
@@ -13,4 +14,4 @@ from .ops import (abs, cat, clamp, clip, concatenate, exp, flatten, log, matmul,
 __all__ = ["Tensor", "tensor", "abs", "cat", "clamp", "clip", "concatenate", "exp",
            "flatten", "log", "matmul", "max", "maximum", "mean", "min", "minimum", "pad",
            "permute", "relu", "reshape", "sigmoid", "split", "sqrt", "squeeze", "stack",
-           "std", "sum", "tanh", "transpose", "unsqueeze", "var", "where"]
+           "std", "sum", "tanh", "transpose", "unsqueeze", "var", "where", "from_dlpack"]

@@ -146,10 +146,21 @@ class Tensor:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
-    def __dlpack__(self, *args, **kwargs):
-        return self.data.__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export ``data`` as a DLPack capsule (``torch.from_dlpack(t)`` shares memory).
+
+        Refused, as in PyTorch, for a tensor that requires gradients: the consumer
+        could write into it behind autograd's back. Export ``t.detach()`` instead
+        (same memory). Writes made through the consumer do not bump ``_version``.
+        """
+        if self.requires_grad:
+            raise RuntimeError("cannot export a tensor that requires grad through DLPack: "
+                               "export tensor.detach() (it shares the memory)")
+        return self.data.__dlpack__(stream=stream, max_version=max_version,
+                                    dl_device=dl_device, copy=copy)
 
     def __dlpack_device__(self):
+        """``(device type, index)``: always the CPU, ``(1, 0)``."""
         return self.data.__dlpack_device__()
 
     def __bool__(self):
