@@ -1,0 +1,180 @@
+"""ONNX converters of the recurrent layers (RNN, LSTM, GRU) and of their cells.
+
+Each layer of a stacked module becomes one ONNX ``RNN``/``LSTM``/``GRU`` op run over
+the whole sequence (both directions in one op when ``bidirectional``), time-major as
+those ops want (``layout=0``: the layout attribute is not implemented by every
+runtime), so ``batch_first`` costs one Transpose at each end. Between layers the op's
+``Y`` of shape (T, D, N, H) is brought back to pydl's (T, N, D * H).
+
+Weight blocks are reordered from PyTorch's gate order to ONNX's: LSTM i, f, g, o ->
+i, o, f, c; GRU r, z, n -> z, r, h with ``linear_before_reset=1`` (PyTorch's GRU
+applies the reset gate after the hidden projection and its bias). The biases of one
+direction are stored as ``[b_ih; b_hh]`` (ONNX's ``Wb`` then ``Rb``).
+
+Outputs follow pydl's forward flattened depth first: ``output, h_n`` for RNN and GRU,
+``output, h_n, c_n`` for LSTM; the cells give ``h'`` (LSTMCell: ``h', c'``).
+Initial states passed to the forward become graph inputs; omitted, they are zero.
+"""
+
+import numpy as np
+
+from .. import nn
+from ._export import ExportError, register
+
+__all__ = []
+
+# Positions of PyTorch's gate blocks in ONNX's order.
+_GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn": (0,)}
+_OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def _reorder(array, kind, hidden):
+    """Gate blocks of a (G * H, ...) weight or (G * H,) bias in ONNX's order."""
+    blocks = [array[g * hidden:(g + 1) * hidden] for g in _GATE_ORDER[kind]]
+    return np.concatenate(blocks, axis=0)
+
+
+def _direction_weights(kind, hidden, params):
+    """W (D, G*H, I), R (D, G*H, H) and B (D, 2*G*H) or None, for the directions whose
+    ``(w_ih, w_hh, b_ih, b_hh)`` arrays are ``params``."""
+    w = np.stack([_reorder(p[0], kind, hidden) for p in params])
+    r = np.stack([_reorder(p[1], kind, hidden) for p in params])
+    if params[0][2] is None:
+        return w, r, None
+    b = np.stack([np.concatenate([_reorder(p[2], kind, hidden), _reorder(p[3], kind, hidden)])
+                  for p in params])
+    return w, r, b
+
+
+def _attrs(module, kind, directions):
+    attrs = {"hidden_size": module.hidden_size,
+             "direction": "bidirectional" if directions == 2 else "forward"}
+    if kind == "gru":
+        attrs["linear_before_reset"] = 1
+    elif kind == "rnn":
+        attrs["activations"] = ["Relu" if module.nonlinearity == "relu" else "Tanh"] * directions
+    return attrs
+
+
+def _recurrent_op(ctx, module, kind, x, params, h0, c0, hint):
+    """One ONNX recurrent op over time-major ``x``; returns (Y, Y_h, Y_c or None)."""
+    w, r, b = _direction_weights(kind, module.hidden_size, params)
+    inputs = [x, ctx.initializer(w, f"{hint}_W"), ctx.initializer(r, f"{hint}_R"),
+              "" if b is None else ctx.initializer(b, f"{hint}_B"), "", h0 or ""]
+    if kind == "lstm":
+        inputs.append(c0 or "")
+    while inputs[-1] == "":          # trailing omitted inputs are left out
+        inputs.pop()
+    n_out = 3 if kind == "lstm" else 2
+    outs = ctx.node(_OP[kind], inputs, n_out, **_attrs(module, kind, len(params)))
+    return outs[0], outs[1], outs[2] if kind == "lstm" else None
+
+
+def _unsqueeze(ctx, x, axes):
+    return ctx.node("Unsqueeze", [x, ctx.int64(axes, "axes")])[0]
+
+
+def _squeeze(ctx, x, axes):
+    return ctx.node("Squeeze", [x, ctx.int64(axes, "axes")])[0]
+
+
+def _check_onnx_dtype(module, x_value):
+    if x_value.dtype.kind != "f":
+        raise ExportError(f"input must be a float array, got dtype {x_value.dtype}")
+
+
+def _layer_states(ctx, state, layer, directions):
+    """The (D, N, H) slice of a (L * D, N, H) initial state for one layer."""
+    if state is None:
+        return None
+    start = ctx.int64([layer * directions], "start")
+    end = ctx.int64([(layer + 1) * directions], "end")
+    return ctx.node("Slice", [state, start, end, ctx.int64([0], "axes")])[0]
+
+
+def _split_inputs(module, inputs, lstm):
+    """(x, h0, c0) from the flat input names (``forward(x)``, ``(x, h0)``,
+    ``(x, h0, c0)``)."""
+    want = 3 if lstm else 2
+    if len(inputs) not in (1, want):
+        raise ExportError(f"expected the input and {'(h_0, c_0)' if lstm else 'h_0'} or "
+                          f"the input alone, got {len(inputs)} inputs")
+    x = inputs[0]
+    h0 = inputs[1] if len(inputs) > 1 else None
+    c0 = inputs[2] if len(inputs) > 2 else None
+    return x, h0, c0
+
+
+def _forward_values(ctx, module, inputs, outputs, lstm):
+    """Record the example arrays of ``outputs`` (the forward's result, flattened)."""
+    args = [ctx.value(i) for i in inputs]
+    if lstm and len(args) == 3:
+        args = [args[0], (args[1], args[2])]
+    result = module(*args)
+    flat = []
+    for item in (result if isinstance(result, tuple) else (result,)):
+        flat.extend(item if isinstance(item, tuple) else (item,))
+    for name, arr in zip(outputs, flat):
+        ctx.set_value(name, np.asarray(arr))
+    return outputs
+
+
+@register(nn.RNN, nn.LSTM, nn.GRU)
+def _convert_rnn(module, ctx, inputs):
+    kind = module._kind
+    lstm = kind == "lstm"
+    x, h0_all, c0_all = _split_inputs(module, inputs, lstm)
+    x_value = ctx.value(x)
+    _check_onnx_dtype(module, x_value)
+    batched = x_value.ndim == 3
+    D = module.num_directions
+    if not batched:                      # (T, I) -> (T, 1, I); states (L*D, H) -> (L*D, 1, H)
+        x = _unsqueeze(ctx, x, [1])
+        h0_all = None if h0_all is None else _unsqueeze(ctx, h0_all, [1])
+        c0_all = None if c0_all is None else _unsqueeze(ctx, c0_all, [1])
+    elif module.batch_first:
+        x = ctx.node("Transpose", [x], perm=[1, 0, 2])[0]
+    h_parts, c_parts = [], []
+    for layer in range(module.num_layers):
+        params = [tuple(None if p is None else p.data for p in module._weights(layer, d))
+                  for d in range(D)]
+        y, h, c = _recurrent_op(ctx, module, kind, x, params,
+                                _layer_states(ctx, h0_all, layer, D),
+                                _layer_states(ctx, c0_all, layer, D), f"l{layer}")
+        h_parts.append(h)
+        c_parts.append(c)
+        if D == 1:                       # Y (T, 1, N, H) -> (T, N, H)
+            x = _squeeze(ctx, y, [1])
+        else:                            # Y (T, 2, N, H) -> (T, N, 2, H) -> (T, N, 2H)
+            y = ctx.node("Transpose", [y], perm=[0, 2, 1, 3])[0]
+            x = ctx.node("Reshape", [y, ctx.int64([0, 0, -1])])[0]
+    states = [h_parts] + ([c_parts] if lstm else [])
+    finals = [parts[0] if len(parts) == 1 else ctx.node("Concat", parts, axis=0)[0]
+              for parts in states]
+    if not batched:
+        x = _squeeze(ctx, x, [1])
+        finals = [_squeeze(ctx, s, [1]) for s in finals]
+    elif module.batch_first:
+        x = ctx.node("Transpose", [x], perm=[1, 0, 2])[0]
+    return _forward_values(ctx, module, inputs, [x, *finals], lstm)
+
+
+@register(nn.RNNCell, nn.LSTMCell, nn.GRUCell)
+def _convert_cell(module, ctx, inputs):
+    """One step: the layer op over a sequence of length 1."""
+    kind = module._kind
+    lstm = kind == "lstm"
+    x, h0, c0 = _split_inputs(module, inputs, lstm)
+    x_value = ctx.value(x)
+    _check_onnx_dtype(module, x_value)
+    batched = x_value.ndim == 2
+    # (N, I) -> (1, N, I); states (N, H) -> (1, N, H). Unbatched adds N = 1 first.
+    lead = [0] if batched else [0, 1]
+    x = _unsqueeze(ctx, x, lead)
+    h0 = None if h0 is None else _unsqueeze(ctx, h0, lead)
+    c0 = None if c0 is None else _unsqueeze(ctx, c0, lead)
+    params = [tuple(None if p is None else p.data for p in
+                    (module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh))]
+    _, h, c = _recurrent_op(ctx, module, kind, x, params, h0, c0, "cell")
+    outs = [_squeeze(ctx, s, lead) for s in ([h, c] if lstm else [h])]
+    return _forward_values(ctx, module, inputs, outs, lstm)
