@@ -1,1 +1,315 @@
-"""ONNX converters of the layers with weights or windows."""
+"""ONNX converters of the layers with weights or windows: Linear, Flatten, Embedding,
+convolutions, pooling, Upsample, normalization and dropout.
+
+Spatial sizes come from the example input (static in the graph); only the batch axis
+is left free, so no shape constant here holds dim 0.
+"""
+
+import numpy as np
+
+from .. import nn
+from ..functional.interpolate import _plan
+from ..functional.pool import _avg_windows, _out_size, _pool_args
+from ._export import ExportError, register
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONV_TS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+_AVG_POOLS = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+_ADAPTIVE_AVG = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
+_ADAPTIVE_MAX = (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+
+
+def _spatial_op(ctx, x, nd, emit):
+    """Run ``emit(name) -> name`` on (N, C, *spatial) input; an unbatched (C, *spatial)
+    example gets a batch axis of 1 around it, as pydl's layers do."""
+    rank = ctx.value(x).ndim
+    if rank == nd + 2:
+        return [emit(x)]
+    if rank != nd + 1:
+        raise ExportError(f"expected {nd + 1}-D or {nd + 2}-D input, the example is {rank}-D")
+    (xb,) = ctx.node("Unsqueeze", [x, ctx.int64([0], "axes")])
+    return ctx.node("Squeeze", [emit(xb), ctx.int64([0], "axes")])
+
+
+# ---------------------------------------------------------------- dense layers
+@register(nn.Linear)
+def _linear(module, ctx, inputs):
+    (x,) = inputs
+    w = ctx.initializer(module.weight.data, "weight")
+    b = None if module.bias is None else ctx.initializer(module.bias.data, "bias")
+    if ctx.value(x).ndim == 2:
+        return ctx.node("Gemm", [x, w] + ([b] if b else []), transB=1)
+    (y,) = ctx.node("MatMul", [x, ctx.node("Transpose", [w], perm=[1, 0])[0]])
+    return ctx.node("Add", [y, b]) if b else [y]
+
+
+@register(nn.Flatten)
+def _flatten(module, ctx, inputs):
+    (x,) = inputs
+    shape = ctx.value(x).shape
+    nd = len(shape)
+    if nd == 0:
+        return ctx.node("Reshape", [x, ctx.int64([1])])
+    start = module.start_dim % nd
+    end = module.end_dim % nd
+    if start == 1 and end == nd - 1:
+        return ctx.node("Flatten", [x], axis=1)
+    # 0 copies an input dim (the batch stays free); -1 takes what the flattened span holds
+    target = [0] * start + [-1] + list(shape[end + 1:])
+    return ctx.node("Reshape", [x, ctx.int64(target)])
+
+
+@register(nn.Embedding)
+def _embedding(module, ctx, inputs):
+    (idx,) = inputs
+    table = module.weight.data
+    if module.max_norm is not None:
+        # pydl rescales a row on lookup (in place) when its norm exceeds max_norm; a
+        # rescaled row stays below it, so the table after every lookup is fixed: store it
+        # (computed on a copy: exporting does not change the model)
+        table = table.copy()
+        norms = np.linalg.norm(table.astype(np.float64), ord=module.norm_type, axis=1)
+        over = norms > module.max_norm
+        table[over] *= (module.max_norm / (norms[over] + 1e-7))[:, None].astype(table.dtype)
+    (y,) = ctx.node("Gather", [ctx.initializer(table, "weight"), idx], axis=0)
+    ctx.set_value(y, np.take(table, ctx.value(idx), axis=0))   # forward would renorm
+    return [y]
+
+
+@register(*_DROPOUTS)
+def _dropout(module, ctx, inputs):
+    return list(inputs)     # eval mode: the identity
+
+
+# ----------------------------------------------------------------- convolutions
+def _conv_pads(module, nd):
+    if module.padding == "valid":
+        return [0] * 2 * nd
+    if module.padding == "same":   # PyTorch puts the odd element of padding at the end
+        total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size)]
+        return [t // 2 for t in total] + [t - t // 2 for t in total]
+    return list(module.padding) * 2
+
+
+@register(*_CONVS)
+def _conv(module, ctx, inputs):
+    nd = module._nd
+    w = ctx.initializer(module.weight.data, "weight")
+    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
+    return _spatial_op(ctx, inputs[0], nd, lambda x: ctx.node(
+        "Conv", [x, w] + b, kernel_shape=list(module.kernel_size),
+        strides=list(module.stride), pads=_conv_pads(module, nd),
+        dilations=list(module.dilation), group=module.groups)[0])
+
+
+@register(*_CONV_TS)
+def _conv_transpose(module, ctx, inputs):
+    nd = module._nd
+    w = ctx.initializer(module.weight.data, "weight")
+    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
+    return _spatial_op(ctx, inputs[0], nd, lambda x: ctx.node(
+        "ConvTranspose", [x, w] + b, kernel_shape=list(module.kernel_size),
+        strides=list(module.stride), pads=list(module.padding) * 2,
+        output_padding=list(module.output_padding), dilations=list(module.dilation),
+        group=module.groups)[0])
+
+
+# ---------------------------------------------------------------------- pooling
+def _pool_pads(ctx, x, module, k, s, p, d):
+    """ONNX pads and pydl's output sizes. With ceil_mode pydl (as PyTorch) drops a last
+    window that would start in the right padding, which ONNX's ceil_mode (and its
+    shape inference) does not: spell it as floor mode with the end padding that gives
+    exactly pydl's output size (padded elements never win a max and are not counted
+    in the average below)."""
+    nd = len(k)
+    spatial = ctx.value(x).shape[-nd:]
+    outs = [_out_size(spatial[i], k[i], s[i], p[i], d[i], module.ceil_mode, i)
+            for i in range(nd)]
+    if not module.ceil_mode:
+        return list(p) * 2, outs
+    end = [max(0, (outs[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - spatial[i] - p[i])
+           for i in range(nd)]
+    return list(p) + end, outs
+
+
+@register(*_MAX_POOLS)
+def _max_pool(module, ctx, inputs):
+    if module.return_indices:
+        raise ExportError("return_indices=True is not supported (pydl's indices are "
+                          "per-plane positions; ONNX MaxPool's are not)")
+    k, s, p, d = _pool_args(module.nd, module.kernel_size, module.stride, module.padding,
+                            module.dilation)
+    pads, _ = _pool_pads(ctx, inputs[0], module, k, s, p, d)
+    return _spatial_op(ctx, inputs[0], module.nd, lambda x: ctx.node(
+        "MaxPool", [x], kernel_shape=list(k), strides=list(s), pads=pads,
+        dilations=list(d))[0])
+
+
+def _avg_correction(spatial, outs, k, s, p, include, divisor_override):
+    """(in-bounds count) / (pydl's divisor) per output position, shape (1, 1, *outs):
+    what turns ONNX's AveragePool over in-bounds elements into pydl's average."""
+    inb = div = np.ones((), np.float64)
+    for i, size in enumerate(spatial):
+        lo, hi, divisor = _avg_windows(size, outs[i], k[i], s[i], p[i], include)
+        inb = np.multiply.outer(inb, hi - lo)
+        div = np.multiply.outer(div, divisor)
+    if divisor_override:
+        div = np.full_like(div, divisor_override)
+    return (inb / div)[None, None]
+
+
+@register(*_AVG_POOLS)
+def _avg_pool(module, ctx, inputs):
+    nd = module.nd
+    k, s, p, d = _pool_args(nd, module.kernel_size, module.stride, module.padding)
+    pads, outs = _pool_pads(ctx, inputs[0], module, k, s, p, d)
+    attrs = {"kernel_shape": list(k), "strides": list(s), "pads": pads}
+    if not module.ceil_mode and not module.divisor_override:
+        return _spatial_op(ctx, inputs[0], nd, lambda x: ctx.node(
+            "AveragePool", [x], count_include_pad=int(module.count_include_pad),
+            **attrs)[0])
+    # windows that overhang the padding (ceil_mode), or a fixed divisor: pydl divides
+    # as PyTorch does, which AveragePool does not spell; average the in-bounds
+    # elements, then rescale by a constant map (the spatial sizes are static)
+    scale = _avg_correction(ctx.value(inputs[0]).shape[-nd:], outs, k, s, p,
+                            module.count_include_pad, module.divisor_override)
+
+    def emit(x):
+        (y,) = ctx.node("AveragePool", [x], count_include_pad=0, **attrs)
+        if np.all(scale == 1):
+            return y
+        return ctx.node("Mul", [y, ctx.constant(scale, "divisor_scale")])[0]
+    return _spatial_op(ctx, inputs[0], nd, emit)
+
+
+def _adaptive(module, ctx, inputs, op):
+    """Adaptive pooling as a plain one when every output size divides the input's."""
+    nd = module.nd
+    x = inputs[0]
+    spatial = ctx.value(x).shape[-nd:]
+    wanted = module.output_size
+    wanted = (wanted,) * nd if not isinstance(wanted, (tuple, list)) else tuple(wanted)
+    if len(wanted) != nd:
+        raise ExportError(f"output_size {module.output_size!r} does not have {nd} entries")
+    outs = [size if o is None else int(o) for size, o in zip(spatial, wanted)]
+    if all(o == 1 for o in outs):
+        return _spatial_op(ctx, x, nd, lambda v: ctx.node(f"Global{op}", [v])[0])
+    if any(size % o for size, o in zip(spatial, outs)):
+        raise ExportError(
+            f"output size {tuple(outs)} does not divide the input's spatial size "
+            f"{tuple(spatial)}; ONNX has no adaptive pooling, so only global pooling "
+            f"(output 1) or evenly dividing sizes export")
+    kernel = [size // o for size, o in zip(spatial, outs)]
+    return _spatial_op(ctx, x, nd, lambda v: ctx.node(op, [v], kernel_shape=kernel,
+                                                      strides=kernel)[0])
+
+
+@register(*_ADAPTIVE_AVG)
+def _adaptive_avg(module, ctx, inputs):
+    return _adaptive(module, ctx, inputs, "AveragePool")
+
+
+@register(*_ADAPTIVE_MAX)
+def _adaptive_max(module, ctx, inputs):
+    if module.return_indices:
+        raise ExportError("return_indices=True is not supported")
+    return _adaptive(module, ctx, inputs, "MaxPool")
+
+
+# --------------------------------------------------------------------- resizing
+_NEAREST = {"nearest": ("asymmetric", "floor"), "nearest-exact": ("half_pixel",
+                                                                   "round_prefer_ceil")}
+
+
+@register(nn.Upsample)
+def _upsample(module, ctx, inputs):
+    (x,) = inputs
+    shape = ctx.value(x).shape
+    nd, outs, factors, align = _plan(shape, module.size, module.scale_factor, module.mode,
+                                     module.align_corners, module.recompute_scale_factor)
+    if module.mode == "area":      # adaptive average pooling to the output size
+        area = nn.AdaptiveAvgPool1d if nd == 1 else nn.AdaptiveAvgPool2d if nd == 2 \
+            else nn.AdaptiveAvgPool3d
+        return _adaptive(area(tuple(outs)), ctx, inputs, "AveragePool")
+    if module.mode in _NEAREST:
+        transform, rounding = _NEAREST[module.mode]
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": transform,
+                 "nearest_mode": rounding}
+    else:
+        # pydl (as PyTorch) maps dst -> scale (dst + 0.5) - 0.5, clamped at 0, also for an
+        # output of size 1: half_pixel, not pytorch_half_pixel (which maps that to 0)
+        attrs = {"mode": "linear",
+                 "coordinate_transformation_mode": "align_corners" if align else "half_pixel"}
+    roi = ""
+    if all(f is not None for f in factors):    # the coordinates use the given factors
+        scales = ctx.constant([1.0, 1.0, *factors], "scales", dtype=np.float32)
+        return ctx.node("Resize", [x, roi, scales], **attrs)
+    (head,) = ctx.node("Slice", [ctx.node("Shape", [x])[0], ctx.int64([0], "starts"),
+                                 ctx.int64([2], "ends")])
+    (sizes,) = ctx.node("Concat", [head, ctx.int64(outs, "sizes")], axis=0)
+    return ctx.node("Resize", [x, roi, "", sizes], **attrs)
+
+
+# ----------------------------------------------------------------- normalization
+@register(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+def _batch_norm(module, ctx, inputs):
+    if module.running_mean is None:
+        raise ExportError("track_running_stats=False normalizes with the batch's own "
+                          "statistics even in eval mode; ONNX BatchNormalization needs "
+                          "running statistics")
+    c, dtype = module.num_features, module.running_mean.dtype
+    w = module.weight.data if module.affine else np.ones(c, dtype)
+    b = module.bias.data if module.affine else np.zeros(c, dtype)
+    return ctx.node("BatchNormalization",
+                    [inputs[0], ctx.initializer(w, "weight"), ctx.initializer(b, "bias"),
+                     ctx.initializer(module.running_mean, "running_mean"),
+                     ctx.initializer(module.running_var, "running_var")],
+                    epsilon=float(module.eps))
+
+
+@register(nn.LayerNorm)
+def _layer_norm(module, ctx, inputs):
+    (x,) = inputs
+    shape = module.normalized_shape
+    dtype = ctx.value(x).dtype
+    w = module.weight.data if module.weight is not None else np.ones(shape, dtype)
+    w = ctx.initializer(w, "weight")
+    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
+    if ctx.opset >= 17:
+        return ctx.node("LayerNormalization", [x, w] + b, axis=-len(shape),
+                        epsilon=float(module.eps))
+    # before opset 17: the same arithmetic in plain ops (ReduceMean takes axes as an
+    # attribute up to opset 17)
+    axes = list(range(-len(shape), 0))
+    (mean,) = ctx.node("ReduceMean", [x], axes=axes, keepdims=1)
+    (dev,) = ctx.node("Sub", [x, mean])
+    (var,) = ctx.node("ReduceMean", [ctx.node("Mul", [dev, dev])[0]], axes=axes, keepdims=1)
+    (std,) = ctx.node("Sqrt", [ctx.node("Add", [var, ctx.constant(module.eps, "eps")])[0]])
+    (y,) = ctx.node("Mul", [ctx.node("Div", [dev, std])[0], w])
+    return ctx.node("Add", [y, b[0]]) if b else [y]
+
+
+@register(nn.LocalResponseNorm)
+def _local_response_norm(module, ctx, inputs):
+    (x,) = inputs
+    shape = ctx.value(x).shape
+    size, alpha, beta, k = module.size, module.alpha, module.beta, module.k
+    if size % 2 and len(shape) == 4:
+        # odd sizes: ONNX's window c - (size-1)/2 .. c + (size-1)/2 is PyTorch's
+        return ctx.node("LRN", [x], size=size, alpha=float(alpha), beta=float(beta),
+                        bias=float(k))
+    # even sizes (PyTorch's window is c - size/2 .. c + size/2 - 1, ONNX's one later)
+    # and other ranks: average x^2 over a zero-padded channel window, then
+    # x * (k + alpha * mean)^-beta
+    c = shape[1]
+    (sq,) = ctx.node("Mul", [x, x])
+    (planes,) = ctx.node("Reshape", [sq, ctx.int64([0, 1, c, -1])])
+    pads = [0, 0, size // 2, 0, 0, 0, (size - 1) // 2, 0]
+    (padded,) = ctx.node("Pad", [planes, ctx.int64(pads, "pads")])
+    (mean,) = ctx.node("AveragePool", [padded], kernel_shape=[size, 1])
+    (mean,) = ctx.node("Reshape", [mean, ctx.int64([0, *shape[1:]])])
+    (denom,) = ctx.node("Add", [ctx.node("Mul", [mean, ctx.constant(alpha, "alpha")])[0],
+                                ctx.constant(k, "k")])
+    return ctx.node("Mul", [x, ctx.node("Pow", [denom, ctx.constant(-beta, "beta")])[0]])

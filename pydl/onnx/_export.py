@@ -352,7 +352,7 @@ def _check_example(example_input):
         if x.dtype.kind not in "fiub" or x.dtype == np.float16:
             raise TypeError(f"{what} must have a float32/float64 or integer dtype, got "
                             f"{x.dtype}")
-        arrays.append(np.ascontiguousarray(x))
+        arrays.append(x if x.flags.c_contiguous else x.copy())   # (ascontiguousarray: 0-d -> 1-d)
     return arrays
 
 
@@ -468,7 +468,7 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
     proto = onnx.helper.make_model(
         graph, opset_imports=[opset_id], producer_name="pydl",
         ir_version=onnx.helper.find_min_ir_version_for([opset_id]))
-    _infer_output_shapes(onnx, proto, dynamic_batch)
+    _infer_output_shapes(onnx, proto, ctx, dynamic_batch)
     data = proto.SerializeToString()
     if isinstance(path, str):
         with open(path, "wb") as f:
@@ -503,9 +503,9 @@ def _name_outputs(ctx, outputs, input_names):
     return finals
 
 
-def _infer_output_shapes(onnx, proto, dynamic_batch):
+def _infer_output_shapes(onnx, proto, ctx, dynamic_batch):
     """Declare the outputs' shapes as ONNX infers them (dim 0 symbolic when it follows
-    the batch), not the example's sizes."""
+    the batch); where inference finds none, the example's with dim 0 symbolic."""
     if not dynamic_batch:
         return
     inferred = onnx.shape_inference.infer_shapes(proto)
@@ -514,3 +514,5 @@ def _infer_output_shapes(onnx, proto, dynamic_batch):
         got = by_name.get(out.name)
         if got is not None and got.type.tensor_type.HasField("shape"):
             out.type.CopyFrom(got.type)
+        else:
+            out.CopyFrom(_value_info(onnx, out.name, ctx.value(out.name), True))
