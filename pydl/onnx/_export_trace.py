@@ -235,6 +235,7 @@ class _Plan:
     def __init__(self, calls, inputs, result):
         self.calls, self.inputs, self.result = calls, inputs, result
         self.dynamic = {}       # id(tensor) -> tuple of bool per dim
+        self.static_reason = None   # why no size could be told to follow the batch
 
     def produced(self):
         """id -> tensor of every value made by a noted call or given as input."""
@@ -272,7 +273,7 @@ def _compare_runs(plan, other):
     """Mark the dimensions that changed between the runs; refuse a graph that did."""
     if len(plan.calls) != len(other.calls) or any(
             a.kind != b.kind or a.name != b.name for a, b in zip(plan.calls, other.calls)):
-        raise _Unaligned("the forward made different calls at another batch size")
+        raise _Unaligned("the forward made other calls at another batch size")
     made1, made2 = plan.produced(), other.produced()
     pairs = list(zip(plan.inputs, other.inputs))
     for c1, c2 in zip(plan.calls, other.calls):
@@ -303,7 +304,13 @@ def _compare_runs(plan, other):
 
 
 class _Unaligned(Exception):
-    pass
+    """The second run does not tell which sizes follow the batch: the graph changed
+    with it (``certain``), or the forward failed on the longer input (not certain
+    that anything depends on it: then only sizes written into the graph are)."""
+
+    def __init__(self, message, certain=True):
+        super().__init__(message)
+        self.certain = certain
 
 
 def _label(call):
@@ -356,6 +363,16 @@ class _Emitter:
 
     def dyn(self, tensor):
         return self.plan.dynamic.get(id(tensor), (False,) * tensor.data.ndim)
+
+    def writing_sizes(self, what):
+        """Note that ``what`` writes sizes into the graph: without a second run that
+        told which follow the batch, they are the example's (said once)."""
+        reason = self.plan.static_reason
+        if reason is not None:
+            warnings.warn(f"{reason}; so {what} is exported with the example's sizes, and "
+                          f"the file runs at that batch size only", UserWarning,
+                          stacklevel=4)
+            self.plan.static_reason = None
 
     # ------------------------------------------------------------------- walk
     def emit(self, input_names):
@@ -546,6 +563,7 @@ def _variance(em, a, result):
         count = _node(em, "Cast", [count], to=em.ctx._onnx.helper.np_dtype_to_tensor_dtype(dtype))
         denom = _node(em, "Sub", [count, em.name(a["correction"], dtype)])
     else:
+        em.writing_sizes(f"{a['__op__']!r}'s count")
         n = int(np.prod([x.data.shape[i] for i in axes])) if axes else 1
         denom = em.name(n - a["correction"], dtype)
     out = _node(em, "Div", [squares, denom])
@@ -557,6 +575,7 @@ def _variance(em, a, result):
 def _reshape(em, a, result):
     x = a["x"]
     shape = list(result.data.shape)
+    em.writing_sizes(f"{a['__op__']!r} to {tuple(shape)}")
     dyn_out = em.dyn(result)
     dyn_in = em.dyn(x)
     target = list(shape)
@@ -620,6 +639,7 @@ def _split(em, a, result):
     if em.dyn(x)[axis]:
         raise ExportError("'split' along the batch axis cannot be exported")
     sizes = [p.data.shape[axis] for p in result]
+    em.writing_sizes("'split'")
     return em.ctx.node("Split", [em.name(x), em.ctx.int64(sizes, "split")], len(sizes),
                        axis=axis)
 
@@ -870,15 +890,17 @@ def trace_module(module, ctx, inputs):
             try:
                 other = _Plan(*_trace(module, others))
             except Exception as exc:     # any failure there: static sizes
-                raise _Unaligned(f"the forward failed on an input of shape "
-                                 f"{others[0].shape}: {type(exc).__name__}: {exc}") from exc
+                raise _Unaligned(f"the forward failed on inputs one row longer "
+                                 f"({type(exc).__name__}: {exc})", certain=False) from exc
             _compare_runs(plan, other)
         except _Unaligned as exc:
-            warnings.warn(f"{type(module).__name__}: the traced graph is not the same at "
-                          f"another batch size ({exc}); exported with the example's sizes, "
-                          f"so the file runs at that batch size only", UserWarning,
-                          stacklevel=2)
             plan.dynamic = {}
+            plan.static_reason = f"{type(module).__name__}: {exc}"
+            if exc.certain:
+                warnings.warn(f"{plan.static_reason}; the graph is exported as traced at "
+                              f"the example's batch size and runs at that size only",
+                              UserWarning, stacklevel=2)
+                plan.static_reason = None
     _normalize(calls)
     return _Emitter(ctx, plan, _module_paths(module)).emit(inputs)
 
