@@ -5,5 +5,6 @@ an exported file). ``import pydl`` never imports this package.
 """
 
 from ._export import ExportError, export, register, register_fallback
+from ._import import load
 
-__all__ = ["ExportError", "export", "register", "register_fallback"]
+__all__ = ["ExportError", "export", "register", "register_fallback", "load"]

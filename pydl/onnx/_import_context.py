@@ -1,0 +1,175 @@
+"""What a node converter sees while :func:`pydl.onnx.load` walks a graph.
+
+A converter (registered per ONNX op type with :func:`converter`) reads the node's
+attributes and constant inputs from the :class:`ImportContext` and emits steps.
+Steps whose inputs are all known when the file is loaded (shape arithmetic on
+constants) are run at once and their outputs become constants: constant folding.
+"""
+
+import re
+
+import numpy as np
+
+from ..nn.parameter import Parameter
+from ._import_graph import RUNTIME, OnnxGraph, Step
+
+__all__ = ["CONVERTERS", "ImportContext", "Unsupported", "converter"]
+
+# op type -> convert(node, ctx)
+CONVERTERS = {}
+
+
+def converter(*op_types):
+    def register(fn):
+        for op in op_types:
+            CONVERTERS[op] = fn
+        return fn
+    return register
+
+
+class Unsupported(Exception):
+    """A node that names a supported op but uses it in a way pydl cannot compute."""
+
+
+def _attr_value(attr, onnx):
+    value = onnx.helper.get_attribute_value(attr)
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list) and value and isinstance(value[0], bytes):
+        return [v.decode() for v in value]
+    if isinstance(value, onnx.TensorProto):
+        return onnx.numpy_helper.to_array(value)
+    return value
+
+
+class ImportContext:
+    """State of one import: values known at load time, the steps and submodules made
+    so far, the parameters made from initializers."""
+
+    def __init__(self, onnx, graph, opset, ranks):
+        self.onnx, self.opset, self._ranks = onnx, opset, ranks
+        self.initializers = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        self.static = {}          # value name -> ndarray known at load
+        self.steps = []
+        self.modules = {}         # submodule name -> Module
+        self.params = {}          # submodule-less parameters: attribute -> Parameter
+        self.param_values = {}    # value name -> attribute in params
+        # names a submodule or parameter may not take (the graph module's own)
+        self._names = set(dir(OnnxGraph)) | {"input_specs", "input_names", "output_names",
+                                             "steps", "doc"}
+        self._shared = {}         # initializer name -> Parameter made from it as is
+        self._aliases = {}        # Identity of an initializer -> that initializer
+        self.fused = set()        # ids of nodes another converter took over
+        self.consumers = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self.graph_outputs = {o.name for o in graph.output}
+        for name, arr in self.initializers.items():
+            if arr.dtype.kind != "f":
+                self.static[name] = arr
+
+    # ----------------------------------------------------------------- reading
+    def attrs(self, node):
+        return {a.name: _attr_value(a, self.onnx) for a in node.attribute}
+
+    @staticmethod
+    def input(node, i):
+        """Name of input ``i``, or "" when absent."""
+        return node.input[i] if len(node.input) > i else ""
+
+    def const(self, node, i, what=None):
+        """Input ``i`` as an ndarray known at load (None when absent), or Unsupported."""
+        name = self.input(node, i)
+        if name == "":
+            return None
+        if name in self.static:
+            return self.static[name]
+        if name in self.initializers:
+            return self.initializers[name]
+        raise Unsupported(f"its input {i} ({what or name!r}) is computed at run time; "
+                          f"pydl needs it to be a constant (an initializer or a Constant)")
+
+    def initializer(self, node, i):
+        """Input ``i`` when it is an initializer (a weight), else None."""
+        name = self.input(node, i)
+        return self.initializers.get(name) if name else None
+
+    def rank(self, name):
+        """The number of dimensions of a value when shape inference found it, else None."""
+        return self._ranks.get(name)
+
+    def only_consumer(self, name):
+        """The one node that reads ``name`` when exactly one does and it is not a graph
+        output, else None."""
+        users = self.consumers.get(name, [])
+        if len(users) == 1 and name not in self.graph_outputs:
+            return users[0]
+        return None
+
+    # ---------------------------------------------------------------- writing
+    def unique(self, base):
+        base = re.sub(r"\W+", "_", base).strip("_") or "node"
+        name, k = base, 1
+        while name in self._names:
+            k += 1
+            name = f"{base}_{k}"
+        self._names.add(name)
+        return name
+
+    def module_name(self, node, weight=None):
+        """A submodule name: PyTorch's module path when the weight kept its name
+        (``fc.weight`` -> ``fc``), else the node's name."""
+        weight = self._aliases.get(weight, weight)
+        if weight and re.fullmatch(r"[A-Za-z_][\w.]*\.(weight|bias)", weight):
+            return self.unique(weight.rsplit(".", 1)[0].replace(".", "_"))
+        return self.unique(node.name or f"{node.op_type}_{len(self.steps)}")
+
+    def alias(self, name, initializer):
+        """``name`` is the initializer ``initializer`` under another name (an Identity)."""
+        initializer = self._aliases.get(initializer, initializer)
+        self._aliases[name] = initializer
+        self.initializers[name] = self.initializers[initializer]
+
+    def parameter(self, name):
+        """The trainable Parameter of initializer ``name`` (one per initializer, so two
+        layers that share a weight in the file share it here)."""
+        name = self._aliases.get(name, name)
+        p = self._shared.get(name)
+        if p is None:
+            value = self.initializers[name]
+            if value.dtype not in (np.float32, np.float64):     # float16 and the like
+                value = value.astype(np.float32)
+            p = self._shared[name] = Parameter(np.array(value, copy=True))
+        return p
+
+    def emit(self, op, inputs, outputs, attrs=None, module=None, node=None, weight=None):
+        """Append a step (with ``module`` registered as a submodule named after the
+        node or its ``weight``); run it now when every input is known at load and it
+        has no module. A float initializer read as data becomes a trainable parameter."""
+        inputs = list(inputs)
+        name = None
+        if module is not None:
+            name = self.module_name(node, weight) if node is not None else self.unique(op)
+            self.modules[name] = module
+        step = Step(op, inputs, outputs, attrs, name, node.name if node is not None else "")
+        if module is None and all(n == "" or n in self.static for n in inputs):
+            values = [None if n == "" else self.static[n] for n in inputs]
+            for out, v in zip(outputs, _run_static(step, values)):
+                if out:
+                    self.static[out] = np.asarray(v)
+            return step
+        for n in inputs:
+            if n and n not in self.static and n in self.initializers \
+                    and n not in self.param_values:
+                attr = self.unique(n)
+                self.params[attr] = self.parameter(n)
+                self.param_values[n] = attr
+        self.steps.append(step)
+        return step
+
+
+def _run_static(step, values):
+    out = RUNTIME[step.op](None, step.attrs, *values)
+    return out if len(step.outputs) > 1 else (out,)
+
