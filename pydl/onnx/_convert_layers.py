@@ -185,7 +185,9 @@ def _avg_pool(module, ctx, inputs):
 
 
 def _adaptive(module, ctx, inputs, op):
-    """Adaptive pooling as a plain one when every output size divides the input's."""
+    """Adaptive pooling where each output size divides the input's (a plain pool with
+    kernel = stride = in / out) or is a multiple of it (each window is one element:
+    nearest upsampling by out / in)."""
     nd = module.nd
     x = inputs[0]
     spatial = ctx.value(x).shape[-nd:]
@@ -196,14 +198,25 @@ def _adaptive(module, ctx, inputs, op):
     outs = [size if o is None else int(o) for size, o in zip(spatial, wanted)]
     if all(o == 1 for o in outs):
         return _spatial_op(ctx, x, nd, lambda v: ctx.node(f"Global{op}", [v])[0])
-    if any(size % o for size, o in zip(spatial, outs)):
+    if any(size % o and o % size for size, o in zip(spatial, outs)):
         raise ExportError(
-            f"output size {tuple(outs)} does not divide the input's spatial size "
-            f"{tuple(spatial)}; ONNX has no adaptive pooling, so only global pooling "
-            f"(output 1) or evenly dividing sizes export")
-    kernel = [size // o for size, o in zip(spatial, outs)]
-    return _spatial_op(ctx, x, nd, lambda v: ctx.node(op, [v], kernel_shape=kernel,
-                                                      strides=kernel)[0])
+            f"output size {tuple(outs)} neither divides nor is a multiple of the input's "
+            f"spatial size {tuple(spatial)} on every axis; ONNX has no adaptive pooling, "
+            f"so only those export")
+    kernel = [max(size // o, 1) for size, o in zip(spatial, outs)]
+    repeat = [max(o // size, 1) for size, o in zip(spatial, outs)]
+
+    def emit(v):
+        if any(k > 1 for k in kernel):
+            (v,) = ctx.node(op, [v], kernel_shape=kernel, strides=kernel)
+        if any(r > 1 for r in repeat):
+            scales = ctx.constant([1.0, 1.0, *repeat], "scales", dtype=np.float32)
+            (v,) = ctx.node("Resize", [v, "", scales], mode="nearest",
+                            coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        return v
+    if all(k == 1 for k in kernel) and all(r == 1 for r in repeat):
+        return list(inputs)
+    return _spatial_op(ctx, x, nd, emit)
 
 
 @register(*_ADAPTIVE_AVG)

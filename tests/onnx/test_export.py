@@ -74,6 +74,8 @@ LAYERS = [
     ("AdaptiveAvgPool2d-global", lambda: nn.AdaptiveAvgPool2d(1), _x(3, 5, 5)),
     ("AdaptiveAvgPool2d-none", lambda: nn.AdaptiveAvgPool2d((2, None)), _x(3, 6, 5)),
     ("AdaptiveAvgPool3d", lambda: nn.AdaptiveAvgPool3d((1, 2, 2)), _x(2, 3, 4, 4)),
+    ("AdaptiveAvgPool2d-upsample", lambda: nn.AdaptiveAvgPool2d((6, 2)), _x(3, 2, 4)),
+    ("AdaptiveAvgPool2d-same", lambda: nn.AdaptiveAvgPool2d((2, 4)), _x(3, 2, 4)),
     ("AdaptiveMaxPool1d", lambda: nn.AdaptiveMaxPool1d(3), _x(3, 6)),
     ("AdaptiveMaxPool2d", lambda: nn.AdaptiveMaxPool2d((2, 3)), _x(3, 4, 6)),
     ("AdaptiveMaxPool3d-global", lambda: nn.AdaptiveMaxPool3d(1), _x(3, 4, 4, 4)),
@@ -364,8 +366,8 @@ def test_register_refuses_non_modules():
 
 
 @pytest.mark.parametrize("module,shape,match", [
-    (nn.AdaptiveAvgPool2d(3), (2, 3, 5, 5), r"AdaptiveAvgPool2d.*does not divide"),
-    (nn.Upsample(size=3, mode="area"), (2, 3, 5), r"Upsample.*does not divide"),
+    (nn.AdaptiveAvgPool2d(3), (2, 3, 5, 5), r"AdaptiveAvgPool2d.*neither divides nor is a multiple"),
+    (nn.Upsample(size=3, mode="area"), (2, 3, 5), r"Upsample.*neither divides"),
     (nn.MaxPool2d(2, return_indices=True), (2, 3, 4, 4), "return_indices"),
     (nn.AdaptiveMaxPool1d(2, return_indices=True), (2, 3, 4), "return_indices"),
     (nn.BatchNorm2d(3, track_running_stats=False), (2, 3, 4, 4), "track_running_stats"),
