@@ -266,6 +266,30 @@ def _lrn(a, outs, grads, need):
                                                 a["alpha"], a["beta"], a["k"])}
 
 
+def _group_norm_grads(gx, gw, gb):
+    return {"x": gx, "weight": gw, "bias": gb}
+
+
+@rule("group_norm_forward", outputs=(0,))
+def _group_norm(a, outs, grads, need):
+    return _group_norm_grads(*F.group_norm_backward(
+        grads[0], a["x"], a["num_groups"], a.get("weight"), outs[1], outs[2],
+        need_input_grad="x" in need, need_weight_grad="weight" in need,
+        need_bias_grad=a.get("bias") is not None and "bias" in need))
+
+
+@rule("instance_norm_forward", outputs=(0,))
+def _instance_norm(a, outs, grads, need):
+    for name in ("running_mean", "running_var"):
+        if name in need:
+            raise RuntimeError(f"instance_norm: no gradient with respect to {name}")
+    return _group_norm_grads(*F.instance_norm_backward(
+        grads[0], a["x"], a.get("weight"), outs[1], outs[2],
+        use_input_stats=a["use_input_stats"], need_input_grad="x" in need,
+        need_weight_grad="weight" in need,
+        need_bias_grad=a.get("bias") is not None and "bias" in need))
+
+
 @rule("dropout_forward", outputs=(0,))
 def _dropout(a, outs, grads, need):
     if outs[1] is None:

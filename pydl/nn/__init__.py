@@ -19,10 +19,13 @@ from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .activation import GELU, Hardtanh, PReLU, ReLU6, Softplus
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .sync_batchnorm import SyncBatchNorm
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .normalization import LayerNorm, LocalResponseNorm
+from .group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .sparse import Embedding
 from .attention import AdditiveAttention, ScaledDotProductAttention
+from .yolo import YOLOLoss
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Concat", "init", "utils",
@@ -36,11 +39,12 @@ __all__ = [
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Residual",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
     "PReLU", "Softplus", "Hardtanh", "ReLU6", "GELU",
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "LocalResponseNorm",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "LocalResponseNorm",
+    "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
     "NLLLoss", "BCELoss", "KLDivLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "MultiMarginLoss",
     "HingeLoss", "PerceptronLoss", "BinaryFocalLoss", "FocalLoss", "TripletMarginLoss",
-    "CosineEmbeddingLoss",
+    "CosineEmbeddingLoss", "YOLOLoss",
     "Embedding", "ScaledDotProductAttention", "AdditiveAttention",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
 ]

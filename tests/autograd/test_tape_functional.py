@@ -70,6 +70,8 @@ CASES = {
     "batch_norm_forward": (lambda x, w, b: F.batch_norm_forward(x, w, b)[0], [_x(5, 3), _x(3, seed=1), _x(3, seed=2)]),
     "layer_norm_forward": (lambda x, w, b: F.layer_norm_forward(x, (4,), w, b)[0], [_x(3, 4), _x(4, seed=1), _x(4, seed=2)]),
     "local_response_norm_forward": (lambda x: F.local_response_norm_forward(x, 3, 0.5, 0.75, 1.5)[0], [_x(2, 4, 3)]),
+    "group_norm_forward": (lambda x, w, b: F.group_norm_forward(x, 2, w, b)[0], [_x(2, 4, 3), _x(4, seed=1), _x(4, seed=2)]),
+    "instance_norm_forward": (lambda x, w, b: F.instance_norm_forward(x, w, b)[0], [_x(2, 3, 4), _x(3, seed=1), _x(3, seed=2)]),
     "dropout_forward": (lambda x: F.dropout_forward(x, 0.4, generator=np.random.default_rng(7))[0], [_x(3, 4)]),
     "channel_dropout_forward": (lambda x: F.channel_dropout_forward(x, 0.5, generator=np.random.default_rng(7))[0], [_x(2, 3, 4)]),
     "embedding_forward": (lambda w: F.embedding_forward(np.array([[0, 2], [2, 1]]), w), [_x(3, 4)]),
