@@ -161,8 +161,8 @@ def _convert_conv_transpose(node, ctx):
             if total < 0:
                 raise Unsupported(f"auto_pad={auto!r} with a stride larger than the kernel")
             small = total // 2
-            pairs.append((total - small, small) if auto == "SAME_UPPER" else
-                         (small, total - small))
+            pairs.append((small, total - small) if auto == "SAME_UPPER" else
+                         (total - small, small))
     elif auto in ("NOTSET", "VALID"):
         pads = a.get("pads", (0,) * (2 * nd)) if auto == "NOTSET" else (0,) * (2 * nd)
         pairs = list(zip(pads[:nd], pads[nd:]))
