@@ -246,14 +246,51 @@ class _Plan:
         return made
 
 
-def _same_static(a, b):
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return True     # compared separately (traced values, or constants below)
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
-                and a.shape == b.shape and np.array_equal(a, b))
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same_static(x, y) for x, y in zip(a, b))
+def _unseen_op(tensor):
+    return ExportError(
+        f"a tensor made by {tensor._node.name!r} reached the traced graph, but the tracer "
+        f"did not see that op (called through a reference made before the trace?); call "
+        f"it as pydl.<op>, a Tensor method or pydl.functional.<op>")
+
+
+def _outside_ops(what):
+    return ExportError(
+        f"{what} depends on the input (or its batch size) but was not computed by pydl "
+        f"tensor ops (NumPy on .data?); write it with tensor ops")
+
+
+def _short(v):
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape}"
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _compare_value(what, v1, v2, made1, made2, sizes_free):
+    """Refuse an argument that follows the input without being a traced value; an
+    argument that follows the batch size (a Python number) makes the graph unaligned."""
+    if isinstance(v1, Tensor):
+        if id(v1) in made1:
+            return
+        if v1._node is not None:
+            raise _unseen_op(v1)
+        if not isinstance(v2, Tensor) or id(v2) in made2:
+            raise _outside_ops(what)
+        v1, v2 = v1.data, v2.data
+    if isinstance(v1, np.ndarray) or isinstance(v2, np.ndarray):
+        if not (isinstance(v1, np.ndarray) and isinstance(v2, np.ndarray)
+                and v1.shape == v2.shape and np.array_equal(v1, v2)):
+            raise _outside_ops(what)
+    elif isinstance(v1, (tuple, list)) and isinstance(v2, (tuple, list)) \
+            and len(v1) == len(v2):
+        for a, b in zip(v1, v2):
+            _compare_value(what, a, b, made1, made2, sizes_free)
+    elif not sizes_free and not _equal(v1, v2):
+        raise _Unaligned(f"{what} changes with the batch size ({_short(v1)}, then "
+                         f"{_short(v2)})")
+
+
+def _equal(a, b):
     if isinstance(a, Module) or isinstance(b, Module):
         return a is b
     try:
@@ -282,20 +319,10 @@ def _compare_runs(plan, other):
             raise _Unaligned(f"{_label(c1)} returned a different number of tensors")
         pairs.extend(zip(r1, r2))
         for (key, v1), (_, v2) in zip(_arg_items(c1), _arg_items(c2)):
-            shape_arg = c1.name in _SHAPE_OPS and key not in ("x",)
-            if not shape_arg and not _same_static(v1, v2):
-                raise _Unaligned(f"argument {key!r} of {_label(c1)} changes with the "
-                                 f"batch size ({v1!r}, then {v2!r})")
-            for t1, t2 in zip(_flat_tensors(v1, []), _flat_tensors(v2, [])):
-                if id(t1) in made1:
-                    continue
-                if id(t2) in made2 or t1.data.shape != t2.data.shape or \
-                        not np.array_equal(t1.data, t2.data):
-                    raise ExportError(
-                        f"argument {key!r} of {_label(c1)} depends on the input but was "
-                        f"not computed by pydl tensor ops (NumPy on .data, or an op called "
-                        f"through a reference the tracer cannot see); write it with "
-                        f"tensor ops")
+            sizes_free = c1.name in _SHAPE_OPS and key != "x"   # the output shape decides
+            _compare_value(f"argument {key!r} of {_label(c1)}", v1, v2, made1, made2,
+                           sizes_free)
+    _compare_value("the forward's result", plan.result, other.result, made1, made2, False)
     for t1, t2 in pairs:
         s1, s2 = t1.data.shape, t2.data.shape
         if len(s1) != len(s2):
@@ -348,11 +375,7 @@ class _Emitter:
                     got = self.ctx.node("Cast", [got], to=to)[0]
                 return got
             if value._node is not None:
-                raise ExportError(
-                    f"a tensor made by {value._node.name!r} reached the traced graph, but "
-                    f"the tracer did not see that op (called through a reference made "
-                    f"before the trace?); call it as pydl.<op>, a Tensor method or "
-                    f"pydl.functional.<op>")
+                raise _unseen_op(value)
             hint = "param" if isinstance(value, Parameter) else hint
             arr = value.data
         else:
