@@ -7,4 +7,4 @@ an exported file). ``import pydl`` never imports this package.
 from ._export import ExportError, export, register, register_fallback
 from ._import import load
 
-__all__ = ["ExportError", "export", "register", "register_fallback", "load"]
+__all__ = ["ExportError", "export", "load", "register", "register_fallback"]

@@ -115,40 +115,41 @@ def _weight(node, ctx, i, what):
 
 
 # -------------------------------------------------------------- convolution
-@converter("Conv")
-def _convert_conv(node, ctx):
+def _conv_weights(node, ctx):
+    """(weight, bias or None, number of spatial dimensions, kernel size)."""
     w = _weight(node, ctx, 1, "weight")
     if w is None:
         raise Unsupported("it has no weight")
-    b = _weight(node, ctx, 2, "bias")
     nd = w.ndim - 2
     if nd not in _ND:
         raise Unsupported(f"a {nd}-D convolution (pydl has 1-, 2- and 3-D)")
-    kernel = tuple(int(k) for k in w.shape[2:])
+    return w, _weight(node, ctx, 2, "bias"), nd, tuple(int(k) for k in w.shape[2:])
+
+
+def _share_weights(layer, node, ctx):
+    layer.weight = ctx.parameter(node.input[1])
+    if layer.bias is not None:
+        layer.bias = ctx.parameter(node.input[2])
+
+
+@converter("Conv")
+def _convert_conv(node, ctx):
+    w, b, nd, kernel = _conv_weights(node, ctx)
     group = ctx.attrs(node).get("group", 1)
     strides, dilations, sym, extra = _geometry(node, ctx, nd, kernel)
     conv = getattr(nn, f"Conv{nd}d")(w.shape[1] * group, w.shape[0], kernel, stride=strides,
                                      padding=sym, dilation=dilations, groups=group,
                                      bias=b is not None)
-    conv.weight = ctx.parameter(node.input[1])
-    if b is not None:
-        conv.bias = ctx.parameter(node.input[2])
+    _share_weights(conv, node, ctx)
     _emit_layer(node, ctx, conv, extra, weight=node.input[1])
 
 
 @converter("ConvTranspose")
 def _convert_conv_transpose(node, ctx):
-    w = _weight(node, ctx, 1, "weight")
-    if w is None:
-        raise Unsupported("it has no weight")
-    b = _weight(node, ctx, 2, "bias")
-    nd = w.ndim - 2
-    if nd not in _ND:
-        raise Unsupported(f"a {nd}-D transposed convolution (pydl has 1-, 2- and 3-D)")
+    w, b, nd, kernel = _conv_weights(node, ctx)
     a = ctx.attrs(node)
     if "output_shape" in a:
         raise Unsupported("the output_shape attribute (give pads and output_padding)")
-    kernel = tuple(int(k) for k in w.shape[2:])
     group = a.get("group", 1)
     strides = tuple(a.get("strides", (1,) * nd))
     dilations = tuple(a.get("dilations", (1,) * nd))
@@ -173,9 +174,7 @@ def _convert_conv_transpose(node, ctx):
     conv = getattr(nn, f"ConvTranspose{nd}d")(
         w.shape[0], w.shape[1] * group, kernel, stride=strides, padding=sym,
         output_padding=out_pad, groups=group, bias=b is not None, dilation=dilations)
-    conv.weight = ctx.parameter(node.input[1])
-    if b is not None:
-        conv.bias = ctx.parameter(node.input[2])
+    _share_weights(conv, node, ctx)
     if any(b or e for b, e in crop):
         ctx.emit("call_cropped", node.input[:1], node.output[:1], {"crop": crop},
                  module=conv, node=node, weight=node.input[1])
