@@ -78,11 +78,6 @@ def _squeeze(ctx, x, axes):
     return ctx.node("Squeeze", [x, ctx.int64(axes, "axes")])[0]
 
 
-def _check_onnx_dtype(module, x_value):
-    if x_value.dtype.kind != "f":
-        raise ExportError(f"input must be a float array, got dtype {x_value.dtype}")
-
-
 def _layer_states(ctx, state, layer, directions):
     """The (D, N, H) slice of a (L * D, N, H) initial state for one layer."""
     if state is None:
@@ -92,8 +87,8 @@ def _layer_states(ctx, state, layer, directions):
     return ctx.node("Slice", [state, start, end, ctx.int64([0], "axes")])[0]
 
 
-def _split_inputs(module, inputs, lstm):
-    """(x, h0, c0) from the flat input names (``forward(x)``, ``(x, h0)``,
+def _split_inputs(ctx, inputs, lstm):
+    """(x, h0, c0, rank of x) from the flat input names (``forward(x)``, ``(x, h0)``,
     ``(x, h0, c0)``)."""
     want = 3 if lstm else 2
     if len(inputs) not in (1, want):
@@ -102,7 +97,14 @@ def _split_inputs(module, inputs, lstm):
     x = inputs[0]
     h0 = inputs[1] if len(inputs) > 1 else None
     c0 = inputs[2] if len(inputs) > 2 else None
-    return x, h0, c0
+    x_value = ctx.value(x)
+    if x_value.dtype.kind != "f":
+        raise ExportError(f"input must be a float array, got dtype {x_value.dtype}")
+    return x, h0, c0, x_value.ndim
+
+
+def _unsqueeze_each(ctx, names, axes):
+    return [None if n is None else _unsqueeze(ctx, n, axes) for n in names]
 
 
 def _forward_values(ctx, module, inputs, outputs, lstm):
@@ -123,15 +125,11 @@ def _forward_values(ctx, module, inputs, outputs, lstm):
 def _convert_rnn(module, ctx, inputs):
     kind = module._kind
     lstm = kind == "lstm"
-    x, h0_all, c0_all = _split_inputs(module, inputs, lstm)
-    x_value = ctx.value(x)
-    _check_onnx_dtype(module, x_value)
-    batched = x_value.ndim == 3
+    x, h0_all, c0_all, rank = _split_inputs(ctx, inputs, lstm)
+    batched = rank == 3
     D = module.num_directions
     if not batched:                      # (T, I) -> (T, 1, I); states (L*D, H) -> (L*D, 1, H)
-        x = _unsqueeze(ctx, x, [1])
-        h0_all = None if h0_all is None else _unsqueeze(ctx, h0_all, [1])
-        c0_all = None if c0_all is None else _unsqueeze(ctx, c0_all, [1])
+        x, h0_all, c0_all = _unsqueeze_each(ctx, (x, h0_all, c0_all), [1])
     elif module.batch_first:
         x = ctx.node("Transpose", [x], perm=[1, 0, 2])[0]
     h_parts, c_parts = [], []
@@ -164,15 +162,10 @@ def _convert_cell(module, ctx, inputs):
     """One step: the layer op over a sequence of length 1."""
     kind = module._kind
     lstm = kind == "lstm"
-    x, h0, c0 = _split_inputs(module, inputs, lstm)
-    x_value = ctx.value(x)
-    _check_onnx_dtype(module, x_value)
-    batched = x_value.ndim == 2
+    x, h0, c0, rank = _split_inputs(ctx, inputs, lstm)
     # (N, I) -> (1, N, I); states (N, H) -> (1, N, H). Unbatched adds N = 1 first.
-    lead = [0] if batched else [0, 1]
-    x = _unsqueeze(ctx, x, lead)
-    h0 = None if h0 is None else _unsqueeze(ctx, h0, lead)
-    c0 = None if c0 is None else _unsqueeze(ctx, c0, lead)
+    lead = [0] if rank == 2 else [0, 1]
+    x, h0, c0 = _unsqueeze_each(ctx, (x, h0, c0), lead)
     params = [tuple(None if p is None else p.data for p in
                     (module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh))]
     _, h, c = _recurrent_op(ctx, module, kind, x, params, h0, c0, "cell")
