@@ -7,14 +7,7 @@ import pydl
 from pydl import functional as F
 from pydl import nn
 
-
-def _f32(rng, *shape, scale=1.0, shift=0.0):
-    return (rng.standard_normal(shape) * scale + shift).astype(np.float32)
-
-
-def _upstream(rng, shape, zero):
-    return np.zeros(shape, np.float32) if zero else _f32(rng, *shape)
-
+from .cases_norm import _f32, _module, _upstream
 
 # ------------------------------------------------------------------- determinism
 
@@ -103,12 +96,6 @@ def _in_backward(rng):
     x, w = _f32(rng, 4, 3, 5), _f32(rng, 3)
     _, mean, rstd = F.instance_norm_forward(x, w)
     return F.instance_norm_backward, (_f32(rng, 4, 3, 5), x, w, mean, rstd), {}
-
-
-def _module(make, *shape):
-    def factory(rng):
-        return make(), (_f32(rng, *shape),), {}
-    return factory
 
 
 FUZZ_CALLS = {

@@ -10,46 +10,14 @@ from pydl import nn
 
 torch = pytest.importorskip("torch")
 
-TOL = {np.float32: {"rtol": 2e-5, "atol": 2e-5}, np.float64: {"rtol": 1e-10, "atol": 1e-10}}
-
-
-def _t(a, grad=False):
-    return torch.from_numpy(np.array(a)).requires_grad_(grad)
-
-
-def _torch_dtype(dtype):
-    return torch.float64 if dtype == np.float64 else torch.float32
-
-
-def _randomize(tm, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in tm.parameters():
-            p.copy_(torch.rand(p.shape, generator=g, dtype=p.dtype) + 0.5)
-        for _, b in tm.named_buffers():
-            if b.dtype.is_floating_point:
-                b.copy_(torch.rand(b.shape, generator=g, dtype=b.dtype) + 0.25)
-
-
-def _step(pm, tm, x, g, dtype):
-    tx = _t(x, True)
-    ty = tm(tx)
-    ty.backward(_t(g))
-    y = pm(x)
-    gx = pm.backward(g)
-    np.testing.assert_allclose(y, ty.detach().numpy(), **TOL[dtype])
-    np.testing.assert_allclose(gx, tx.grad.numpy(), **TOL[dtype])
-    named = list(pm.named_parameters())
-    assert [n for n, _ in named] == [n for n, _ in tm.named_parameters()]
-    for (name, p), (_, tp) in zip(named, tm.named_parameters()):
-        np.testing.assert_allclose(p.grad, tp.grad.numpy(), **TOL[dtype], err_msg=name)
-
-
-def _compare_state(pm, tm, dtype):
-    theirs, ours = tm.state_dict(), pm.state_dict()
-    assert list(ours) == list(theirs)
-    for k in ours:
-        np.testing.assert_allclose(ours[k], theirs[k].numpy(), **TOL[dtype], err_msg=k)
+from tests.test_torch_parity_norm import (
+    TOL,
+    _compare_state,
+    _randomize,
+    _step,
+    _t,
+    _torch_dtype,
+)
 
 
 def _run(pm, tm, shape, dtype, steps=4):
