@@ -34,7 +34,7 @@ from .. import functional as _functional
 from .. import nn
 from .._grad_mode import enable_grad
 from ..autograd import ops as _ops
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, has_tensor
 from ..functional.conv import conv_padding
 from ..nn.module import Module
 from ..nn.parameter import Parameter
@@ -80,6 +80,7 @@ class _Tracer:
         self.calls = []
         self.depth = 0
         self.thread = threading.get_ident()
+        self.made = set()       # ids of the traced values (kept alive by ``calls``)
 
     def active(self):
         return self.depth == 0 and threading.get_ident() == self.thread
@@ -96,8 +97,9 @@ class _Tracer:
             bound.apply_defaults()
             noted = dict(bound.arguments)
         else:
-            noted = (args, kwargs)
+            noted = (args[1:], kwargs)      # args[0] is the module
         self.calls.append(_Call(kind, name, noted, result, module))
+        self.made.update(id(t) for t in _flat_tensors(result, []))
         return result
 
 
@@ -130,34 +132,42 @@ def _noting_call(tracer, original_call):
         if not tracer.active():
             return original_call(module, *args, **kwargs)
         explicit = module._explicit()
-        if explicit and _converter_for(type(module)) is not None:
+        if explicit and not has_tensor(args, kwargs):     # on arrays: a constant
             tracer.depth += 1
             try:
-                result = original_call(module, *args, **kwargs)
+                return original_call(module, *args, **kwargs)
             finally:
                 tracer.depth -= 1
-            tracer.calls.append(_Call("module", type(module).__name__, (args, kwargs),
-                                      result, module))
-            return result
+        if explicit and _converter_for(type(module)) is not None:
+            return tracer.run("module", type(module).__name__, original_call,
+                              (module, *args), kwargs, module=module)
         if explicit:     # no converter: its forward, run on tensors, is traced through
             return module.forward(*args, **kwargs)
         return original_call(module, *args, **kwargs)
     return __call__
 
 
+def _noting_escape(tracer, name, fn):
+    """``bool(t)``, ``float(t)``, ``t.item()``...: a traced value becomes a Python
+    value, which the graph can only hold as the constant it is now."""
+    def escape(self, *args, **kwargs):
+        if tracer.active() and id(self) in tracer.made:
+            warnings.warn(f"{name} of a traced tensor: its value now is written into the "
+                          f"graph as a constant (a branch or size taken on it is fixed)",
+                          UserWarning, stacklevel=2)
+        return fn(self, *args, **kwargs)
+    return escape
+
+
 @contextlib.contextmanager
-def _patched(tracer):
+def _patched(tracer, inputs=()):
     """Swap the ops, the Tensor operators, the functional forward ops and
     ``Module.__call__`` for noting versions; everything is put back on exit."""
     restore = []
 
     def swap(owner, attr, value):
-        if isinstance(owner, type):
-            restore.append((owner, attr, owner.__dict__.get(attr, _MISSING)))
-            setattr(owner, attr, value)
-        else:
-            restore.append((owner, attr, getattr(owner, attr)))
-            setattr(owner, attr, value)
+        restore.append((owner, attr, vars(owner).get(attr, _MISSING)))
+        setattr(owner, attr, value)
 
     try:
         import pydl
@@ -187,6 +197,13 @@ def _patched(tracer):
                      "sigmoid", "tanh", "maximum", "minimum", "matmul", "pow"):
             swap(Tensor, name, t[name])
         swap(Tensor, "view", t["reshape"])
+        detach = Tensor.detach
+        swap(Tensor, "detach", _noting(tracer, "op", "detach", detach,
+                                       inspect.signature(detach)))
+        tracer.made.update(id(x) for x in inputs)
+        for name in ("__bool__", "__float__", "__int__", "__index__", "item", "tolist"):
+            swap(Tensor, name, _noting_escape(tracer, f"{name.strip('_')}()",
+                                              vars(Tensor)[name]))
         swap(Tensor, "T", property(lambda self: t["transpose"](self)))
         for name in list(vars(_functional)):
             fn = getattr(_functional, name)
@@ -217,7 +234,7 @@ def _trace(module, examples):
     still carries that op's node, and the error can name it."""
     tracer = _Tracer()
     inputs = [Tensor(x, requires_grad=x.dtype.kind == "f") for x in examples]
-    with _TRACE_LOCK, enable_grad(), _patched(tracer):
+    with _TRACE_LOCK, enable_grad(), _patched(tracer, inputs):
         result = module.forward(*inputs)
     return tracer.calls, inputs, result
 
@@ -511,6 +528,11 @@ def _compare(em, a, result):
     out = _node(em, "Equal" if negate else op, [em.name(x, dtype),
                                                 em.name(y, dtype)])
     return _node(em, "Not", [out]) if negate else out
+
+
+@_handles("detach")
+def _detach(em, a, result):
+    return _node(em, "Identity", [em.name(a["self"])])
 
 
 @_handles("where")

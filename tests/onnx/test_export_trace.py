@@ -105,6 +105,8 @@ OPS = [
     ("pad", lambda m, x: pydl.pad(x, ((0, 0), (1, 2), (2, 0)), value=0.5), X3),
     ("relu-sigmoid-tanh", lambda m, x: pydl.relu(x) + x.sigmoid() + pydl.tanh(x), X),
     ("len-iter", lambda m, x: sum(x[:, i] for i in range(len(x[0]))), X),
+    ("detach", lambda m, x: x.detach() * x, X),
+    ("module-on-a-constant", lambda m, x: x + m.lin(np.ones((1, 6), np.float32)), X),
 ]
 
 F_OPS = [
@@ -304,6 +306,14 @@ def test_batch_dependent_graph_warns():
     with pytest.warns(UserWarning, match="other calls at another batch size"):
         proto = export(model, np.ones((3, 6), np.float32), io.BytesIO())
     onnx.checker.check_model(proto, full_check=True)
+
+
+def test_python_value_of_a_traced_tensor_warns():
+    model = Fn(lambda m, x: x * 2.0 if x.sum() > 0 else x * 3.0)
+    with pytest.warns(UserWarning, match=r"bool\(\) of a traced tensor"):
+        export(model, np.ones((3, 6), np.float32), io.BytesIO())
+    with pytest.warns(UserWarning, match=r"item\(\) of a traced tensor"):
+        export(Fn(lambda m, x: x * x.max().item()), np.ones((3, 6), np.float32), io.BytesIO())
 
 
 def test_mask_index_is_refused():
