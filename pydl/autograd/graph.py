@@ -13,6 +13,17 @@ import numpy as np
 
 __all__ = ["Node", "run_backward"]
 
+# Hooks for data-parallel training (pydl.distributed): id(leaf) -> callables run after
+# the leaf's .grad was added to, and callables run when a backward walk ends. Empty
+# unless registered, so the walk pays one truth test per leaf and one per backward.
+post_accumulate_hooks = {}
+backward_end_hooks = []
+
+
+def run_post_accumulate_hooks(leaf):
+    for hook in post_accumulate_hooks.get(id(leaf), ()):
+        hook(leaf)
+
 
 class Node:
     """One recorded call.
@@ -95,10 +106,18 @@ def _add_into_leaf(leaf, g):
         leaf.grad = np.array(g, order="C", copy=True)
     else:
         np.add(leaf.grad, g, out=leaf.grad)
+    if post_accumulate_hooks:
+        run_post_accumulate_hooks(leaf)
 
 
 def run_backward(root_tensor, gradient, retain_graph):
     """Backpropagate ``gradient`` (an ndarray of the root's shape) from ``root_tensor``."""
+    _walk(root_tensor, gradient, retain_graph)
+    for hook in tuple(backward_end_hooks):
+        hook()
+
+
+def _walk(root_tensor, gradient, retain_graph):
     root = root_tensor._node
     if root is None:
         _add_into_leaf(root_tensor, gradient)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..autograd import graph as _graph
 from ..autograd.tensor import Tensor
 
 __all__ = ["Parameter"]
@@ -48,6 +49,46 @@ class Parameter(Tensor):
             self.grad = g
         else:
             np.add(self.grad, g, out=self.grad)
+        if _graph.post_accumulate_hooks:
+            _graph.run_post_accumulate_hooks(self)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(param)`` each time a backward pass has added into ``grad``.
+
+        As ``torch.Tensor.register_post_accumulate_grad_hook``: on the explicit path
+        after each ``accumulate_grad``, on the tape after each addition into this leaf.
+        ``pydl.distributed.DistributedDataParallel`` starts its gradient reductions
+        from these hooks.
+
+        Returns
+        -------
+        handle
+            ``handle.remove()`` unregisters the hook.
+        """
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        _graph.post_accumulate_hooks.setdefault(id(self), []).append(hook)
+        return _HookHandle(self, hook)
 
     def __repr__(self):
         return f"Parameter containing:\n{self.data!r}"
+
+
+class _HookHandle:
+    """Removes one post-accumulate hook (holds the parameter, so its id stays its own
+    while the hook is registered)."""
+
+    __slots__ = ("_hook", "_param")
+
+    def __init__(self, param, hook):
+        self._param, self._hook = param, hook
+
+    def remove(self):
+        if self._param is None:
+            return
+        hooks = _graph.post_accumulate_hooks.get(id(self._param), [])
+        if self._hook in hooks:
+            hooks.remove(self._hook)
+        if not hooks:
+            _graph.post_accumulate_hooks.pop(id(self._param), None)
+        self._param = self._hook = None
