@@ -65,9 +65,10 @@ class ImportContext:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.graph_outputs = {o.name for o in graph.output}
-        for name, arr in self.initializers.items():
-            if arr.dtype.kind != "f":
-                self.static[name] = arr
+        # Every initializer is a constant, but those a layer takes as its weight are
+        # trainable Parameters, also where another node reads them (tied weights).
+        self.static.update(self.initializers)
+        self.layer_weights = _layer_weights(graph)
 
     # ----------------------------------------------------------------- reading
     def attrs(self, node):
@@ -129,7 +130,7 @@ class ImportContext:
         """``name`` is the initializer ``initializer`` under another name (an Identity)."""
         initializer = self._aliases.get(initializer, initializer)
         self._aliases[name] = initializer
-        self.initializers[name] = self.initializers[initializer]
+        self.initializers[name] = self.static[name] = self.initializers[initializer]
 
     def parameter(self, name):
         """The trainable Parameter of initializer ``name`` (one per initializer, so two
@@ -143,30 +144,60 @@ class ImportContext:
             p = self._shared[name] = Parameter(np.array(value, copy=True))
         return p
 
+    def tied(self, name):
+        """Whether the value ``name`` is the weight of some layer (a Parameter)."""
+        return bool(name) and self._aliases.get(name, name) in self.layer_weights \
+            and self.initializers[name].dtype.kind == "f"
+
     def emit(self, op, inputs, outputs, attrs=None, module=None, node=None, weight=None):
         """Append a step (with ``module`` registered as a submodule named after the
         node or its ``weight``); run it now when every input is known at load and it
-        has no module. A float initializer read as data becomes a trainable parameter."""
+        has no module (constant folding). A layer's weight read as data here is that
+        layer's Parameter, so the gradient reaches it through both uses."""
         inputs = list(inputs)
         name = None
         if module is not None:
             name = self.module_name(node, weight) if node is not None else self.unique(op)
             self.modules[name] = module
         step = Step(op, inputs, outputs, attrs, name, node.name if node is not None else "")
-        if module is None and all(n == "" or n in self.static for n in inputs):
+        if module is None and all(n == "" or (n in self.static and not self.tied(n))
+                                  for n in inputs):
             values = [None if n == "" else self.static[n] for n in inputs]
             for out, v in zip(outputs, _run_static(step, values)):
                 if out:
                     self.static[out] = np.asarray(v)
             return step
         for n in inputs:
-            if n and n not in self.static and n in self.initializers \
-                    and n not in self.param_values:
+            if self.tied(n) and n not in self.param_values:
                 attr = self.unique(n)
                 self.params[attr] = self.parameter(n)
                 self.param_values[n] = attr
         self.steps.append(step)
         return step
+
+
+# The inputs each layer op takes as weights (ONNX input positions).
+_WEIGHT_INPUTS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,),
+                  "BatchNormalization": (1, 2), "LayerNormalization": (1, 2),
+                  "LSTM": (1, 2, 3), "GRU": (1, 2, 3), "RNN": (1, 2, 3), "Gather": (0,),
+                  "PRelu": (1,)}
+
+
+def _layer_weights(graph):
+    """Names of the initializers that layers take as weights (through Identity too)."""
+    inits = {t.name for t in graph.initializer}
+    source = {}
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input and node.input[0] in inits:
+            source[node.output[0]] = node.input[0]
+    found = set()
+    for node in graph.node:
+        for i in _WEIGHT_INPUTS.get(node.op_type, ()):
+            if i < len(node.input):
+                name = source.get(node.input[i], node.input[i])
+                if name in inits:
+                    found.add(name)
+    return found
 
 
 def _run_static(step, values):

@@ -183,7 +183,15 @@ def _convert_conv_transpose(node, ctx):
 
 
 # ------------------------------------------------------------------- linear
-def _linear(ctx, weight, bias):
+def _constant_matrix(ctx, node, i):
+    """Input ``i`` when it is a float matrix known at load (an initializer, or one
+    folded from initializers, e.g. a transposed weight), else None."""
+    value = ctx.static.get(ctx.input(node, i))
+    return value if value is not None and value.ndim == 2 and value.dtype.kind == "f" \
+        else None
+
+
+def _linear(weight, bias):
     out_features, in_features = weight.shape
     layer = nn.Linear(in_features, out_features, bias=bias is not None)
     layer.weight = weight
@@ -206,31 +214,32 @@ def _convert_gemm(node, ctx):
     a = ctx.attrs(node)
     attrs = {"alpha": a.get("alpha", 1.0), "beta": a.get("beta", 1.0),
              "transA": a.get("transA", 0), "transB": a.get("transB", 0)}
-    w = ctx.initializer(node, 1)
+    w = _constant_matrix(ctx, node, 1)
     c_name = ctx.input(node, 2)
-    c = ctx.initializer(node, 2)
+    c = ctx.static.get(c_name)
     bias = None if w is None else _bias_vector(c, w.shape[0] if attrs["transB"] else
                                                   w.shape[1])
-    if w is None or attrs["transA"] or w.ndim != 2 or (c_name and bias is None):
+    if w is None or attrs["transA"] or (c_name and bias is None):
         ctx.emit("gemm", node.input[:3], node.output[:1], attrs, node=node)
         return
-    if attrs["transB"] and attrs["alpha"] == 1.0:
+    if attrs["transB"] and attrs["alpha"] == 1.0 and node.input[1] in ctx.initializers:
         weight = ctx.parameter(node.input[1])
     else:
         weight = Parameter((w if attrs["transB"] else w.T) * np.asarray(attrs["alpha"],
                                                                           w.dtype))
     if bias is not None:
-        same = c.ndim == 1 and c.size == bias.size and attrs["beta"] == 1.0
+        same = c.ndim == 1 and c.size == bias.size and attrs["beta"] == 1.0 \
+            and c_name in ctx.initializers
         bias = ctx.parameter(c_name) if same else Parameter(bias * np.asarray(attrs["beta"],
                                                                                 c.dtype))
-    ctx.emit("call", node.input[:1], node.output[:1], module=_linear(ctx, weight, bias),
+    ctx.emit("call", node.input[:1], node.output[:1], module=_linear(weight, bias),
              node=node, weight=node.input[1])
 
 
 @converter("MatMul")
 def _convert_matmul(node, ctx):
-    w = ctx.initializer(node, 1)
-    if w is None or w.ndim != 2 or w.dtype.kind != "f" or node.input[0] in ctx.initializers:
+    w = _constant_matrix(ctx, node, 1)
+    if w is None or node.input[0] in ctx.static:
         ctx.emit("matmul", node.input[:2], node.output[:1], node=node)
         return
     # x @ W (+ b) is Linear with weight W^T: take the Add of a bias along if it follows
@@ -242,7 +251,7 @@ def _convert_matmul(node, ctx):
         if b is not None and b.ndim == 1 and b.shape[0] == w.shape[1]:
             bias, output = ctx.parameter(other), add.output[0]
             ctx.fused.add(id(add))
-    layer = _linear(ctx, Parameter(np.ascontiguousarray(w.T)), bias)
+    layer = _linear(Parameter(np.ascontiguousarray(w.T)), bias)
     ctx.emit("call", node.input[:1], [output], module=layer, node=node)
 
 

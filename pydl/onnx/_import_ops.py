@@ -466,7 +466,7 @@ def _identity(module, attrs, x):
 
 @converter("Identity")
 def _convert_identity(node, ctx):
-    if node.input[0] in ctx.initializers and node.input[0] not in ctx.static:
+    if node.input[0] in ctx.initializers:
         ctx.alias(node.output[0], node.input[0])    # a weight under a second name
         return
     ctx.emit("identity", node.input[:1], node.output[:1], node=node)

@@ -261,8 +261,21 @@ def test_two_inputs_two_outputs_and_generic_gemm():
     assert isinstance(got, tuple) and len(got) == 2
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
-    # the float initializers read as data are trainable parameters
-    assert {n for n, _ in loaded.named_parameters()} == {"c", "w"}
+    # Gemm's C is a weight (a Parameter); an initializer only read by Mul is a constant
+    assert {n for n, _ in loaded.named_parameters()} == {"c"}
+
+
+def test_a_layer_weight_read_as_data_too_is_one_parameter():
+    """Tied weights: W is Gemm's weight and also scales the output (Mul by its row 0)."""
+    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
+             helper.make_node("Gather", ["W", "zero"], ["row"], axis=0),
+             helper.make_node("Mul", ["h", "row"], ["y"])]
+    m = model(nodes, [("x", ["N", 4])], [("y", None)],
+              {"W": rand(4, 4, seed=3), "zero": np.array(0, np.int64)})
+    loaded = check(m, (4,))
+    params = list(loaded.parameters())
+    assert len(params) == 1 and params[0].shape == (4, 4)
+    assert pydl.testing.gradcheck(loaded.double(), rand(3, 4).astype(np.float64))
 
 
 def test_softmax_of_opset_11_flattens_from_axis():
