@@ -6,7 +6,9 @@ split, then reports test accuracy, wall time and throughput and writes learning
 curves to a PNG.
 
 Run: ``python -m pydl.examples.digits [--epochs 20] [--out curves.png]``
-(needs scikit-learn for the data and matplotlib for the plot).
+(needs scikit-learn for the data and matplotlib for the plot). Data-parallel on two
+processes: ``mpiexec -n 2 python -m pydl.examples.digits --distributed`` (needs
+``pydl[mpi]``); the global batch stays ``--batch-size``, rank 0 prints and plots.
 """
 
 import argparse
@@ -16,9 +18,8 @@ import numpy as np
 
 import pydl
 from pydl import nn
-from pydl.data import StandardScaler, load_digits, train_test_split
+from pydl.data import StandardScaler, load_digits, random_shift, train_test_split
 from pydl.examples import digits_cnn
-from pydl.data import random_shift
 from pydl.optim import SGD
 from pydl.optim.lr_scheduler import CosineAnnealingLR
 
@@ -50,16 +51,26 @@ def main(argv=None):
                              "directory)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--export", metavar="PATH",
+                        help="write the trained model as ONNX (input (N, 1, 8, 8) float32)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the ranks of mpiexec (pydl.distributed)")
     args = parser.parse_args(argv)
+    rank, ranks = 0, 1
+    if args.distributed:
+        import pydl.distributed as dist
+        rank = dist.init()
+        ranks = dist.world_size()
+    say = print if rank == 0 else (lambda *a, **k: None)
 
     x_train, x_test, y_train, y_test = load_data(args.seed)
     model = build_model(args.seed)
     optimizer = SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                     weight_decay=1e-4)
-    print(f"digits: {len(x_train)} training and {len(x_test)} test images, "
-          f"{pydl.get_num_threads()} thread(s)")
+    say(f"digits: {len(x_train)} training and {len(x_test)} test images, "
+        f"{pydl.get_num_threads()} thread(s)" + (f" x {ranks} ranks" if ranks > 1 else ""))
     start = time.perf_counter()
-    shifts = np.random.default_rng(args.seed)
+    shifts = np.random.default_rng(args.seed + rank)   # each rank its own shifts
     history = pydl.fit(model, x_train, y_train, loss=nn.CrossEntropyLoss(),
                        optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size,
                        scheduler=CosineAnnealingLR(optimizer, T_max=args.epochs),
@@ -80,14 +91,35 @@ def main(argv=None):
         "epochs": len(history.epoch),
         "history": history,
         "plot": None,
+        "onnx": None,
+        "onnx_test_accuracy": None,
     }
-    print(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) after "
-          f"{results['epochs']} epochs in {wall:.2f} s, "
-          f"{results['samples_per_s']:,.0f} samples/s (validation included)")
+    say(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) after "
+        f"{results['epochs']} epochs in {wall:.2f} s, "
+        f"{results['samples_per_s']:,.0f} samples/s (validation included)")
+    if args.export:
+        export_onnx(model, x_test, y_test, args.export, results)
     if not args.no_plot:
-        results["plot"] = history.plot(args.out, title="pydl: digits")
-        print(f"learning curves written to {results['plot']}")
+        results["plot"] = history.plot(args.out, title="pydl: digits")   # rank 0 only
+        say(f"learning curves written to {results['plot']}")
     return results
+
+
+def export_onnx(model, x_test, y_test, path, results):
+    """Write ``model`` to ``path`` as ONNX; with onnxruntime installed, serve the file
+    on the test set and record its accuracy."""
+    from pydl.onnx import export
+    export(model, x_test[:1], path)
+    results["onnx"] = path
+    print(f"ONNX model written to {path}")
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    logits = session.run(None, {"input": x_test.astype(np.float32)})[0]
+    results["onnx_test_accuracy"] = float(np.mean(logits.argmax(1) == y_test))
+    print(f"onnxruntime on {path}: test accuracy {results['onnx_test_accuracy']:.2%}")
 
 
 if __name__ == "__main__":

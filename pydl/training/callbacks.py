@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from ..distributed.state import is_main_process
+
 __all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "CSVLogger", "TerminateOnNaN"]
 
@@ -265,6 +267,8 @@ class ModelCheckpoint(_Monitor):
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to "
                       f"{current}, saving the model")
             self.best = current
+        if not is_main_process():   # data-parallel: rank 0 writes, the others agree
+            return
         path = self.filepath.format(epoch=epoch + 1, **logs)
         from .. import random as _random
         from ..serialization import save
@@ -325,15 +329,20 @@ class CSVLogger(Callback):
         self._keys = None
 
     def on_train_begin(self, logs=None):
+        self._keys = None
+        self._writer = is_main_process()      # data-parallel: rank 0 writes the log
+        if not self._writer:
+            return
         # resolved once (a later chdir does not move the log); opened now so that a
         # bad path fails before the first epoch, and truncated unless appending
         self._path = os.path.abspath(self.filename)
         self._header_written = (self.append and os.path.exists(self._path)
                                 and os.path.getsize(self._path) > 0)
         open(self._path, "a" if self.append else "w").close()
-        self._keys = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if not getattr(self, "_writer", True):
+            return
         logs = logs or {}
         rows = []
         if self._keys is None:

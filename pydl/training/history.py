@@ -2,6 +2,7 @@
 
 import os
 
+from ..distributed.state import is_main_process
 from .callbacks import Callback
 
 __all__ = ["History"]
@@ -51,8 +52,9 @@ class History(Callback):
 
         Returns
         -------
-        str
-            The path written.
+        str or None
+            The path written; None on the ranks other than 0 of data-parallel
+            training, which draw nothing (rank 0 alone writes the file).
 
         Raises
         ------
@@ -67,6 +69,8 @@ class History(Callback):
             raise ImportError("History.plot needs matplotlib: pip install matplotlib") from None
         if not self.epoch:
             raise ValueError("the history is empty: nothing was trained")
+        if not is_main_process():
+            return None
         if metrics is None:
             metrics = [k for k in self.history if not k.startswith("val_") and k != "lr"]
         else:

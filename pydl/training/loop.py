@@ -22,6 +22,7 @@ from ..nn import utils as _nn_utils
 from ..nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from ..nn.batchnorm import _BatchNorm
 from ..nn.module import Module, eval_in_this_thread
+from . import data_parallel as _dp
 from .callbacks import CallbackList, _check_callbacks
 from .history import History
 from .progress import Progress
@@ -134,12 +135,15 @@ class _ArraySource:
 
     def split(self, cut):
         """The first ``cut`` samples and the rest (views: nothing is read)."""
-        head, tail = (object.__new__(_ArraySource) for _ in range(2))
-        for part, sl in ((head, slice(None, cut)), (tail, slice(cut, None))):
-            part.x = self.x[sl]
-            part.y = None if self.y is None else self.y[sl]
-            part.names, part.mapped = self.names, self.mapped
-        return head, tail
+        return self.rows(slice(None, cut)), self.rows(slice(cut, None))
+
+    def rows(self, sl):
+        """The samples ``x[sl]`` (a view: nothing is read)."""
+        part = object.__new__(_ArraySource)
+        part.x = self.x[sl]
+        part.y = None if self.y is None else self.y[sl]
+        part.names, part.mapped = self.names, self.mapped
+        return part
 
     def steps(self, batch_size, drop_last=False, steps=None):
         return _count_batches(len(self.x), batch_size, drop_last, steps)
@@ -148,10 +152,15 @@ class _ArraySource:
         return _batch_sizes(len(self.x), batch_size, drop_last, steps)
 
     def epoch(self, batch_size, *, shuffle=False, generator=None, drop_last=False,
-              steps=None, resume=False):
-        """Yield ``(x_batch, y_batch)`` (``y_batch`` None without targets)."""
+              steps=None, resume=False, comm=None):
+        """Yield ``(x_batch, y_batch)`` (``y_batch`` None without targets); with
+        ``comm`` (data-parallel fit) this rank's share of each global batch."""
         x_name, y_name = self.names
-        indices = batch_indices(len(self.x), batch_size, shuffle, generator, drop_last)
+        if comm is None:
+            indices = batch_indices(len(self.x), batch_size, shuffle, generator, drop_last)
+        else:
+            indices = _dp.rank_batches(len(self.x), batch_size, comm, shuffle=shuffle,
+                                       generator=generator, drop_last=drop_last)
         advice = random_access(self.x, self.y) if shuffle and self.mapped else nullcontext()
         with advice:
             for step, idx in enumerate(indices[:steps]):
@@ -227,10 +236,11 @@ class _IterableSource:
         return xb, yb
 
     def epoch(self, batch_size=None, *, shuffle=False, generator=None, drop_last=False,
-              steps=None, resume=False):
+              steps=None, resume=False, comm=None):
         """Yield checked ``(x_batch, y_batch)``; ``steps`` batches at most. With
         ``resume`` (fit's training batches) and ``steps``, a re-iterable goes on where
-        the last epoch stopped and starts a new pass when it runs out."""
+        the last epoch stopped and starts a new pass when it runs out. Under
+        data-parallel fit (``comm``) each rank's iterable is its own shard."""
         if self.one_shot:
             it = self.data
         elif steps is None or not resume:
@@ -438,7 +448,10 @@ def _run_eval(model, source, criterion, metrics, batch_size, reg_entries, steps=
                 m.update(out, yb)
     logs = {}
     if criterion is not None:
-        logs["loss"] = total / seen + _reg.total_penalty(reg_entries)
+        penalty = _reg.total_penalty(reg_entries)
+        logs["loss"] = total / seen + penalty
+        if reg_entries:  # the data loss alone, as a test cost is, and the penalty
+            logs["data_loss"], logs["penalty"] = total / seen, penalty
     for m in metrics:
         logs[m.name] = m.result()
     return logs
@@ -530,7 +543,9 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
     -------
     History
         ``history.history`` maps ``loss``, each metric, ``val_*`` and ``lr`` (the rate
-        used during the epoch, group 0) to per-epoch lists.
+        used during the epoch, group 0) to per-epoch lists. With regularizers,
+        ``val_*`` includes ``val_data_loss`` and ``val_penalty`` (see :func:`evaluate`);
+        the training ``loss`` is the running mean of the penalized batch losses.
     """
     model = _check_model(model)
     criterion = _check_loss(loss)
@@ -558,9 +573,14 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
         raise TypeError(f"augment must be callable, got {type(augment).__name__}")
     rng = as_generator(seed, generator)
     reg_entries = _reg.regularized_parameters(model)
+    comm = _dp.active_comm()    # data-parallel when pydl.distributed has several ranks
+    if comm is not None:
+        train, val, verbose = _data_parallel_sources(train, val, batch_size, drop_last,
+                                                     steps_per_epoch, verbose, comm)
 
     names = ["loss"] + [m.name for m in train_metrics]
-    keys = names + ([f"val_{k}" for k in names] if val is not None else []) + ["lr"]
+    val_names = names + (["data_loss", "penalty"] if reg_entries else [])  # _run_eval's
+    keys = names + ([f"val_{k}" for k in val_names] if val is not None else []) + ["lr"]
     for cb in callbacks:
         cb.check_monitor(set(keys))
     if plateau:
@@ -584,6 +604,7 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
     history.params = params
     progress = Progress(verbose, epochs)
     parameters = list(model.parameters())
+    train_model = model if comm is None else _dp.wrap_model(model)
     was_training = model.training
     model.stop_training = False
     try:
@@ -604,15 +625,16 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
                 return logs
 
             batches = train.epoch(batch_size, shuffle=shuffle, generator=rng,
-                                  drop_last=drop_last, steps=steps_per_epoch, resume=True)
+                                  drop_last=drop_last, steps=steps_per_epoch, resume=True,
+                                  comm=comm)
             for step, (xb, yb) in enumerate(batches):
                 if augment is not None:
                     xb = augment(xb)
                 n = len(xb)
-                if n == 1 and batchnorms:
+                if n == 1 and batchnorms and comm is None:
                     raise _one_sample_error(batchnorms, f"batch {step} has one sample")
                 cbs.on_train_batch_begin(step, {"size": n})
-                out, batch_loss = _train_step(model, criterion, optimizer, xb, yb,
+                out, batch_loss = _train_step(train_model, criterion, optimizer, xb, yb,
                                               parameters=parameters,
                                               reg_entries=reg_entries,
                                               clip_value=clip_value, clip_norm=clip_norm)
@@ -623,14 +645,21 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
                 for m in train_metrics:
                     m.update(out, yb)
                 cbs.on_train_batch_end(step, {"loss": batch_loss, "size": n})
-                progress.batch_end(n, running_logs)
+                progress.batch_end(n if comm is None else n * comm.Get_size(), running_logs)
+                if comm is not None:   # a callback on one rank stops every rank
+                    model.stop_training = _dp.any_rank(model.stop_training, comm)
                 if model.stop_training:
                     break
             seconds = time.perf_counter() - start
             logs = running_logs()
+            if comm is not None:
+                logs = _dp.average_logs(logs, seen)
+                seen *= comm.Get_size()
             if val is not None:
                 val_logs = _run_eval(model, val, criterion, val_metrics, val_batch_size,
                                      reg_entries, validation_steps)
+                if comm is not None:
+                    val_logs = _dp.average_logs(val_logs, val.n_samples() or 1)
                 logs.update((f"val_{k}", v) for k, v in val_logs.items())
             logs["lr"] = lr
             if scheduler is not None and scheduler_interval == "epoch":
@@ -642,6 +671,8 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
             history.samples_per_second.append(rate)
             cbs.on_epoch_end(epoch, logs)
             progress.epoch_end(epoch, logs, seconds, rate)
+            if comm is not None:
+                model.stop_training = _dp.any_rank(model.stop_training, comm)
             if model.stop_training:
                 break
         cbs.on_train_end({})
@@ -649,6 +680,25 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
         progress.close()
         model.train(was_training)
     return history
+
+
+def _data_parallel_sources(train, val, batch_size, drop_last, steps_per_epoch, verbose,
+                           comm):
+    """fit's sources under data parallelism: arrays are sharded per global batch
+    (training) or split once (validation); iterables are each rank's own and must
+    give every rank the same number of steps. Only rank 0 reports progress."""
+    _dp.check_global_batch(batch_size, comm)
+    if not isinstance(train, _ArraySource):
+        steps = train.steps(batch_size, drop_last, steps_per_epoch)
+        everyone = comm.allgather(steps)
+        if steps is None or len(set(everyone)) > 1:
+            raise ValueError(f"data-parallel fit over an iterable of batches needs the same "
+                             f"known number of steps on every rank (steps per rank: "
+                             f"{everyone}); pass steps_per_epoch, or arrays (then fit "
+                             f"shards them)")
+    if isinstance(val, _ArraySource):
+        val = val.rows(_dp.shard_rows(val.n_samples(), comm))
+    return train, val, verbose if comm.Get_rank() == 0 else 0
 
 
 def evaluate(model, x, y=None, *, loss=None, metrics=None, batch_size=32, steps=None):
@@ -660,7 +710,11 @@ def evaluate(model, x, y=None, *, loss=None, metrics=None, batch_size=32, steps=
     ``training`` flag is written), so threads may evaluate one model at once.
 
     The loss is the sample-weighted mean over batches plus the regularization penalty
-    (as Keras reports it). Returns a dict, e.g. ``{"loss": 0.31, "accuracy": 0.92}``.
+    (as Keras reports it). Returns a dict, e.g. ``{"loss": 0.31, "accuracy": 0.92}``;
+    for a model with regularizers (:mod:`pydl.regularizers`) it also holds
+    ``data_loss``, the loss without the penalty (the cost to compare across models
+    and training-set sizes), and ``penalty``, so ``loss = data_loss + penalty``.
+    fit's validation logs hold the same keys with a ``val_`` prefix.
     """
     model = _check_model(model)
     criterion = None if loss is None else _check_loss(loss)
