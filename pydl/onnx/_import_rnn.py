@@ -73,6 +73,12 @@ def _convert_rnn(node, ctx):
                           "initializers")
     hidden = a.get("hidden_size", r.shape[-1])
     gates = len(_ORDER[op])
+    want = {"W": (n_dir, gates * hidden, w.shape[-1]), "R": (n_dir, gates * hidden, hidden),
+            "B": (n_dir, 2 * gates * hidden)}
+    for key, value in (("W", w), ("R", r), ("B", b)):
+        if value is not None and value.shape != want[key]:
+            raise Unsupported(f"its {key} has shape {value.shape}; hidden_size={hidden} and "
+                              f"direction={direction!r} need {want[key]}")
     layout = a.get("layout", 0)
     kwargs = {"nonlinearity": nonlinearity} if op == "RNN" else {}
     layer = _LAYERS[op](w.shape[2], hidden, bias=b is not None, batch_first=bool(layout),
