@@ -2,24 +2,30 @@
 
 A module with no converter of its own (a ``forward`` written with ``pydl.Tensor``
 arithmetic, ``pydl.functional`` ops and calls of other modules) is exported by
-running that forward once on ``pydl.Tensor`` inputs while every tensor op, every
+running that forward on ``pydl.Tensor`` inputs while every tensor op, every
 ``pydl.functional`` forward op and every module call is noted with its arguments
 (the functions are swapped for noting twins for the duration of the trace, in the
-tracing thread only). Then each noted call becomes ONNX nodes:
+tracing thread only; the tape itself is not changed). Then each noted call becomes
+ONNX nodes:
 
-- tensor ops (``+ - * / ** @``, comparisons, reductions, shapes, indexing, joins,
-  ``pad``, ``where``, ``clip``...) map to their ONNX operators;
-- functional ops map to ONNX directly, or through the converter of the module that
-  wraps them (``softmax_forward(x, dim)`` is ``nn.Softmax(dim)``);
+- tensor ops (``+ - * / ** @``, comparisons, reductions, shapes, indexing with
+  slices/ints/None/one integer array, joins, ``pad``, ``where``, ``clip``...) map to
+  their ONNX operators;
+- functional ops map to ONNX directly (``linear``, ``conv*d``, ``embedding``), or
+  through the converter of the module that wraps them (``softmax_forward(x, dim)`` is
+  ``nn.Softmax(dim)``, pooling, norms, interpolate);
 - a call of a module with an explicit ``backward`` and a converter is handed to that
   converter whole; a module without one is traced through in turn.
 
-Dynamic batch: the forward runs a second time on inputs one row longer. Sizes that
-change between the two runs follow the batch, and shape arguments are written so that
-they keep following it (``Reshape`` with -1/0, never a baked batch size). A graph that
-changes with the batch size otherwise (a Python loop over the rows, a slice bound
-computed from ``x.shape[0]``) is refused with the op named, as is any tensor that
-depends on the input but was computed outside the tensor ops (NumPy on ``.data``).
+The forward runs a second time on other values, one row longer for a dynamic batch.
+Sizes that change between the runs follow the batch, and shape arguments are written
+so that they keep following it (``Reshape`` with -1/0, never a baked batch size). A
+constant of one value sized by the batch (``np.zeros((len(x), H))``, an initial
+state) becomes an ``Expand`` of the input's length. Refused, with the op named: a
+tensor that follows the input but was computed outside the tensor ops (NumPy on
+``.data``), and an op the tracer did not see. A graph that changes with the input
+(a Python loop over the rows, a branch on a value) is exported as traced, with a
+warning that it fits the example only; so is ``bool()``/``item()`` of a traced value.
 """
 
 import contextlib
@@ -239,9 +245,17 @@ def _trace(module, examples):
     return tracer.calls, inputs, result
 
 
-def _longer(x):
-    """The example one row longer, rows rotated (other values, same kinds)."""
-    return np.concatenate([np.roll(x, 1, axis=0), x[:1]], axis=0)
+def _other_example(x, longer, rng):
+    """Another input for the second run: rows rotated, one more if ``longer``, and
+    floats scaled by 0.75-1.25 (zeros made small positive): so what follows the input
+    changes even where the example is uniform (np.ones), with every sign kept."""
+    y = np.roll(x, 1, axis=0)
+    if longer:
+        y = np.concatenate([y, x[:1]], axis=0)
+    if y.dtype.kind == "f":
+        u = rng.uniform(0.75, 1.25, y.shape).astype(y.dtype)
+        y = np.where(y == 0, (u - 0.7) / 5, y * u).astype(y.dtype)
+    return y
 
 
 # ============================================================ the second run
@@ -253,6 +267,7 @@ class _Plan:
         self.calls, self.inputs, self.result = calls, inputs, result
         self.dynamic = {}       # id(tensor) -> tuple of bool per dim
         self.static_reason = None   # why no size could be told to follow the batch
+        self.fills = {}         # id(constant) -> (constant, [(axis, input index)])
 
     def produced(self):
         """id -> tensor of every value made by a noted call or given as input."""
@@ -283,28 +298,61 @@ def _short(v):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _compare_value(what, v1, v2, made1, made2, sizes_free):
-    """Refuse an argument that follows the input without being a traced value; an
-    argument that follows the batch size (a Python number) makes the graph unaligned."""
-    if isinstance(v1, Tensor):
-        if id(v1) in made1:
-            return
-        if v1._node is not None:
-            raise _unseen_op(v1)
-        if not isinstance(v2, Tensor) or id(v2) in made2:
-            raise _outside_ops(what)
-        v1, v2 = v1.data, v2.data
-    if isinstance(v1, np.ndarray) or isinstance(v2, np.ndarray):
-        if not (isinstance(v1, np.ndarray) and isinstance(v2, np.ndarray)
-                and v1.shape == v2.shape and np.array_equal(v1, v2)):
-            raise _outside_ops(what)
-    elif isinstance(v1, (tuple, list)) and isinstance(v2, (tuple, list)) \
-            and len(v1) == len(v2):
-        for a, b in zip(v1, v2):
-            _compare_value(what, a, b, made1, made2, sizes_free)
-    elif not sizes_free and not _equal(v1, v2):
-        raise _Unaligned(f"{what} changes with the batch size ({_short(v1)}, then "
-                         f"{_short(v2)})")
+class _Runs:
+    """The two runs side by side, for comparing what their calls were given."""
+
+    def __init__(self, plan, other):
+        self.plan, self.other = plan, other
+        self.made1, self.made2 = plan.produced(), other.produced()
+
+    def batch_fill(self, a1, a2):
+        """For two constant arrays that hold one value and differ only in sizes that
+        are some input's length in both runs (``np.zeros((len(x), H))``): the
+        ``(axis, input index)`` of those sizes; else None."""
+        if a1.ndim != a2.ndim or not a1.size or not a2.size:
+            return None
+        value = a1.reshape(-1)[0]
+        if not ((a1 == value).all() and (a2 == value).all()):
+            return None
+        lengths = [(len(x.data), len(y.data)) if x.data.ndim else None
+                   for x, y in zip(self.plan.inputs, self.other.inputs)]
+        sizes = []
+        for axis, pair in enumerate(zip(a1.shape, a2.shape)):
+            if pair[0] != pair[1]:
+                if pair not in lengths:
+                    return None
+                sizes.append((axis, lengths.index(pair)))
+        return sizes
+
+    def compare(self, what, v1, v2, sizes_free=False):
+        """Refuse an argument that follows the input without being a traced value (a
+        fill sized by the batch becomes an Expand); an argument that follows the
+        batch size (a Python number) makes the graph unaligned."""
+        key = v1
+        if isinstance(v1, Tensor):
+            if id(v1) in self.made1:
+                return
+            if v1._node is not None:
+                raise _unseen_op(v1)
+            if not isinstance(v2, Tensor) or id(v2) in self.made2:
+                raise _outside_ops(what)
+            v1, v2 = v1.data, v2.data
+        if isinstance(v1, np.ndarray) or isinstance(v2, np.ndarray):
+            if not (isinstance(v1, np.ndarray) and isinstance(v2, np.ndarray)):
+                raise _outside_ops(what)
+            if v1.shape == v2.shape and np.array_equal(v1, v2):
+                return
+            sizes = self.batch_fill(v1, v2) if v1.shape != v2.shape else None
+            if sizes is None:
+                raise _outside_ops(what)
+            self.plan.fills[id(key)] = (key, sizes)
+        elif isinstance(v1, (tuple, list)) and isinstance(v2, (tuple, list)) \
+                and len(v1) == len(v2):
+            for a, b in zip(v1, v2):
+                self.compare(what, a, b, sizes_free)
+        elif not sizes_free and not _equal(v1, v2):
+            raise _Unaligned(f"{what} changes with the input or its batch size "
+                             f"({_short(v1)}, then {_short(v2)})")
 
 
 def _equal(a, b):
@@ -327,8 +375,9 @@ def _compare_runs(plan, other):
     """Mark the dimensions that changed between the runs; refuse a graph that did."""
     if len(plan.calls) != len(other.calls) or any(
             a.kind != b.kind or a.name != b.name for a, b in zip(plan.calls, other.calls)):
-        raise _Unaligned("the forward made other calls at another batch size")
-    made1, made2 = plan.produced(), other.produced()
+        raise _Unaligned("the forward made other calls on an input of another batch size "
+                         "and values")
+    runs = _Runs(plan, other)
     pairs = list(zip(plan.inputs, other.inputs))
     for c1, c2 in zip(plan.calls, other.calls):
         r1, r2 = _flat_tensors(c1.result, []), _flat_tensors(c2.result, [])
@@ -337,9 +386,8 @@ def _compare_runs(plan, other):
         pairs.extend(zip(r1, r2))
         for (key, v1), (_, v2) in zip(_arg_items(c1), _arg_items(c2)):
             sizes_free = c1.name in _SHAPE_OPS and key != "x"   # the output shape decides
-            _compare_value(f"argument {key!r} of {_label(c1)}", v1, v2, made1, made2,
-                           sizes_free)
-    _compare_value("the forward's result", plan.result, other.result, made1, made2, False)
+            runs.compare(f"argument {key!r} of {_label(c1)}", v1, v2, sizes_free)
+    runs.compare("the forward's result", plan.result, other.result)
     for t1, t2 in pairs:
         s1, s2 = t1.data.shape, t2.data.shape
         if len(s1) != len(s2):
@@ -373,6 +421,7 @@ class _Emitter:
         self.ctx, self.plan, self.paths = ctx, plan, paths
         self.names = {}           # id(tensor) -> ONNX value name
         self.keep = []            # tensors named here stay alive (ids stay unique)
+        self.fills = {}           # (id(constant), dtype) -> its Expand
 
     # ----------------------------------------------------------------- values
     def bind(self, tensor, name):
@@ -384,6 +433,11 @@ class _Emitter:
     def name(self, value, dtype=None, hint="const"):
         """The ONNX name of a tensor, array or number, as ``dtype`` if given (a Cast
         for a traced value of another dtype; constants become initializers)."""
+        if id(value) in self.plan.fills:
+            key = (id(value), dtype)
+            if key not in self.fills:
+                self.fills[key] = self._fill(*self.plan.fills[id(value)], dtype)
+            return self.fills[key]
         if isinstance(value, Tensor):
             got = self.names.get(id(value))
             if got is not None:
@@ -400,6 +454,23 @@ class _Emitter:
         if dtype is not None and arr.dtype != dtype:
             arr = arr.astype(dtype)
         return self.ctx.initializer(arr, hint)
+
+    def _fill(self, value, sizes, dtype):
+        """A constant of one value whose sizes follow inputs' lengths: an Expand."""
+        arr = value.data if isinstance(value, Tensor) else value
+        fill = self.ctx.initializer(arr.reshape(-1)[:1].astype(dtype or arr.dtype), "fill")
+        follow = dict(sizes)
+        parts = []
+        for axis, n in enumerate(arr.shape):
+            if axis in follow:
+                shape = _node(self, "Shape", [self.name(self.plan.inputs[follow[axis]])])
+                parts.append(_node(self, "Gather", [shape, self.ctx.int64([0], "axis")],
+                                   axis=0))
+            else:
+                parts.append(self.ctx.int64([n], "size"))
+        out = _node(self, "Expand", [fill, _node(self, "Concat", parts, axis=0)])
+        self.ctx.set_value(out, arr.astype(dtype or arr.dtype))
+        return out
 
     def dyn(self, tensor):
         return self.plan.dynamic.get(id(tensor), (False,) * tensor.data.ndim)
@@ -927,10 +998,10 @@ def trace_module(module, ctx, inputs):
             f"{type(exc).__name__}: {exc}") from exc
     plan = _Plan(calls, tensors, result)
     if all(x.ndim > 0 and len(x) for x in examples):
-        # Rows rotated (and one more for a dynamic batch): what follows the input
-        # changes, constants must not.
+        # What follows the input changes in the second run, constants must not.
         dynamic = getattr(ctx, "dynamic_batch", True)
-        others = [_longer(x) if dynamic else np.roll(x, 1, axis=0) for x in examples]
+        rng = np.random.default_rng(0)
+        others = [_other_example(x, dynamic, rng) for x in examples]
         try:
             try:
                 other = _Plan(*_trace(module, others))

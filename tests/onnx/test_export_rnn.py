@@ -265,3 +265,32 @@ def test_char_rnn_model_with_state_outputs():
     model = CharLSTM(20, embedding_dim=6, hidden_size=8, num_layers=2)
     proto = _check(model, [rng.integers(0, 20, (t, n)) for t, n in ((5, 2), (9, 3))])
     assert len(proto.graph.output) == 3        # logits, h_n, c_n
+
+
+class CellLoop(nn.Module):
+    """A recurrent model written as a loop over the steps of a cell, from a zero state
+    sized by the batch (``np.zeros((len(x), H))``: exported as an Expand)."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+        self.head = nn.Linear(cell.hidden_size, 3)
+
+    def forward(self, x):                       # (N, T, I)
+        lstm = isinstance(self.cell, nn.LSTMCell)
+        zeros = np.zeros((x.shape[0], self.cell.hidden_size), np.float32)
+        state = (pydl.tensor(zeros), pydl.tensor(zeros.copy())) if lstm else pydl.tensor(zeros)
+        outs = []
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+            outs.append(state[0] if lstm else state)
+        return self.head(pydl.stack(outs, axis=1))
+
+
+@pytest.mark.parametrize("name,make", CELLS, ids=[c[0] for c in CELLS])
+def test_cell_loop_from_a_zero_state(name, make):
+    rng = np.random.default_rng(12)
+    model = CellLoop(make())
+    proto = _check(model, [rng.standard_normal((n, 4, 5)).astype(np.float32)
+                           for n in (3, 1, 6)], free=False)
+    assert "Expand" in {n.op_type for n in proto.graph.node}

@@ -107,6 +107,8 @@ OPS = [
     ("len-iter", lambda m, x: sum(x[:, i] for i in range(len(x[0]))), X),
     ("detach", lambda m, x: x.detach() * x, X),
     ("module-on-a-constant", lambda m, x: x + m.lin(np.ones((1, 6), np.float32)), X),
+    ("fill-sized-by-batch", lambda m, x: x * np.full((len(x), 1), 2.0, np.float32)
+     + pydl.tensor(np.ones((3, x.shape[0], 1), np.float32)).sum(axis=0), X),
 ]
 
 F_OPS = [
@@ -295,6 +297,12 @@ def test_numpy_on_data_is_refused():
                io.BytesIO())
 
 
+def test_array_sized_by_batch_with_values_is_refused():
+    model = Fn(lambda m, x: x + np.arange(len(x) * 6, dtype=np.float32).reshape(-1, 6))
+    with pytest.raises(ExportError, match="argument 'b' of 'add' depends on the input"):
+        export(model, np.ones((3, 6), np.float32), io.BytesIO())
+
+
 def test_op_through_an_old_reference_is_named():
     model = Fn(lambda m, x: _EXP_BEFORE_TRACE(x) + 1.0)
     with pytest.raises(ExportError, match="'exp'.*did not see"):
@@ -303,7 +311,7 @@ def test_op_through_an_old_reference_is_named():
 
 def test_batch_dependent_graph_warns():
     model = Fn(lambda m, x: sum(x[i] for i in range(len(x))) + 0.0)
-    with pytest.warns(UserWarning, match="other calls at another batch size"):
+    with pytest.warns(UserWarning, match="made other calls"):
         proto = export(model, np.ones((3, 6), np.float32), io.BytesIO())
     onnx.checker.check_model(proto, full_check=True)
 
@@ -312,8 +320,11 @@ def test_python_value_of_a_traced_tensor_warns():
     model = Fn(lambda m, x: x * 2.0 if x.sum() > 0 else x * 3.0)
     with pytest.warns(UserWarning, match=r"bool\(\) of a traced tensor"):
         export(model, np.ones((3, 6), np.float32), io.BytesIO())
-    with pytest.warns(UserWarning, match=r"item\(\) of a traced tensor"):
+    with pytest.warns(UserWarning) as record:
         export(Fn(lambda m, x: x * x.max().item()), np.ones((3, 6), np.float32), io.BytesIO())
+    messages = " | ".join(str(w.message) for w in record)
+    assert "item() of a traced tensor" in messages
+    assert "argument 'b' of 'mul' changes with the input" in messages
 
 
 def test_mask_index_is_refused():
