@@ -32,6 +32,9 @@ from ._config import show_config
 from . import callbacks, data, metrics, regularizers, training
 from .training import evaluate, fit, predict
 from .serialization import load, save
+from . import model_selection
+from . import averaging, ensemble
+from .averaging import ExponentialMovingAverage
 
 # Apply the default thread count (OMP_NUM_THREADS, else physical cores) to BLAS too.
 _threading._num_threads_setting()
@@ -42,7 +45,8 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "functional", "nn", "optim", "reference", "testing",
     "data", "metrics", "regularizers", "training", "callbacks", "fit", "evaluate", "predict",
-    "save", "load",
+    "save", "load", "model_selection",
+    "averaging", "ensemble", "ExponentialMovingAverage",
     "models", "ops",
     "autograd", "Tensor", "tensor", "abs", "cat", "clamp", "clip", "concatenate", "exp",
     "flatten", "log", "matmul", "max", "maximum", "mean", "min", "minimum", "pad",

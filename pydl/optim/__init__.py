@@ -6,7 +6,7 @@ from .adam import Adam
 from .adamw import AdamW
 from .adagrad import Adagrad
 from .rmsprop import RMSprop
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 
 __all__ = ["Optimizer", "deferred_interrupt", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
-           "lr_scheduler"]
+           "lr_scheduler", "swa_utils"]

@@ -1,6 +1,7 @@
 """The training loop: ``fit`` / ``evaluate`` / ``predict``, callbacks and ``History``."""
 
 from . import callbacks
+from .averaging import EMA
 from .callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler,
                         ModelCheckpoint, TerminateOnNaN)
 from .history import History
@@ -8,4 +9,4 @@ from .loop import evaluate, fit, predict
 
 __all__ = ["fit", "evaluate", "predict", "History", "callbacks", "Callback",
            "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "CSVLogger",
-           "TerminateOnNaN"]
+           "TerminateOnNaN", "EMA"]
