@@ -38,12 +38,12 @@ def _free_dims(proto):
     return proto
 
 
-def _check(model, examples, free=True):
+def _check(model, examples, free=True, opset=17):
     """Export with ``examples[0]``, check fully, compare every example in onnxruntime."""
     examples = [e if isinstance(e, tuple) else (e,) for e in examples]
     buf = io.BytesIO()
     first = examples[0]
-    proto = export(model, first if len(first) > 1 else first[0], buf)
+    proto = export(model, first if len(first) > 1 else first[0], buf, opset=opset)
     onnx.checker.check_model(proto, full_check=True)
     sess = session(_free_dims(proto) if free else proto)
     names = [i.name for i in sess.get_inputs()]
@@ -93,6 +93,14 @@ def test_recurrent_layer(name, cls, kwargs, layers, bidirectional, batch_first, 
             assert attrs["direction"].decode() == expected
             assert attrs["hidden_size"] == 6
             assert attrs.get("linear_before_reset", 0) == (1 if cls is nn.GRU else 0)
+
+
+@pytest.mark.parametrize("opset", [13, 21])
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU], ids=lambda c: c.__name__)
+def test_other_opsets(cls, opset):
+    rng = np.random.default_rng(13)
+    model = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    _check(model, [_seq(rng, True, 5, n, 3) for n in (2, 4)], opset=opset)
 
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU], ids=lambda c: c.__name__)

@@ -154,6 +154,18 @@ def test_traced_op(name, fn, make):
     check_export(_with_kernels(fn)(), [make(rng, 3), make(rng, 5)])
 
 
+OPSET_OPS = ("sum-mean", "max-min", "var-std", "split", "pad", "clip-scalars",
+             "index-none-ellipsis", "squeeze-unsqueeze", "softmax", "pools")
+
+
+@pytest.mark.parametrize("opset", [13, 21])
+@pytest.mark.parametrize("name,fn,make", [o for o in OPS + F_OPS if o[0] in OPSET_OPS],
+                         ids=OPSET_OPS)
+def test_traced_op_at_other_opsets(name, fn, make, opset):
+    rng = np.random.default_rng(2)
+    check_export(_with_kernels(fn)(), [make(rng, 2), make(rng, 4)], opset=opset)
+
+
 @pytest.mark.parametrize("opset", [13, 18])
 def test_reductions_at_other_opsets(opset):
     """Reduce* axes are an attribute before opset 18 and an input from it."""
@@ -271,6 +283,23 @@ def test_siamese_encoder_and_pair():
     img = _x(1, 8, 8)
     check_export(encoder, [img(rng, 3), img(rng, 10)])
     check_export(Siamese(encoder), [(img(rng, 2), img(rng, 2)), (img(rng, 5), img(rng, 5))])
+
+
+class _Scale(nn.Module):
+    """Forward-only, inside a Sequential of layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(np.full(6, 1.5, np.float32))
+
+    def forward(self, x):
+        return x * self.gain - x.mean(axis=1, keepdims=True)
+
+
+def test_forward_only_module_inside_a_sequential():
+    rng = np.random.default_rng(15)
+    model = nn.Sequential(nn.Linear(6, 6), _Scale(), nn.ReLU(), nn.Linear(6, 2))
+    check_export(model, [X(rng, 3), X(rng, 8)])
 
 
 def test_module_called_twice_shares_weights():
