@@ -144,6 +144,16 @@ class ImportContext:
             p = self._shared[name] = Parameter(np.array(value, copy=True))
         return p
 
+    @staticmethod
+    def set_weight(layer, attr, value):
+        """``layer.attr = value`` (a Parameter, or an array for a buffer) after checking
+        that the file's array has the shape the layer expects."""
+        old = getattr(layer, attr)
+        if old is not None and tuple(value.shape) != tuple(old.shape):
+            raise Unsupported(f"{type(layer).__name__}.{attr} would need shape "
+                              f"{tuple(old.shape)}, the file's array has {tuple(value.shape)}")
+        setattr(layer, attr, value)
+
     def tied(self, name):
         """Whether the value ``name`` is the weight of some layer (a Parameter)."""
         return bool(name) and self._aliases.get(name, name) in self.layer_weights \

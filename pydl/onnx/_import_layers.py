@@ -127,9 +127,9 @@ def _conv_weights(node, ctx):
 
 
 def _share_weights(layer, node, ctx):
-    layer.weight = ctx.parameter(node.input[1])
+    ctx.set_weight(layer, "weight", ctx.parameter(node.input[1]))
     if layer.bias is not None:
-        layer.bias = ctx.parameter(node.input[2])
+        ctx.set_weight(layer, "bias", ctx.parameter(node.input[2]))
 
 
 @converter("Conv")
@@ -329,10 +329,11 @@ def _convert_batch_norm(node, ctx):
     cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}.get(
         rank, _BatchNormAnyRank)
     bn = cls(scale.shape[0], eps=a.get("epsilon", 1e-5), momentum=1.0 - a.get("momentum", 0.9))
-    bn.weight, bn.bias = ctx.parameter(node.input[1]), ctx.parameter(node.input[2])
+    ctx.set_weight(bn, "weight", ctx.parameter(node.input[1]))
+    ctx.set_weight(bn, "bias", ctx.parameter(node.input[2]))
     dtype = bn.weight.dtype
-    bn.running_mean = np.array(mean, dtype=dtype)
-    bn.running_var = np.array(var, dtype=dtype)
+    ctx.set_weight(bn, "running_mean", np.array(mean, dtype=dtype))
+    ctx.set_weight(bn, "running_var", np.array(var, dtype=dtype))
     ctx.emit("call", node.input[:1], node.output[:1], module=bn, node=node,
              weight=node.input[1])
 
@@ -350,11 +351,9 @@ def _convert_layer_norm(node, ctx):
         raise Unsupported(f"axis={axis} with a scale of shape {scale.shape} (pydl's "
                           f"LayerNorm takes a scale over the normalized dimensions)")
     ln = nn.LayerNorm(scale.shape, eps=a.get("epsilon", 1e-5), bias=bias is not None)
-    ln.weight = ctx.parameter(node.input[1])
+    ctx.set_weight(ln, "weight", ctx.parameter(node.input[1]))
     if bias is not None:
-        if bias.shape != scale.shape:
-            raise Unsupported(f"a bias of shape {bias.shape} with a scale of {scale.shape}")
-        ln.bias = ctx.parameter(node.input[2])
+        ctx.set_weight(ln, "bias", ctx.parameter(node.input[2]))
     ctx.emit("call", node.input[:1], node.output[:1], module=ln, node=node,
              weight=node.input[1])
 
@@ -387,7 +386,7 @@ def embedding_from_gather(node, ctx, axis):
             or ctx.input(node, 1) in ctx.static):
         return False
     emb = nn.Embedding(w.shape[0], w.shape[1])
-    emb.weight = ctx.parameter(node.input[0])
+    ctx.set_weight(emb, "weight", ctx.parameter(node.input[0]))
     ctx.emit("call", node.input[1:2], node.output[:1], module=emb, node=node,
              weight=node.input[0])
     return True

@@ -84,11 +84,11 @@ def _convert_rnn(node, ctx):
     layer = _LAYERS[op](w.shape[2], hidden, bias=b is not None, batch_first=bool(layout),
                         bidirectional=n_dir == 2, **kwargs)
     for d, suffix in enumerate(("", "_reverse")[:n_dir]):
-        setattr(layer, f"weight_ih_l0{suffix}", _reorder(w[d], op, hidden))
-        setattr(layer, f"weight_hh_l0{suffix}", _reorder(r[d], op, hidden))
+        ctx.set_weight(layer, f"weight_ih_l0{suffix}", _reorder(w[d], op, hidden))
+        ctx.set_weight(layer, f"weight_hh_l0{suffix}", _reorder(r[d], op, hidden))
         if b is not None:
-            setattr(layer, f"bias_ih_l0{suffix}", _reorder(b[d, :gates * hidden], op, hidden))
-            setattr(layer, f"bias_hh_l0{suffix}", _reorder(b[d, gates * hidden:], op, hidden))
+            ctx.set_weight(layer, f"bias_ih_l0{suffix}", _reorder(b[d, :gates * hidden], op, hidden))
+            ctx.set_weight(layer, f"bias_hh_l0{suffix}", _reorder(b[d, gates * hidden:], op, hidden))
     states = [ctx.input(node, 5)] + ([ctx.input(node, 6)] if op == "LSTM" else [])
     attrs = {"lstm": op == "LSTM", "reverse": direction == "reverse", "layout": layout,
              "hidden": hidden, "n_dir": n_dir}

@@ -224,6 +224,18 @@ def test_unsupported_ops_are_listed_all_at_once():
         pydl.onnx.load(m)
 
 
+def test_weights_of_the_wrong_shape_are_refused_with_both_shapes():
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"]),
+             helper.make_node("BatchNormalization", ["c", "s", "s", "m", "s"], ["y"])]
+    m = model(nodes, [("x", ["N", 3, 5, 5])], [("y", None)],
+              {"w": rand(4, 3, 3, 3), "b": rand(5), "s": rand(4), "m": rand(3)})
+    with pytest.raises(ValueError) as info:
+        pydl.onnx.load(m)
+    msg = str(info.value)
+    assert "Conv2d.bias would need shape (4,), the file's array has (5,)" in msg
+    assert "BatchNorm2d.running_mean would need shape (4,), the file's array has (3,)" in msg
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match=r"model must be a path .* got int"):
         pydl.onnx.load(3)
