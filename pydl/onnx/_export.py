@@ -35,6 +35,9 @@ The context (``ExportContext``), what a converter may use
     A constant of ``ctx.dtype`` (or ``dtype``); ``ctx.int64(values)`` for shapes/axes.
 ``ctx.fresh(hint) -> str``
     A new unique value name, prefixed by the module's path in the model.
+``ctx.tensor_type(dtype=None) -> int``
+    The ONNX element type (``TensorProto.FLOAT``, ...) of ``dtype`` (default
+    ``ctx.dtype``), e.g. for ``Cast(to=...)``.
 ``ctx.convert(module, inputs, name) -> list[str]``
     Convert a child (containers use this; ``name`` extends the path in messages).
 ``ctx.value(name)``, ``ctx.set_value(name, array)``
@@ -83,7 +86,8 @@ __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "ExportContext", "ExportError", "export
 
 MIN_OPSET = 13           # per-axis Softmax, Unsqueeze/Squeeze/Pad/Clip inputs
 DEFAULT_OPSET = 17       # LayerNormalization
-_BUILTIN = ("_convert_containers", "_convert_layers", "_convert_activations")
+_BUILTIN = ("_convert_containers", "_convert_layers", "_convert_activations",
+            "_convert_attention")
 _EXTENSIONS = ("_export_rnn", "_export_trace")
 
 _CONVERTERS = {}
@@ -209,6 +213,10 @@ class ExportContext:
     def constant(self, values, name_hint="const", dtype=None):
         """A constant of ``dtype`` (default the model's float dtype)."""
         return self.initializer(np.asarray(values, dtype=dtype or self.dtype), name_hint)
+
+    def tensor_type(self, dtype=None):
+        """ONNX element type of a numpy dtype (default the model's)."""
+        return self._onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype or self.dtype))
 
     def int64(self, values, name_hint="shape"):
         """A 1-D int64 constant (shapes, axes, pads)."""
