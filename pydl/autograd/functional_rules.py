@@ -113,7 +113,8 @@ for _name, _inputs in [("softmax_cross_entropy", ("logits",)), ("nll_loss", ("in
                        ("triplet_margin_loss", ("anchor", "positive", "negative")),
                        ("cosine_embedding_loss", ("input1", "input2")),
                        ("sigmoid_focal_loss", ("logits",)),
-                       ("softmax_focal_loss", ("logits",))]:
+                       ("softmax_focal_loss", ("logits",)),
+                       ("content_loss", ("input",)), ("style_loss", ("input",))]:
     rule(f"{_name}_forward", outputs=(0,))(_loss_rule(f"{_name}_backward", _inputs))
 
 
@@ -268,6 +269,11 @@ def _lrn(a, outs, grads, need):
 
 def _group_norm_grads(gx, gw, gb):
     return {"x": gx, "weight": gw, "bias": gb}
+
+
+@rule("gram_matrix_forward")
+def _gram_matrix(a, outs, grads, need):
+    return {"x": F.gram_matrix_backward(grads[0], a["x"], a["normalize"])}
 
 
 @rule("group_norm_forward", outputs=(0,))

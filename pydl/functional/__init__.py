@@ -38,12 +38,14 @@ from .conv import *  # noqa: F401,F403
 from .conv import __all__ as _conv_all
 from .group_norm import *  # noqa: F401,F403
 from .group_norm import __all__ as _group_norm_all
+from .style_loss import *  # noqa: F401,F403
+from .style_loss import __all__ as _style_loss_all
 
 __all__ = [
     *_dense_all, *_activation_all, *_loss_all, *_optim_all, *_pool_all,
     *_interpolate_all, *_rnn_all, *_norm_all, *_dropout_all, *_regression_loss_all,
     *_margin_loss_all, *_focal_loss_all, *_embedding_all, *_attention_all, *_conv_all,
-    *_group_norm_all,
+    *_group_norm_all, *_style_loss_all,
 ]
 
 # Called with pydl.Tensor arguments, each forward op records a node on the autograd tape.

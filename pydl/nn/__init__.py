@@ -23,6 +23,7 @@ from .sync_batchnorm import SyncBatchNorm
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .normalization import LayerNorm, LocalResponseNorm
 from .group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from .style_loss import ContentLoss, GramMatrix, StyleLoss
 from .sparse import Embedding
 from .attention import AdditiveAttention, ScaledDotProductAttention
 from .yolo import YOLOLoss
@@ -41,6 +42,7 @@ __all__ = [
     "PReLU", "Softplus", "Hardtanh", "ReLU6", "GELU",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "LocalResponseNorm",
     "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+    "GramMatrix", "ContentLoss", "StyleLoss",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
     "NLLLoss", "BCELoss", "KLDivLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "MultiMarginLoss",
     "HingeLoss", "PerceptronLoss", "BinaryFocalLoss", "FocalLoss", "TripletMarginLoss",
