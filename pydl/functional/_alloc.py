@@ -58,14 +58,27 @@ def check_fits_in_memory(nbytes, what):
 
 def empty(shape, dtype):
     """An uninitialised output array (a sentinel-filled one when poisoning is on)."""
-    dtype = np.dtype(dtype)
-    # math.prod on Python ints: exact at any size and ~20x cheaper than np.prod here
-    count = math.prod(map(int, shape)) if isinstance(shape, (tuple, list)) else int(shape)
-    check_fits_in_memory(count * dtype.itemsize, f"an output of shape {shape}")
     if not _state["poison"]:
-        return np.empty(shape, dtype)
+        # np.empty first (it only reserves pages) and the memory check after: the
+        # common call pays one attribute read for the check, not a product of dims
+        try:
+            out = np.empty(shape, dtype)
+        except (MemoryError, ValueError):
+            check_fits_in_memory(_count(shape) * np.dtype(dtype).itemsize,
+                                 f"an output of shape {shape}")
+            raise
+        if _PHYSICAL_MEMORY is not None and out.nbytes > _PHYSICAL_MEMORY:
+            check_fits_in_memory(out.nbytes, f"an output of shape {shape}")
+        return out
+    dtype = np.dtype(dtype)
+    check_fits_in_memory(_count(shape) * dtype.itemsize, f"an output of shape {shape}")
     fill = np.nan if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else 0
     return np.full(shape, fill, dtype)
+
+
+def _count(shape):
+    # math.prod on Python ints: exact at any size and ~20x cheaper than np.prod here
+    return math.prod(map(int, shape)) if isinstance(shape, (tuple, list)) else int(shape)
 
 
 def empty_like(a):

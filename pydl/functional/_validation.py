@@ -15,6 +15,7 @@ import numpy as np
 from ._alloc import check_fits_in_memory
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = FLOAT_DTYPES
 BLAS_INT_MAX = 2**31 - 1
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -42,6 +43,14 @@ def as_float_array(x, name, *, ndim=None, min_ndim=None, like=None, like_name=No
     like_name : str, optional
         Name of ``like`` for messages.
     """
+    if type(x) is np.ndarray and x.flags.c_contiguous:
+        # the common call (an array already right): identity checks on the interned
+        # dtypes, no conversion; anything else takes the general path below
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and (like is None or like.dtype is dt) \
+                and (ndim is None or x.ndim == ndim) \
+                and (min_ndim is None or x.ndim >= min_ndim):
+            return x
     if isinstance(x, np.generic):
         x = np.asarray(x)
     if isinstance(x, (list, tuple)):
@@ -103,9 +112,10 @@ def as_index_array(target, name, n_classes, ignore_index=None):
 
 def check_real(value, name, *, low=None, high=None, low_open=False, high_open=False):
     """Check a finite real hyper-parameter against optional bounds; return it as float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    if type(value) is not float:  # a float skips the slow ABC check
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (value < low or (low_open and value == low)):
