@@ -127,9 +127,10 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
 
 def check_int(value, name, *, low=None, high=None):
     """Check an integer argument (bool refused) against optional bounds; return it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
+    if type(value) is not int:  # an int skips the slow ABC check
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:

@@ -139,7 +139,7 @@ def _finish_spec(nd, batched, x, weight, bias, in_shape, out_shape, stride, pad_
                  _pad3(pad_low, 0), _pad3(dilation, 1), groups, user_out)
 
 
-def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups):
+def _conv_spec_uncached(nd, x, weight, bias, stride, padding, dilation, groups):
     op = f"conv{nd}d"
     weight = _weight(weight, nd, op)
     xb, batched = _activation(x, "x", nd, weight, op)
@@ -177,8 +177,8 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups):
                         pad_low, dilation, groups, out_shape)
 
 
-def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
-                         dilation):
+def _conv_transpose_spec_uncached(nd, x, weight, bias, stride, padding, output_padding,
+                                  groups, dilation):
     op = f"conv_transpose{nd}d"
     weight = _weight(weight, nd, op)
     xb, batched = _activation(x, "x", nd, weight, op)
@@ -224,10 +224,67 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
                         stride, padding, dilation, groups, out_shape)
 
 
+# A layer called again with the same shapes and arguments reuses its geometry: only
+# the arrays are checked again (dtype, contiguity). Keys hold exact ints and strings
+# only (a bool or a NumPy integer must still reach check_int and its error).
+_GEOMETRY = {}
+_WORKSPACE_CHECKED = set()
+_CACHE_SIZE = 512
+
+
+def _plain(value):
+    t = type(value)
+    return t is int or t is str or (t is tuple and all(type(v) is int for v in value))
+
+
+def _remember(cache, key, value):
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    if isinstance(cache, dict):
+        cache[key] = value
+    else:
+        cache.add(key)
+
+
+def _cached_spec(build, op, nd, x, weight, bias, params):
+    """``build(nd, x, weight, bias, *params)``, its geometry computed once per key."""
+    if type(x) is not np.ndarray or type(weight) is not np.ndarray \
+            or not all(map(_plain, params)):
+        return build(nd, x, weight, bias, *params)
+    key = (op, nd, x.shape, weight.shape, None if bias is None else np.shape(bias), params)
+    geometry = _GEOMETRY.get(key)
+    if geometry is None:
+        spec = build(nd, x, weight, bias, *params)
+        _remember(_GEOMETRY, key, spec[5:])
+        return spec
+    # The shapes passed every shape check when the key was stored: check the rest.
+    weight = as_float_array(weight, "weight")
+    x = as_float_array(x, "x", like=weight, like_name="weight")
+    if bias is not None:
+        bias = as_float_array(bias, "bias", like=weight, like_name="weight")
+    batched = x.ndim == nd + 2
+    return _Spec(nd, batched, x if batched else x[None], weight, bias, *geometry)
+
+
+def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups):
+    return _cached_spec(_conv_spec_uncached, f"conv{nd}d", nd, x, weight, bias,
+                        (stride, padding, dilation, groups))
+
+
+def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
+                         dilation):
+    return _cached_spec(_conv_transpose_spec_uncached, f"conv_transpose{nd}d", nd, x,
+                        weight, bias, (stride, padding, output_padding, groups, dilation))
+
+
 def _workspace_check(spec, n_threads):
+    key = (spec[5:], n_threads, spec.weight.itemsize)
+    if key in _WORKSPACE_CHECKED:
+        return
     fwd, bwd = _conv.workspace_elements(spec.in5, spec.w5, spec.out5, spec.stride,
                                         spec.padding, spec.dilation, spec.groups, n_threads)
     check_fits_in_memory(max(fwd, bwd) * spec.weight.itemsize, "the convolution workspace")
+    _remember(_WORKSPACE_CHECKED, key, None)
 
 
 def _run(kernel, spec, *arrays):
