@@ -10,7 +10,9 @@ This stores ``{"weight": L2(1e-4)}`` in ``model.fc1.regularizers`` (a plain dict
 may also set by hand). :func:`pydl.fit` then adds :func:`penalty` to the reported loss
 and :func:`add_gradients` to each parameter's ``.grad`` before the optimizer step (and
 before gradient clipping); :func:`pydl.evaluate` adds the penalty to the loss it reports,
-as Keras does. With a hand-written loop, do the same::
+as Keras does, and reports the data loss without it (``data_loss``) and the penalty
+(``penalty``) beside it (fit's validation logs: ``val_data_loss``, ``val_penalty``).
+With a hand-written loop, do the same::
 
     loss = criterion(model(x), y) + regularizers.penalty(model)
     model.backward(criterion.backward())
