@@ -852,9 +852,15 @@ def _basic_index(em, x, items):
 
 # ---------------------------------------------------------------- functional ops
 def _via_module(factory):
-    """A functional op exported by the converter of the module that wraps it."""
+    """A functional op exported by the converter of the module that wraps it (its
+    other tensor arguments become that module's parameters: they must be constants)."""
     def handler(em, a, result):
-        return em.ctx.convert(factory(a), [em.name(a["x"])], a["__op__"][:-len("_forward")])
+        op = a["__op__"]
+        for key, value in a.items():
+            if key != "x" and isinstance(value, Tensor) and id(value) in em.names:
+                raise ExportError(f"{op} with a {key} computed in the forward cannot be "
+                                  f"exported; use a Parameter or a constant")
+        return em.ctx.convert(factory(a), [em.name(a["x"])], op[:-len("_forward")])
     return handler
 
 
@@ -882,18 +888,14 @@ def _module_with_args(cls):
     return lambda a: cls(**_hyper(a))
 
 
-def _constant(value, what):
-    """The array of a parameter or constant argument (not of a traced value)."""
-    if isinstance(value, Tensor) and (value._node is not None or value.requires_grad) \
-            and not isinstance(value, Parameter):
-        raise ExportError(f"{what} computed in the forward cannot be exported; use a "
-                          f"Parameter or a constant")
+def _constant(value):
+    """The array of a parameter or constant argument (None stays None)."""
     return None if value is None else np.asarray(_scalar(value))
 
 
 def _layer_norm(a):
-    w = _constant(a["weight"], "a layer_norm_forward weight")
-    b = _constant(a["bias"], "a layer_norm_forward bias")
+    w = _constant(a["weight"])
+    b = _constant(a["bias"])
     m = nn.LayerNorm(a["normalized_shape"], eps=a["eps"], elementwise_affine=w is not None,
                      bias=b is not None, dtype=_scalar(a["x"]).dtype)
     if w is not None:
@@ -903,7 +905,53 @@ def _layer_norm(a):
     return m
 
 
+def _prelu(a):
+    w = _constant(a["weight"])
+    m = nn.PReLU(w.size, dtype=w.dtype)
+    m.weight = Parameter(w)
+    return m
+
+
+def _batch_norm(a):
+    if a["training"]:
+        raise ExportError("batch_norm_forward(training=True) normalizes with the batch's "
+                          "statistics; pass training=self.training so the export (eval "
+                          "mode) uses the running ones")
+    x = _scalar(a["x"])
+    mean = _constant(a["running_mean"])
+    var = _constant(a["running_var"])
+    w = _constant(a["weight"])
+    b = _constant(a["bias"])
+    cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[x.ndim]
+    m = cls(mean.size, eps=a["eps"], dtype=x.dtype)
+    m.running_mean[...] = mean
+    m.running_var[...] = var
+    if w is not None:
+        m.weight = Parameter(w)
+    if b is not None:
+        m.bias = Parameter(b)
+    return m
+
+
+def _conv_transpose_module(nd):
+    def make(a):
+        w = _constant(a["weight"])
+        b = _constant(a["bias"])
+        groups = int(a["groups"])
+        m = getattr(nn, f"ConvTranspose{nd}d")(
+            w.shape[0], w.shape[1] * groups, tuple(w.shape[2:]), stride=a["stride"],
+            padding=a["padding"], output_padding=a["output_padding"], groups=groups,
+            bias=b is not None, dilation=a["dilation"], dtype=w.dtype)
+        m.weight = Parameter(w)
+        if b is not None:
+            m.bias = Parameter(b)
+        return m
+    return make
+
+
 _MODULE_OPS["layer_norm_forward"] = _layer_norm
+_MODULE_OPS["prelu_forward"] = _prelu
+_MODULE_OPS["batch_norm_forward"] = _batch_norm
 _MODULE_OPS["local_response_norm_forward"] = _module_with_args(nn.LocalResponseNorm)
 _MODULE_OPS["interpolate_forward"] = _module_with_args(nn.Upsample)
 
@@ -913,6 +961,7 @@ for _nd in (1, 2, 3):
                       ("adaptive_avg_pool", "AdaptiveAvgPool"),
                       ("adaptive_max_pool", "AdaptiveMaxPool")):
         _MODULE_OPS[f"{_op}{_nd}d_forward"] = _module_with_args(getattr(nn, f"{_cls}{_nd}d"))
+    _MODULE_OPS[f"conv_transpose{_nd}d_forward"] = _conv_transpose_module(_nd)
 for _name, _factory in _MODULE_OPS.items():
     _HANDLERS[_name] = _via_module(_factory)
 

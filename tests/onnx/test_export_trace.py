@@ -131,6 +131,11 @@ F_OPS = [
      + F.adaptive_max_pool2d_forward(x, 1)[0], _x(2, 4, 4)),
     ("layer-norm", lambda m, x: F.layer_norm_forward(x, (6,), m.v, None)[0]
      + F.layer_norm_forward(x, (3, 6), None, None, eps=1e-3)[0], X3),
+    ("prelu", lambda m, x: F.prelu_forward(x, m.a3), X3),
+    ("batch-norm-eval", lambda m, x: F.batch_norm_forward(
+        x, m.c2, None, m.running_mean, m.running_var, training=False)[0], IMG),
+    ("conv-transpose", lambda m, x: F.conv_transpose1d_forward(
+        x, m.kt, m.b1, stride=2, padding=1, output_padding=1), _x(3, 5)),
     ("embedding", lambda m, ids: F.embedding_forward(ids, m.w) * 2.0,
      lambda rng, n: rng.integers(0, 6, (n, 3))),
     ("dropout-eval", lambda m, x: F.dropout_forward(x, 0.5, training=False)[0] * 1.0, X),
@@ -144,6 +149,11 @@ def _with_kernels(fn):
         m.k1 = nn.Parameter(rng.standard_normal((4, 3, 3)).astype(np.float32))
         m.b1 = nn.Parameter(rng.standard_normal(4).astype(np.float32))
         m.k2 = nn.Parameter(rng.standard_normal((4, 1, 3, 3)).astype(np.float32))
+        m.kt = nn.Parameter(rng.standard_normal((3, 4, 3)).astype(np.float32))
+        m.a3 = nn.Parameter(rng.uniform(0.1, 0.3, 3).astype(np.float32))
+        m.c2 = nn.Parameter(rng.uniform(0.5, 1.5, 2).astype(np.float32))
+        m.register_buffer("running_mean", rng.standard_normal(2).astype(np.float32))
+        m.register_buffer("running_var", rng.uniform(0.5, 2.0, 2).astype(np.float32))
         return m
     return build
 
@@ -365,6 +375,18 @@ def test_mask_index_is_refused():
 def test_random_dropout_is_refused():
     model = Fn(lambda m, x: F.dropout_forward(x, 0.5, training=True)[0])
     with pytest.raises(ExportError, match="training=True"):
+        export(model, np.ones((3, 6), np.float32), io.BytesIO())
+
+
+def test_batch_statistics_are_refused():
+    model = Fn(lambda m, x: F.batch_norm_forward(x, training=True)[0])
+    with pytest.raises(ExportError, match=r"batch_norm_forward\(training=True\)"):
+        export(model, np.ones((3, 6), np.float32), io.BytesIO())
+
+
+def test_computed_weight_of_a_module_op_is_refused():
+    model = Fn(lambda m, x: F.prelu_forward(x, m.v * 2.0))
+    with pytest.raises(ExportError, match="prelu_forward with a weight computed in the forward"):
         export(model, np.ones((3, 6), np.float32), io.BytesIO())
 
 
