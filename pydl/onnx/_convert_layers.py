@@ -78,6 +78,18 @@ def _embedding(module, ctx, inputs):
     return [y]
 
 
+@register(nn.GramMatrix)
+def _gram_matrix(module, ctx, inputs):
+    # G[n] = F F^T (/ (C * S)), F the (C, S) matrix of sample n's features
+    (x,) = inputs
+    shape = ctx.value(x).shape
+    (feats,) = ctx.node("Reshape", [x, ctx.int64([0, shape[1], -1])])
+    (gram,) = ctx.node("MatMul", [feats, ctx.node("Transpose", [feats], perm=[0, 2, 1])[0]])
+    if not module.normalize:
+        return [gram]
+    return ctx.node("Div", [gram, ctx.constant(float(np.prod(shape[1:])), "size")])
+
+
 @register(*_DROPOUTS)
 def _dropout(module, ctx, inputs):
     return list(inputs)     # eval mode: the identity

@@ -87,7 +87,7 @@ __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "ExportContext", "ExportError", "export
 MIN_OPSET = 13           # per-axis Softmax, Unsqueeze/Squeeze/Pad/Clip inputs
 DEFAULT_OPSET = 17       # LayerNormalization
 _BUILTIN = ("_convert_containers", "_convert_layers", "_convert_activations",
-            "_convert_attention")
+            "_convert_attention", "_convert_norms")
 _EXTENSIONS = ("_export_rnn", "_export_trace")
 
 _CONVERTERS = {}

@@ -87,6 +87,16 @@ LAYERS = [
     ("LayerNorm-2d-noaffine", lambda: nn.LayerNorm((3, 5), elementwise_affine=False),
      _x(3, 5)),
     ("LayerNorm-nobias", lambda: nn.LayerNorm(5, bias=False), _x(2, 5)),
+    ("SyncBatchNorm", lambda: nn.SyncBatchNorm(3), _x(3, 5)),
+    ("GroupNorm", lambda: nn.GroupNorm(2, 4), _x(4, 3, 5)),
+    ("GroupNorm-1d-noaffine", lambda: nn.GroupNorm(3, 6, affine=False), _x(6, 5)),
+    ("GroupNorm-nobias", lambda: nn.GroupNorm(1, 4, bias=False), _x(4, 2, 2, 3)),
+    ("InstanceNorm1d", lambda: nn.InstanceNorm1d(3), _x(3, 7)),
+    ("InstanceNorm2d-affine", lambda: nn.InstanceNorm2d(3, affine=True), _x(3, 4, 5)),
+    ("InstanceNorm3d-running", lambda: nn.InstanceNorm3d(3, track_running_stats=True),
+     _x(3, 2, 3, 4)),
+    ("GramMatrix", lambda: nn.GramMatrix(), _x(3, 4, 5)),
+    ("GramMatrix-sum", lambda: nn.GramMatrix(normalize=False), _x(3, 6)),
     ("LocalResponseNorm", lambda: nn.LocalResponseNorm(3), _x(6, 4, 4)),
     ("LocalResponseNorm-even", lambda: nn.LocalResponseNorm(4, alpha=0.1, beta=0.6, k=2.0),
      _x(6, 4, 4)),
@@ -145,8 +155,9 @@ LAYERS = [
 ]
 
 # onnxruntime's CPU provider has float64 kernels for these; the others (Conv,
-# ConvTranspose, AveragePool, Resize, LRN, Elu, Softplus, Erf) exist in float only, so
-# a float64 export of them is checked (onnx.checker, full) but cannot be run there
+# ConvTranspose, AveragePool, Resize, LRN, InstanceNormalization, Elu, Softplus, Erf)
+# exist in float only, so a float64 export of them is checked (onnx.checker, full) but
+# cannot be run there
 F64_RUNS = {"Linear", "Linear-3d", "Linear-nobias", "Flatten", "Flatten-1-2", "Flatten-2",
             "Identity", "MaxPool1d-dilated", "MaxPool2d", "MaxPool2d-ceil",
             "MaxPool2d-ceil-dropped", "MaxPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
@@ -155,18 +166,23 @@ F64_RUNS = {"Linear", "Linear-3d", "Linear-nobias", "Flatten", "Flatten-1-2", "F
             "Dropout1d", "Dropout2d", "Dropout3d", "ReLU", "Sigmoid", "Tanh", "SiLU",
             "LeakyReLU", "PReLU-channels", "PReLU-shared", "Hardtanh", "ReLU6", "GELU-tanh",
             "Softmax", "LogSoftmax", "Embedding", "Embedding-max-norm", "Sequential",
-            "Residual-identity", "Residual-shortcut", "Concat"}
+            "Residual-identity", "Residual-shortcut", "Concat", "AdaptiveAvgPool2d-same",
+            "SyncBatchNorm", "InstanceNorm3d-running", "GramMatrix", "GramMatrix-sum"}
 
 
 def randomize_stats(model, rng):
-    """Batch norms with non-trivial running statistics and affine parameters."""
+    """Norm layers with non-trivial running statistics and affine parameters."""
     for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
-            m.running_mean[...] = rng.standard_normal(m.num_features) * 0.2
-            m.running_var[...] = rng.uniform(0.5, 2.0, m.num_features)
-            if m.affine:
-                m.weight.data[...] = rng.uniform(0.5, 1.5, m.num_features)
-                m.bias.data[...] = rng.standard_normal(m.num_features) * 0.1
+        if getattr(m, "running_mean", None) is not None:
+            m.running_mean[...] = rng.standard_normal(m.running_mean.shape) * 0.2
+            m.running_var[...] = rng.uniform(0.5, 2.0, m.running_var.shape)
+        if isinstance(m, (nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm1d, nn.InstanceNorm2d,
+                          nn.InstanceNorm3d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
+                          nn.SyncBatchNorm)):
+            if m.weight is not None:
+                m.weight.data[...] = rng.uniform(0.5, 1.5, m.weight.shape)
+            if m.bias is not None:
+                m.bias.data[...] = rng.standard_normal(m.bias.shape) * 0.1
     return model
 
 
@@ -426,3 +442,44 @@ def test_tensor_example_input(rng):
     export(model, pydl.Tensor(x), a)
     export(model, x, b)
     assert a.getvalue() == b.getvalue()
+
+
+def test_every_pydl_nn_module_has_a_converter_or_a_reason():
+    """A new layer in pydl.nn gets a converter here, or a line saying why not."""
+    import pydl.onnx._export as ex
+    ex._load_extensions()
+    no_equivalent = {
+        "Module": "the base class", "ModuleList": "has no forward",
+        "RNNBase": "a base class", "RNNCellBase": "a base class",
+        "MaxUnpool1d": "takes pydl's per-plane argmax indices",
+        "MaxUnpool2d": "takes pydl's per-plane argmax indices",
+        "MaxUnpool3d": "takes pydl's per-plane argmax indices",
+    }
+    missing = []
+    for name in nn.__all__:
+        cls = getattr(nn, name)
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            continue
+        if name.endswith("Loss") or name in no_equivalent:
+            continue        # losses are training-time: nothing to serve
+        if ex._converter_for(cls) is None:
+            missing.append(name)
+    assert not missing, f"pydl.nn modules without an ONNX converter: {missing}"
+
+
+class Opaque(nn.Module):
+    """forward computes with NumPy on the arrays: nothing can follow it."""
+
+    def forward(self, x):
+        return np.sort(np.asarray(getattr(x, "data", x)), axis=-1)
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+def test_opaque_module_is_refused_not_exported_wrong(rng):
+    """With every fallback (tracing included) an untraceable module is an error that
+    names it, never a silently wrong graph."""
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    with pytest.raises((NotImplementedError, ExportError), match=r"1 \(Opaque\)"):
+        export(nn.Sequential(nn.ReLU(), Opaque()), x, io.BytesIO())
