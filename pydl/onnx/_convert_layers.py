@@ -8,6 +8,7 @@ is left free, so no shape constant here holds dim 0.
 import numpy as np
 
 from .. import nn
+from ..functional.conv import conv_padding
 from ..functional.interpolate import _plan
 from ..functional.pool import _avg_windows, _out_size, _pool_args
 from ._export import ExportError, register
@@ -96,36 +97,27 @@ def _dropout(module, ctx, inputs):
 
 
 # ----------------------------------------------------------------- convolutions
-def _conv_pads(module, nd):
-    if module.padding == "valid":
-        return [0] * 2 * nd
-    if module.padding == "same":   # PyTorch puts the odd element of padding at the end
-        total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size)]
-        return [t // 2 for t in total] + [t - t // 2 for t in total]
-    return list(module.padding) * 2
+def _conv_node(module, ctx, inputs, op, **extra):
+    nd = module._nd
+    w = ctx.initializer(module.weight.data, "weight")
+    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
+    low, high = conv_padding(module.padding, nd, module.kernel_size, module.stride,
+                             module.dilation)
+    return _spatial_op(ctx, inputs[0], nd, lambda x: ctx.node(
+        op, [x, w] + b, kernel_shape=list(module.kernel_size), strides=list(module.stride),
+        pads=[*low, *high], dilations=list(module.dilation), group=module.groups,
+        **extra)[0])
 
 
 @register(*_CONVS)
 def _conv(module, ctx, inputs):
-    nd = module._nd
-    w = ctx.initializer(module.weight.data, "weight")
-    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
-    return _spatial_op(ctx, inputs[0], nd, lambda x: ctx.node(
-        "Conv", [x, w] + b, kernel_shape=list(module.kernel_size),
-        strides=list(module.stride), pads=_conv_pads(module, nd),
-        dilations=list(module.dilation), group=module.groups)[0])
+    return _conv_node(module, ctx, inputs, "Conv")
 
 
 @register(*_CONV_TS)
 def _conv_transpose(module, ctx, inputs):
-    nd = module._nd
-    w = ctx.initializer(module.weight.data, "weight")
-    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
-    return _spatial_op(ctx, inputs[0], nd, lambda x: ctx.node(
-        "ConvTranspose", [x, w] + b, kernel_shape=list(module.kernel_size),
-        strides=list(module.stride), pads=list(module.padding) * 2,
-        output_padding=list(module.output_padding), dilations=list(module.dilation),
-        group=module.groups)[0])
+    return _conv_node(module, ctx, inputs, "ConvTranspose",
+                      output_padding=list(module.output_padding))
 
 
 # ---------------------------------------------------------------------- pooling
