@@ -437,7 +437,7 @@ def test_tracing_leaves_pydl_as_it_was():
 
 def test_other_threads_are_not_traced():
     """Ops run by another thread while a trace is on are not part of it."""
-    from pydl.onnx._export_trace import _patched, _Tracer
+    from pydl.onnx._trace_calls import _patched, _Tracer
     tracer = _Tracer()
     seen = []
 
