@@ -16,6 +16,7 @@ from .. import nn
 from . import _import_layers, _import_ops, _import_rnn  # noqa: F401  (register converters)
 from ._import_context import CONVERTERS, ImportContext, Unsupported
 from ._import_graph import OnnxGraph
+from ._import_patterns import drop_dead_steps
 from ._require import require_onnx
 
 __all__ = ["load"]
@@ -188,7 +189,9 @@ def load(model):
     if missing:
         raise ValueError(f"the ONNX model uses {len(missing)} op type(s) pydl cannot "
                          f"import: {', '.join(missing)}")
-    nodes = _topological(graph)
+    # Constants first (they read nothing): a pattern seen from its first node then
+    # finds the constants of its later nodes known
+    nodes = sorted(_topological(graph), key=lambda n: n.op_type != "Constant")
     ctx = ImportContext(onnx, graph, _opset(proto), _ranks(proto, onnx))
     problems = []
     for node in nodes:
@@ -206,9 +209,14 @@ def load(model):
                          + "\n  ".join(problems))
     specs = _input_specs(graph, ctx.initializers)
     outputs = [o.name for o in graph.output]
+    ctx.steps = drop_dead_steps(ctx.steps, outputs)
+    read = {n for step in ctx.steps for n in step.inputs} | set(outputs)
+    used = {step.module for step in ctx.steps}
+    ctx.modules = {k: m for k, m in ctx.modules.items() if k in used}
+    ctx.param_values = {k: a for k, a in ctx.param_values.items() if k in read}
+    ctx.params = {a: ctx.params[a] for a in ctx.param_values.values()}
     result = _as_sequential(ctx, specs, outputs)
     if result is None:
-        read = {n for step in ctx.steps for n in step.inputs} | set(outputs)
         constants = {k: v for k, v in ctx.static.items() if k in read}
         result = OnnxGraph(specs, outputs, ctx.steps, constants, ctx.param_values,
                            doc=graph.doc_string)

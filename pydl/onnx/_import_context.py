@@ -60,6 +60,7 @@ class ImportContext:
         self._shared = {}         # initializer name -> Parameter made from it as is
         self._aliases = {}        # Identity of an initializer -> that initializer
         self.fused = set()        # ids of nodes another converter took over
+        self.symbolic = {}        # shape value -> (items, is_scalar), see _import_patterns
         self.consumers = {}
         for node in graph.node:
             for name in node.input:

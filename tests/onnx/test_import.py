@@ -84,7 +84,7 @@ def test_cnn_matches_torch_at_two_batch_sizes(folding, tmp_path):
     assert isinstance(loaded, pnn.Module) and not loaded.training
     if not folding:
         kinds = {type(m).__name__ for m in loaded.modules()}
-        assert {"Conv2d", "BatchNorm2d", "MaxPool2d", "Linear"} <= kinds
+        assert {"Conv2d", "BatchNorm2d", "MaxPool2d", "Flatten", "Linear"} <= kinds
     assert_same(loaded, model, [_images(2), _images(7, seed=1)])
     # the same through every accepted form of the argument
     for arg in (str(path), path.read_bytes(), proto):
@@ -215,6 +215,31 @@ def test_a_chain_of_layers_loads_as_a_sequential():
     assert_same(loaded, model, [_images(2), _images(5, seed=2)])
     assert pydl.testing.gradcheck(loaded.double(), _images(2).astype(np.float64),
                                   max_elements=16)
+
+
+def test_view_as_flatten_and_erf_gelu_become_layers():
+    """x.view(x.size(0), -1) (Shape/Gather/Unsqueeze/Concat/Reshape) is nn.Flatten and
+    the Erf spelling of GELU is nn.GELU: the chain loads as a Sequential."""
+    torch.manual_seed(9)
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = tnn.Conv2d(3, 4, 3)
+            self.fc = tnn.Linear(4 * 6 * 6, 5)
+
+        def forward(self, x):
+            h = tnn.functional.gelu(self.conv(x))
+            return torch.tanh(self.fc(h.view(h.size(0), -1)))
+
+    model = Net()
+    proto = onnx.load_model_from_string(export(model, torch.randn(2, 3, 8, 8)))
+    assert {"Shape", "Erf", "Reshape"} <= {n.op_type for n in proto.graph.node}
+    loaded = pydl.onnx.load(proto)
+    assert isinstance(loaded, pnn.Sequential)
+    assert [type(m).__name__ for m in loaded] == ["Conv2d", "GELU", "Flatten", "Linear",
+                                                  "Tanh"]
+    assert_same(loaded, model, [_images(2), _images(4, seed=3)])
 
 
 # ------------------------------------------------------------- op coverage

@@ -46,6 +46,17 @@ def test_architecture_roundtrip(name, factory, make, _):
                                    atol=1e-5)
 
 
+def test_a_reloaded_chain_is_a_sequential_of_the_same_layers():
+    pydl.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(12, 6), nn.GELU(), nn.Linear(6, 2))
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4)).astype(np.float32)
+    loaded = _roundtrip(model, x)
+    assert isinstance(loaded, nn.Sequential)
+    assert [type(m) for m in loaded] == [type(m) for m in model]
+    np.testing.assert_allclose(_forward(loaded, x), _forward(model, x), rtol=1e-5, atol=1e-6)
+
+
 def test_lstm_classifier_roundtrip_and_training():
     rng = np.random.default_rng(1)
     pydl.manual_seed(1)
