@@ -86,7 +86,7 @@ def _scores_for(scores, n, name="scores"):
     return s
 
 
-def nms(boxes, scores, iou_threshold):
+def nms(boxes, scores, iou_threshold=0.5):
     """Greedy non-maximum suppression (``torchvision.ops.nms``).
 
     Boxes are visited by decreasing score (ties: lower index first); each box not yet
@@ -98,7 +98,9 @@ def nms(boxes, scores, iou_threshold):
     ----------
     boxes : array, shape (N, 4)
     scores : array, shape (N,)
-    iou_threshold : float
+    iou_threshold : float, default 0.5
+        The overlap above which a lower-scored box is suppressed (0.5 as the YOLO and
+        Faster R-CNN papers use; torchvision has no default).
 
     Returns
     -------
@@ -114,7 +116,7 @@ def nms(boxes, scores, iou_threshold):
     return order[keep[:count]]
 
 
-def batched_nms(boxes, scores, idxs, iou_threshold):
+def batched_nms(boxes, scores, idxs, iou_threshold=0.5):
     """NMS within each category independently (``torchvision.ops.batched_nms``).
 
     Parameters
@@ -123,7 +125,7 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
     scores : array, shape (N,)
     idxs : integer array, shape (N,)
         Category of each box; boxes of different categories never suppress each other.
-    iou_threshold : float
+    iou_threshold : float, default 0.5
 
     Returns
     -------

@@ -153,3 +153,13 @@ class TestValidation:
             ops.nms(b, np.ones(2), None)
         with pytest.raises(ValueError, match="idxs must be an integer array"):
             ops.batched_nms(b, np.ones(2), np.zeros(2), 0.5)
+
+
+def test_nms_and_batched_nms_default_iou_threshold_is_half():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 4, 1], [0, 0, 2, 1]],
+                     np.float32)           # IoU 81/119 = 0.68, and exactly 0.5 (kept)
+    scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+    np.testing.assert_array_equal(ops.nms(boxes, scores), ops.nms(boxes, scores, 0.5))
+    np.testing.assert_array_equal(ops.nms(boxes, scores), [0, 2, 3])
+    idxs = np.array([0, 1, 0, 0])
+    np.testing.assert_array_equal(ops.batched_nms(boxes, scores, idxs), [0, 1, 2, 3])
