@@ -41,7 +41,7 @@ from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ._export import ExportError, register_fallback
 from ._trace_calls import COMPARE, flat_tensors, trace
-from ._trace_ops import HANDLERS, SHAPE_OPS
+from ._trace_ops import HANDLERS, SHAPE_OPS, onnx_dtype
 
 __all__ = ["trace_module"]
 
@@ -243,8 +243,7 @@ class _Emitter:
             got = self.names.get(id(value))
             if got is not None:
                 if dtype is not None and value.data.dtype != dtype:
-                    to = self.ctx._onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
-                    got = self.ctx.node("Cast", [got], to=to)[0]
+                    got = self._node("Cast", [got], to=onnx_dtype(dtype))
                 return got
             if value._node is not None:
                 raise _unseen_op(value)

@@ -17,9 +17,10 @@ from ..autograd.tensor import Tensor
 from ..functional.conv import conv_padding
 from ..nn.parameter import Parameter
 from ._export import ExportError
+from ._require import require_onnx
 from ._trace_calls import COMPARE
 
-__all__ = ["HANDLERS", "SHAPE_OPS"]
+__all__ = ["HANDLERS", "SHAPE_OPS", "onnx_dtype"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 _INT64_MIN = np.iinfo(np.int64).min
@@ -46,6 +47,11 @@ def _node(em, op, inputs, **attrs):
     return em.ctx.node(op, inputs, **attrs)[0]
 
 
+def onnx_dtype(dtype):
+    """The ONNX element type of a NumPy dtype (for Cast)."""
+    return require_onnx().helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
            "matmul": "MatMul", "maximum": "Max", "minimum": "Min"}
 
@@ -53,8 +59,7 @@ _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
 @_handles(*_BINARY)
 def _binary(em, a, result):
     dtype = _dtype_of(result)
-    return _node(em, _BINARY[a["__op__"]], [em.name(a["a"], dtype),
-                                                      em.name(a["b"], dtype)])
+    return _node(em, _BINARY[a["__op__"]], [em.name(a["a"], dtype), em.name(a["b"], dtype)])
 
 
 _UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs",
@@ -75,8 +80,7 @@ def _compare(em, a, result):
     dtype = dx if not isinstance(y, Tensor) and np.ndim(y) == 0 else np.result_type(dx, dy)
     op = COMPARE[a["__op__"]]
     negate = op == "NotEqual"
-    out = _node(em, "Equal" if negate else op, [em.name(x, dtype),
-                                                em.name(y, dtype)])
+    out = _node(em, "Equal" if negate else op, [em.name(x, dtype), em.name(y, dtype)])
     return _node(em, "Not", [out]) if negate else out
 
 
@@ -89,10 +93,8 @@ def _detach(em, a, result):
 def _where(em, a, result):
     dtype = _dtype_of(result)
     cond = a["condition"]
-    if isinstance(cond, Tensor) and id(cond) in em.names:
-        c = em.names[id(cond)]
-        if cond.data.dtype != np.bool_:
-            c = _node(em, "Cast", [c], to=em.ctx._onnx.TensorProto.BOOL)
+    if isinstance(cond, Tensor) and id(cond) in em.names:      # a traced condition
+        c = em.name(cond, np.bool_)
     else:
         c = em.name(np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool),
                     hint="mask")
@@ -155,7 +157,7 @@ def _variance(em, a, result):
         shape = _node(em, "Shape", [xn])
         sizes = _node(em, "Gather", [shape, em.ctx.int64(axes, "axes")], axis=0)
         count = _node(em, "ReduceProd", [sizes], keepdims=0)
-        count = _node(em, "Cast", [count], to=em.ctx._onnx.helper.np_dtype_to_tensor_dtype(dtype))
+        count = _node(em, "Cast", [count], to=onnx_dtype(dtype))
         denom = _node(em, "Sub", [count, em.name(a["correction"], dtype)])
     else:
         em.writing_sizes(f"{a['__op__']!r}'s count")
@@ -185,7 +187,7 @@ def _reshape(em, a, result):
                           f"sizes follows the batch; ONNX Reshape can infer only one")
     if free:
         target[free[0]] = -1
-    if 0 in [s for i, s in enumerate(target) if not dyn_out[i] and shape[i] == 0]:
+    if any(n == 0 and not d for n, d in zip(shape, dyn_out)):    # Reshape's 0 copies
         raise ExportError(f"{a['__op__']!r} to a shape with a 0 size cannot be exported")
     return _node(em, "Reshape", [em.name(x), em.ctx.int64(target)])
 
