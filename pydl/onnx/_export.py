@@ -293,14 +293,23 @@ class ExportContext:
 
 
 # ------------------------------------------------------------- the first fallback
+def _outputs(out):
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+def _snapshot(values):
+    return [v.copy() if isinstance(v, np.ndarray) else v for v in values]
+
+
 def _convert_by_calls(module, ctx, inputs):
     """Convert a module whose forward only chains calls of its direct submodules.
 
     Runs the forward on the example arrays with each child's forward wrapped to note
-    (child, its input arrays, its outputs); arrays are matched by identity, so any
-    arithmetic done outside the submodules leaves an unmatched array and the module
-    is not taken (None)."""
-    children = [(n, c) for n, c in module.named_children()]
+    (child, its input arrays, its outputs). Arrays are matched by identity, and their
+    values then must not have changed in between (an in-place edit outside the
+    submodules), so any arithmetic done outside the submodules leaves an unmatched
+    array and the module is not taken (None)."""
+    children = list(module.named_children())
     if not children or type(module).forward is nn.Module.forward:
         return None
     calls = []
@@ -309,8 +318,9 @@ def _convert_by_calls(module, ctx, inputs):
         original = child.forward
 
         def forward(*args, **kwargs):
+            seen = _snapshot(args)
             out = original(*args, **kwargs)
-            calls.append((name, child, args, kwargs, out))
+            calls.append((name, child, args, seen, kwargs, out, _snapshot(_outputs(out))))
             return out
         return forward
 
@@ -321,24 +331,31 @@ def _convert_by_calls(module, ctx, inputs):
                 return None        # already wrapped (a child shared in two places)
             object.__setattr__(child, "forward", wrap(name, child))
             wrapped.append(child)
+        given = {id(ctx.value(i)): ctx.value(i).copy() for i in inputs}
         result = module(*[ctx.value(i) for i in inputs])
     finally:
         for child in wrapped:
             object.__delattr__(child, "forward")
-    known = {id(ctx.value(i)) for i in inputs}
-    for _, _, args, kwargs, out in calls:      # decide before emitting any node
-        outs = list(out) if isinstance(out, tuple) else [out]
-        if kwargs or not all(isinstance(a, np.ndarray) and id(a) in known for a in args) \
+
+    def known_as(arr, seen, known):
+        return isinstance(arr, np.ndarray) and id(arr) in known and \
+            np.array_equal(seen, known[id(arr)], equal_nan=arr.dtype.kind == "f")
+
+    known = dict(given)
+    for _, _, args, seen, kwargs, out, out_seen in calls:   # decide before any node
+        outs = _outputs(out)
+        if kwargs or not all(known_as(a, v, known) for a, v in zip(args, seen)) \
                 or not all(isinstance(o, np.ndarray) for o in outs):
             return None
-        known.update(id(o) for o in outs)
-    results = list(result) if isinstance(result, tuple) else [result]
-    if not all(isinstance(r, np.ndarray) and id(r) in known for r in results):
+        for o, v in zip(outs, out_seen):
+            known.setdefault(id(o), v)
+    results = _outputs(result)
+    if not all(known_as(r, r, known) for r in results):
         return None
     names = {id(ctx.value(i)): i for i in inputs}
-    for name, child, args, _, out in calls:
+    for name, child, args, _, _, out, _ in calls:
         produced = ctx.convert(child, [names[id(a)] for a in args], name)
-        for arr, got in zip(out if isinstance(out, tuple) else [out], produced):
+        for arr, got in zip(_outputs(out), produced):
             names.setdefault(id(arr), got)
     return [names[id(r)] for r in results]
 
