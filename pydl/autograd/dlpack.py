@@ -45,6 +45,8 @@ def from_dlpack(x, *, device=None, copy=None):
         convert it first, e.g. ``x.float()``).
     ValueError
         ``x`` lives on an accelerator, or ``device`` is not the CPU.
+    RuntimeError
+        ``x`` requires grad (as ``torch.from_dlpack`` refuses it): pass ``x.detach()``.
 
     Examples
     --------
@@ -62,6 +64,9 @@ def from_dlpack(x, *, device=None, copy=None):
     if not hasattr(x, "__dlpack__") or not hasattr(x, "__dlpack_device__"):
         raise TypeError(f"x must support DLPack (__dlpack__ and __dlpack_device__, e.g. a "
                         f"torch.Tensor or an ndarray), got {type(x).__name__}")
+    if getattr(x, "requires_grad", False) is True:  # a torch or pydl tensor
+        raise RuntimeError("x requires grad, and DLPack carries no autograd history: "
+                           "pass x.detach() (it shares the memory)")
     kind, index = x.__dlpack_device__()
     if kind not in _HOST:
         name = _DEVICES.get(int(kind), f"type {kind}")
@@ -70,8 +75,6 @@ def from_dlpack(x, *, device=None, copy=None):
     try:
         arr = np.from_dlpack(x, copy=copy)
     except (BufferError, RuntimeError, TypeError) as exc:
-        if isinstance(x, Tensor) and x.requires_grad:
-            raise
         raise TypeError(f"x of dtype {getattr(x, 'dtype', '?')} cannot be imported as an "
                         f"array ({type(exc).__name__}: {exc}); pydl holds bool, integer and "
                         f"float tensors: convert it first (e.g. x.float())") from None

@@ -111,8 +111,12 @@ def test_a_tensor_made_by_an_op_that_requires_grad_is_refused():
     y = x * 2
     with pytest.raises(RuntimeError, match="requires grad"):
         torch.from_dlpack(y)
-    with pytest.raises(RuntimeError, match="requires grad"):
+    with pytest.raises(RuntimeError, match="requires grad.*x.detach"):
         pydl.from_dlpack(y)
+    with pytest.raises(RuntimeError, match="requires grad.*x.detach"):
+        pydl.from_dlpack(torch.ones(2, requires_grad=True))
+    np.testing.assert_array_equal(
+        pydl.from_dlpack(torch.ones(2, requires_grad=True).detach()).data, [1, 1])
     np.testing.assert_array_equal(torch.from_dlpack(y.detach()).numpy(), [2, 2, 2])
 
 
