@@ -265,7 +265,7 @@ class _Emitter:
             if axis in follow:
                 shape = self._node("Shape", [self.name(self.plan.inputs[follow[axis]])])
                 parts.append(self._node("Gather", [shape, self.ctx.int64([0], "axis")],
-                                   axis=0))
+                                        axis=0))
             else:
                 parts.append(self.ctx.int64([n], "size"))
         out = self._node("Expand", [fill, self._node("Concat", parts, axis=0)])
@@ -301,12 +301,13 @@ class _Emitter:
                 handler = HANDLERS.get(call.name)
                 if handler is None:
                     raise ExportError(f"{_label(call)} ({call.kind} op) has no ONNX "
-                                      f"export; write the model with the ops listed in "
-                                      f"pydl.onnx._export_trace")
+                                      f"export; the traceable ops are "
+                                      f"{', '.join(sorted(HANDLERS))}")
                 names = handler(self, call.args, call.result)
                 names = [names] if isinstance(names, str) else list(names)
                 if isinstance(call.result, Tensor) and call.result.data.ndim == 0:
-                    # Scalar constants are stored 1-D: keep a 0-d result 0-d.
+                    # The context stores a 0-d constant 1-D (np.ascontiguousarray), and
+                    # broadcasting with it would make this 0-d result 1-D.
                     names = [self._node("Reshape", [names[0], self.ctx.int64([])])]
             if len(names) != len(outs):
                 raise ExportError(f"{_label(call)} gave {len(names)} ONNX outputs for "

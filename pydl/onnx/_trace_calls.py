@@ -92,14 +92,14 @@ def _compare_signature(self, other):
     """The arguments of a comparison operator, as noted."""
 
 
-COMPARE_SIG = inspect.signature(_compare_signature)
+_COMPARE_SIG = inspect.signature(_compare_signature)
 
 
 def _noting_compare(tracer, dunder, fn):
     def traced(self, other):
         if not tracer.active():
             return fn(self, other)
-        return tracer.run("op", dunder, fn, (self, other), {}, COMPARE_SIG)
+        return tracer.run("op", dunder, fn, (self, other), {}, _COMPARE_SIG)
     return traced
 
 
