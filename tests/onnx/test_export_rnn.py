@@ -134,7 +134,7 @@ class _WithStates(nn.Module):
         self.layer = layer
 
     def forward(self, x, h0, c0=None):
-        return self.layer(x, h0 if c0 is None else (h0, c0))
+        return self.layer(x, hx=h0 if c0 is None else (h0, c0))     # by keyword
 
 
 def test_layer_as_the_model_with_states():

@@ -138,6 +138,8 @@ F_OPS = [
         x, m.kt, m.b1, stride=2, padding=1, output_padding=1), _x(3, 5)),
     ("embedding", lambda m, ids: F.embedding_forward(ids, m.w) * 2.0,
      lambda rng, n: rng.integers(0, 6, (n, 3))),
+    ("integer-arithmetic", lambda m, ids: F.embedding_forward((ids * 2 + 1 - ids) - 1, m.w),
+     lambda rng, n: rng.integers(0, 6, (n, 3))),
     ("dropout-eval", lambda m, x: F.dropout_forward(x, 0.5, training=False)[0] * 1.0, X),
 ]
 
