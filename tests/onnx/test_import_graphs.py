@@ -329,3 +329,28 @@ def test_shape_subgraph_with_a_dynamic_batch():
              "axes": np.array([0], np.int64)}
     loaded = check(model(nodes, [("x", ["N", 3, 4])], [("y", None)], inits), (3, 4))
     assert pydl.testing.gradcheck(loaded.double(), rand(2, 3, 4).astype(np.float64))
+
+
+def test_a_loaded_graph_copies_pickles_and_reloads_its_state():
+    import copy
+    import pickle
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[0, 1, 1, 0]),
+             helper.make_node("Shape", ["c"], ["s"]),
+             helper.make_node("Slice", ["s", "zero", "one"], ["n"]),
+             helper.make_node("Concat", ["n", "minus1"], ["t"], axis=0),
+             helper.make_node("Reshape", ["c", "t"], ["f"]),
+             helper.make_node("Mul", ["f", "f"], ["y"])]
+    m = model(nodes, [("x", ["N", 2, 4, 4])], [("y", None)],
+              {"w": rand(3, 2, 2, 2), "zero": np.array([0], np.int64),
+               "one": np.array([1], np.int64), "minus1": np.array([-1], np.int64)})
+    loaded = check(m, (2, 4, 4))
+    x = rand(2, 2, 4, 4)
+    want = np.asarray(loaded(x))
+    for other in (copy.deepcopy(loaded), pickle.loads(pickle.dumps(loaded))):
+        np.testing.assert_array_equal(np.asarray(other(x)), want)
+        other.parameters().__next__().data[...] = 0           # independent weights
+        assert np.asarray(loaded(x)).any()
+    fresh = pydl.onnx.load(m)
+    next(fresh.parameters()).data[...] = 1
+    fresh.load_state_dict(loaded.state_dict())
+    np.testing.assert_array_equal(np.asarray(fresh(x)), want)
