@@ -194,7 +194,7 @@ def _atomic_write(path, write):
     A symlink is followed: its target is replaced (the link stays a link). A new file
     gets the permissions ``open()`` would give it (0666 less the umask, e.g. 0644); an
     existing one keeps its mode."""
-    path = os.path.realpath(os.fspath(path))
+    path = os.path.realpath(os.fsdecode(path))  # str: a bytes path works too
     directory, base = os.path.split(path)
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -279,7 +279,7 @@ def save(path, *, model=None, optimizer=None, scheduler=None, epoch=None, rng=No
     training state separately from weights meant to be shared.
     """
     if format is None:
-        format = "safetensors" if os.fspath(path).endswith(".safetensors") else "npz"
+        format = "safetensors" if os.fsdecode(path).endswith(".safetensors") else "npz"
     if format not in ("npz", "safetensors"):
         raise ValueError(f"format must be 'npz' or 'safetensors', got {format!r}")
     if metadata is not None and format != "safetensors":
@@ -623,7 +623,7 @@ def _open_archive(f, size, path):
     head = f.read(9)
     f.seek(0)
     if not head.startswith(b"PK") and (_safetensors.looks_like_safetensors(head)
-                                       or path.endswith(".safetensors")):
+                                       or os.fsdecode(path).endswith(".safetensors")):
         return _SafetensorsArchive(f, size, path)
     return _Archive(f, size, path)
 

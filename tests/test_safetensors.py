@@ -281,6 +281,18 @@ def test_crafted_files_are_refused_naming_the_file(tmp_path, case):
     assert str(path) in str(info.value)
 
 
+def test_bytes_paths_work_too(tmp_path):
+    path = bytes(tmp_path / "w.safetensors")
+    pydl.save(path, epoch=4)
+    assert pydl.load(path)["epoch"] == 4
+    pydl.save(bytes(tmp_path / "c.npz"), epoch=5)  # the .npz path too
+    assert pydl.load(tmp_path / "c.npz")["epoch"] == 5
+    with open(path, "wb") as f:
+        f.write(b"garbage")
+    with pytest.raises(CheckpointError, match="too short"):
+        pydl.load(path)
+
+
 def test_the_good_crafted_file_loads(tmp_path):
     path = tmp_path / "x.bin"  # and a name that says nothing
     path.write_bytes(_file(GOOD, np.arange(4, dtype="<f4").tobytes()))
