@@ -14,6 +14,10 @@ direction are stored as ``[b_ih; b_hh]`` (ONNX's ``Wb`` then ``Rb``).
 Outputs follow pydl's forward flattened depth first: ``output, h_n`` for RNN and GRU,
 ``output, h_n, c_n`` for LSTM; the cells give ``h'`` (LSTMCell: ``h', c'``).
 Initial states passed to the forward become graph inputs; omitted, they are zero.
+Dropout between layers is off (export is in evaluation mode). float64 layers give
+double ops: valid ONNX, but onnxruntime's CPU recurrent kernels run float32 only.
+A time-major input has its batch at dim 1, which ``dynamic_batch`` (dim 0) does not
+free; the graph itself holds no batch or sequence size.
 """
 
 import numpy as np
