@@ -54,6 +54,20 @@ def _is_path(item):
     return isinstance(item, (str, bytes, os.PathLike))
 
 
+def _sequence(items, name, accepts, what):
+    """``items`` as a non-empty list whose entries all pass ``accepts``; TypeError or
+    ValueError naming ``name`` and ``what`` was expected."""
+    if isinstance(items, nn.Module) or _is_path(items) or not hasattr(items, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of {what}, got {type(items).__name__}")
+    items = list(items)
+    if not items:
+        raise ValueError(f"{name} must hold at least one of {what}")
+    for i, item in enumerate(items):
+        if not accepts(item):
+            raise TypeError(f"{name}[{i}] must be one of {what}, got {type(item).__name__}")
+    return items
+
+
 def _apply(activation, out):
     """The activation of one member's (N, C) or (N, ...) output, on arrays or tensors."""
     if activation == "softmax":
@@ -105,15 +119,8 @@ class Ensemble(nn.Module):
 
     def __init__(self, models, weights=None, activation=None):
         super().__init__()
-        if isinstance(models, nn.Module) or not hasattr(models, "__iter__"):
-            raise TypeError(f"models must be a sequence of pydl.nn.Module, "
-                            f"got {type(models).__name__}")
-        models = list(models)
-        if not models:
-            raise ValueError("models must hold at least one model")
-        for i, m in enumerate(models):
-            if not isinstance(m, nn.Module):
-                raise TypeError(f"models[{i}] must be a pydl.nn.Module, got {type(m).__name__}")
+        models = _sequence(models, "models", lambda m: isinstance(m, nn.Module),
+                           "pydl.nn.Module")
         # children "0", "1", ... as Concat's (a ModuleList, having no backward, would
         # send every call through the tape)
         for i, m in enumerate(models):
@@ -129,7 +136,7 @@ class Ensemble(nn.Module):
         if not callable(build):
             raise TypeError(f"build must be a callable returning a model, "
                             f"got {type(build).__name__}")
-        paths = _check_paths(paths)
+        paths = _sequence(paths, "paths", _is_path, "checkpoint paths")
         models = []
         for path in paths:
             model = build()
@@ -176,19 +183,6 @@ class Ensemble(nn.Module):
         return f"weights={self.weights}, activation={self.activation!r}"
 
 
-def _check_paths(paths):
-    if _is_path(paths) or not hasattr(paths, "__iter__"):
-        raise TypeError(f"paths must be a sequence of checkpoint paths, "
-                        f"got {type(paths).__name__}")
-    paths = list(paths)
-    if not paths:
-        raise ValueError("paths must hold at least one checkpoint")
-    for i, p in enumerate(paths):
-        if not _is_path(p):
-            raise TypeError(f"paths[{i}] must be a path, got {type(p).__name__}")
-    return paths
-
-
 def predict(models, x, *, model=None, weights=None, activation=None, batch_size=32,
             steps=None):
     """The averaged predictions of several models or checkpoints for ``x``.
@@ -219,16 +213,8 @@ def predict(models, x, *, model=None, weights=None, activation=None, batch_size=
     """
     from .training.loop import predict as predict_one
 
-    if isinstance(models, nn.Module) or _is_path(models) or not hasattr(models, "__iter__"):
-        raise TypeError(f"models must be a sequence of models or checkpoint paths, "
-                        f"got {type(models).__name__}")
-    members = list(models)
-    if not members:
-        raise ValueError("models must hold at least one model or checkpoint")
-    for i, m in enumerate(members):
-        if not (isinstance(m, nn.Module) or _is_path(m)):
-            raise TypeError(f"models[{i}] must be a pydl.nn.Module or a checkpoint path, "
-                            f"got {type(m).__name__}")
+    members = _sequence(models, "models", lambda m: isinstance(m, nn.Module) or _is_path(m),
+                        "pydl.nn.Module or checkpoint paths")
     if any(_is_path(m) for m in members) and not isinstance(model, nn.Module):
         raise TypeError("model (a pydl.nn.Module of the checkpoints' architecture) is "
                         "required to load checkpoint paths"

@@ -111,9 +111,9 @@ def test_ensemble_state_dict_keys():
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: Ensemble([]), ValueError, "at least one model"),
+    (lambda: Ensemble([]), ValueError, "at least one of pydl.nn.Module"),
     (lambda: Ensemble(_mlp(0)), TypeError, "models must be a sequence"),
-    (lambda: Ensemble([_mlp(0), "m.npz"]), TypeError, r"models\[1\] must be a pydl.nn.Module"),
+    (lambda: Ensemble([_mlp(0), "m.npz"]), TypeError, r"models\[1\] must be one of pydl"),
     (lambda: Ensemble([_mlp(0)], weights=[1, 2]), ValueError, "one number per member"),
     (lambda: Ensemble([_mlp(0)] * 2, weights=[1, -1]), ValueError, r"weights\[1\] must be"),
     (lambda: Ensemble([_mlp(0)] * 2, weights=[0, 0]), ValueError, "must not all be 0"),
@@ -122,7 +122,7 @@ def test_ensemble_state_dict_keys():
     (lambda: Ensemble([_mlp(0)], activation="relu"), ValueError, "activation must be one of"),
     (lambda: Ensemble.from_checkpoints(["a.npz"], build=None), TypeError, "build must be"),
     (lambda: Ensemble.from_checkpoints("a.npz", _mlp), TypeError, "paths must be a sequence"),
-    (lambda: Ensemble.from_checkpoints([], _mlp), ValueError, "at least one checkpoint"),
+    (lambda: Ensemble.from_checkpoints([], _mlp), ValueError, "at least one of checkpoint"),
     (lambda: ensemble.predict(["a.npz"], _x()), TypeError, "model .* is required"),
     (lambda: ensemble.predict([], _x()), ValueError, "at least one"),
     (lambda: ensemble.predict([3], _x()), TypeError, r"models\[0\] must be"),

@@ -3,7 +3,7 @@ torchvision's single-stream variant."""
 
 from .. import nn
 from ._checks import positive_int
-from .vgg import _dropout
+from .vgg import PooledClassifier, _dropout
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -49,7 +49,7 @@ def _paper_init(model):
         (nn.init.ones_ if one else nn.init.zeros_)(m.bias)
 
 
-class AlexNet(nn.Module):
+class AlexNet(PooledClassifier):
     """AlexNet: five convolutions with overlapping 3x3/2 max pooling, adaptive average
     pooling, three fully connected layers with dropout.
 
@@ -110,13 +110,6 @@ class AlexNet(nn.Module):
             _paper_init(self)
         if dtype is not None:
             self.to(dtype)
-
-    def forward(self, x):
-        return self.classifier(self.flatten(self.avgpool(self.features(x))))
-
-    def backward(self, grad_output):
-        g = self.flatten.backward(self.classifier.backward(grad_output))
-        return self.features.backward(self.avgpool.backward(g))
 
 
 def alexnet(num_classes=1000, *, variant="torchvision", small_input=False, in_channels=3,

@@ -53,7 +53,19 @@ def torchvision_init(module):
     return module
 
 
-class VGG(nn.Module):
+class PooledClassifier(nn.Module):
+    """``classifier(flatten(avgpool(features(x))))``: the shape of torchvision's VGG
+    and AlexNet; subclasses set the four submodules."""
+
+    def forward(self, x):
+        return self.classifier(self.flatten(self.avgpool(self.features(x))))
+
+    def backward(self, grad_output):
+        g = self.flatten.backward(self.classifier.backward(grad_output))
+        return self.features.backward(self.avgpool.backward(g))
+
+
+class VGG(PooledClassifier):
     """A VGG (Simonyan and Zisserman, 2014): stages of 3x3 convolutions (padding 1,
     optional batch norm, ReLU) separated by 2x2 max pooling, adaptive average pooling to
     ``pool_size``, then ``(Linear -> ReLU -> Dropout) * len(hidden) -> Linear``.
@@ -128,13 +140,6 @@ class VGG(nn.Module):
             torchvision_init(self)
         if dtype is not None:
             self.to(dtype)
-
-    def forward(self, x):
-        return self.classifier(self.flatten(self.avgpool(self.features(x))))
-
-    def backward(self, grad_output):
-        g = self.flatten.backward(self.classifier.backward(grad_output))
-        return self.features.backward(self.avgpool.backward(g))
 
 
 def _vgg(depth, num_classes, batch_norm, small_input, in_channels, dropout, dtype):
