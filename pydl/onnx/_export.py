@@ -447,6 +447,14 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
         Make dim 0 of every input and output symbolic (``"batch"``), so the file runs
         at any batch size; False keeps the example's sizes.
 
+    Notes
+    -----
+    A float64 model gives a float64 graph (valid ONNX); onnxruntime's CPU provider has
+    float64 kernels for dense layers, batch/layer norm, max pooling and most
+    activations, but not for Conv, ConvTranspose, AveragePool, Resize, LRN,
+    InstanceNormalization, Elu, Softplus or Erf (GELU before opset 20): export such
+    models in float32 to serve them there.
+
     Returns
     -------
     onnx.ModelProto
