@@ -514,3 +514,15 @@ def test_opaque_module_is_refused_not_exported_wrong(rng):
     x = rng.standard_normal((2, 4)).astype(np.float32)
     with pytest.raises((NotImplementedError, ExportError), match=r"1 \(Opaque\)"):
         export(nn.Sequential(nn.ReLU(), Opaque()), x, io.BytesIO())
+
+
+def test_importing_pydl_onnx_does_not_import_onnx():
+    """onnx is optional: only calling export imports it."""
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+    code = ("import sys, pydl, pydl.onnx, pydl.onnx._export; "
+            "assert 'onnx' not in sys.modules and 'onnxruntime' not in sys.modules, "
+            "sorted(m for m in sys.modules if m.startswith('onnx'))")
+    subprocess.run([sys.executable, "-c", code], check=True, env=child_env(), timeout=120)
