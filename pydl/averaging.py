@@ -209,6 +209,7 @@ class AveragedModel(Module):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
         self.module = copy.deepcopy(model)
+        self.module.clear_saved()       # not the model's last forward cache
         self.register_buffer("n_averaged", np.array(0, np.int64))
         self.avg_fn = avg_fn
         self.multi_avg_fn = multi_avg_fn
