@@ -332,16 +332,23 @@ def _basic_index(em, x, items):
 
 
 # ---------------------------------------------------------------- functional ops
-def _via_module(factory):
-    """A functional op exported by the converter of the module that wraps it (its
-    other tensor arguments become that module's parameters: they must be constants)."""
+def _via_module(factory, inputs=("x",)):
+    """A functional op exported by the converter of the module that wraps it: the
+    arguments named in ``inputs`` are the module's inputs (trailing Nones left out),
+    the other tensors become its parameters, so they must be constants."""
     def handler(em, a, result):
         op = a["__op__"]
         for key, value in a.items():
-            if key != "x" and isinstance(value, Tensor) and id(value) in em.names:
+            if key not in inputs and isinstance(value, Tensor) and id(value) in em.names:
                 raise ExportError(f"{op} with a {key} computed in the forward cannot be "
                                   f"exported; use a Parameter or a constant")
-        return em.ctx.convert(factory(a), [em.name(a["x"])], op[:-len("_forward")])
+        given = [a[k] for k in inputs]
+        while given[-1] is None:
+            given.pop()
+        if any(v is None for v in given):
+            raise ExportError(f"{op}: give {', '.join(inputs[:len(given)])} all or none "
+                              f"of the later ones")
+        return em.ctx.convert(factory(a), [em.name(v) for v in given], op[:-len("_forward")])
     return handler
 
 
@@ -374,15 +381,20 @@ def _constant(value):
     return None if value is None else np.asarray(_scalar(value))
 
 
+def _set_affine(m, w, b):
+    """Put a functional op's weight and bias (None: the module's default) into ``m``."""
+    if w is not None:
+        m.weight = Parameter(w)
+    if b is not None:
+        m.bias = Parameter(b)
+
+
 def _layer_norm(a):
     w = _constant(a["weight"])
     b = _constant(a["bias"])
     m = nn.LayerNorm(a["normalized_shape"], eps=a["eps"], elementwise_affine=w is not None,
                      bias=b is not None, dtype=_scalar(a["x"]).dtype)
-    if w is not None:
-        m.weight = Parameter(w)
-    if b is not None:
-        m.bias = Parameter(b)
+    _set_affine(m, w, b)
     return m
 
 
@@ -407,10 +419,7 @@ def _batch_norm(a):
     m = cls(mean.size, eps=a["eps"], dtype=x.dtype)
     m.running_mean[...] = mean
     m.running_var[...] = var
-    if w is not None:
-        m.weight = Parameter(w)
-    if b is not None:
-        m.bias = Parameter(b)
+    _set_affine(m, w, b)
     return m
 
 
@@ -423,9 +432,7 @@ def _conv_transpose_module(nd):
             w.shape[0], w.shape[1] * groups, tuple(w.shape[2:]), stride=a["stride"],
             padding=a["padding"], output_padding=a["output_padding"], groups=groups,
             bias=b is not None, dilation=a["dilation"], dtype=w.dtype)
-        m.weight = Parameter(w)
-        if b is not None:
-            m.bias = Parameter(b)
+        _set_affine(m, w, b)
         return m
     return make
 
@@ -445,6 +452,67 @@ for _nd in (1, 2, 3):
     _MODULE_OPS[f"conv_transpose{_nd}d_forward"] = _conv_transpose_module(_nd)
 for _name, _factory in _MODULE_OPS.items():
     HANDLERS[_name] = _via_module(_factory)
+
+
+def _group_norm(a):
+    w, b = _constant(a["weight"]), _constant(a["bias"])
+    x = _scalar(a["x"])
+    m = nn.GroupNorm(a["num_groups"], x.shape[1], eps=a["eps"], affine=w is not None,
+                     bias=b is not None, dtype=x.dtype)
+    _set_affine(m, w, b)
+    return m
+
+
+def _instance_norm(a):
+    if not a["use_input_stats"]:
+        raise ExportError("instance_norm_forward(use_input_stats=False) (running "
+                          "statistics) has no ONNX export; use batch_norm_forward")
+    w, b = _constant(a["weight"]), _constant(a["bias"])
+    x = _scalar(a["x"])
+    cls = getattr(nn, f"InstanceNorm{x.ndim - 2}d")
+    m = cls(x.shape[1], eps=a["eps"], affine=w is not None, bias=b is not None,
+            dtype=x.dtype)
+    _set_affine(m, w, b)
+    return m
+
+
+def _cell(cls, *copied):
+    """A functional cell step as the cell module holding its weights (``copied``: the
+    arguments the module takes as they are)."""
+    def make(a):
+        w_ih, w_hh = _constant(a["weight_ih"]), _constant(a["weight_hh"])
+        b_ih, b_hh = _constant(a["bias_ih"]), _constant(a["bias_hh"])
+        kwargs = {k: a[k] for k in copied}
+        m = cls(w_ih.shape[1], w_hh.shape[1], bias=b_ih is not None, dtype=w_ih.dtype,
+                **kwargs)
+        for name, arr in (("weight_ih", w_ih), ("weight_hh", w_hh), ("bias_ih", b_ih),
+                          ("bias_hh", b_hh)):
+            if arr is not None:
+                setattr(m, name, Parameter(arr))
+        return m
+    return make
+
+
+HANDLERS["group_norm_forward"] = _via_module(_group_norm)
+HANDLERS["instance_norm_forward"] = _via_module(_instance_norm)
+HANDLERS["gram_matrix_forward"] = _via_module(lambda a: nn.GramMatrix(a["normalize"]))
+HANDLERS["rnn_cell_forward"] = _via_module(_cell(nn.RNNCell, "nonlinearity"),
+                                           ("x", "hx"))
+HANDLERS["gru_cell_forward"] = _via_module(_cell(nn.GRUCell), ("x", "hx"))
+HANDLERS["lstm_cell_forward"] = _via_module(_cell(nn.LSTMCell), ("x", "hx", "cx"))
+
+
+@_handles("scaled_dot_product_attention_forward")
+def _attention(em, a, result):
+    mask = a["attn_mask"]
+    if a["is_causal"]:       # pydl's causal mask: key j is seen from query i when j <= i
+        if mask is not None:
+            raise ExportError("scaled_dot_product_attention_forward: attn_mask must be "
+                              "None when is_causal=True")
+        mask = np.tri(_scalar(a["query"]).shape[-2], _scalar(a["key"]).shape[-2], dtype=bool)
+    a = dict(a, attn_mask=mask)
+    module = nn.ScaledDotProductAttention(scale=a["scale"])
+    return _via_module(lambda _: module, ("query", "key", "value", "attn_mask"))(em, a, result)
 
 
 @_handles("linear_forward")
@@ -490,11 +558,11 @@ def _embedding(em, a, result):
                  axis=0)
 
 
-@_handles("dropout_forward")
+@_handles("dropout_forward", "channel_dropout_forward")
 def _dropout(em, a, result):
     if a["training"] and a["p"] > 0:
-        raise ExportError("dropout_forward(training=True) is random; pass "
-                          "training=self.training so the export (eval mode) is the identity")
+        raise ExportError(f"{a['__op__']}(training=True) is random; pass "
+                          f"training=self.training so the export (eval mode) is the identity")
     return [_node(em, "Identity", [em.name(a["x"])])]
 
 

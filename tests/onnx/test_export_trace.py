@@ -141,6 +141,20 @@ F_OPS = [
     ("integer-arithmetic", lambda m, ids: F.embedding_forward((ids * 2 + 1 - ids) - 1, m.w),
      lambda rng, n: rng.integers(0, 6, (n, 3))),
     ("dropout-eval", lambda m, x: F.dropout_forward(x, 0.5, training=False)[0] * 1.0, X),
+    ("channel-dropout-eval", lambda m, x: F.channel_dropout_forward(x, 0.5, False)[0] + 0.0,
+     IMG),
+    ("group-instance-norm", lambda m, x: F.group_norm_forward(x, 2, m.c4, None)[0]
+     + F.instance_norm_forward(x, m.c4, m.c4)[0] + F.instance_norm_forward(x)[0],
+     _x(4, 3, 5)),
+    ("gram-matrix", lambda m, x: F.gram_matrix_forward(x)[0] * 1.0, _x(3, 4, 5)),
+    ("attention", lambda m, x: F.scaled_dot_product_attention_forward(x, x * 0.5, x)[0]
+     + F.scaled_dot_product_attention_forward(x, x, x, is_causal=True, scale=0.3)[0]
+     + F.scaled_dot_product_attention_forward(x, x, x, m.mask)[0], X3),
+    ("functional-cells", lambda m, x: F.rnn_cell_forward(x, None, m.lin.weight,
+                                                          m.lin.weight, m.v, m.v,
+                                                          nonlinearity="relu")
+     + F.gru_cell_forward(x, x * 0.5, m.g_ih, m.g_hh)[0]
+     + F.lstm_cell_forward(x, x, x * 0.1, m.l_ih, m.l_hh, m.l_b, m.l_b)[1], X),
 ]
 
 
@@ -154,6 +168,13 @@ def _with_kernels(fn):
         m.kt = nn.Parameter(rng.standard_normal((3, 4, 3)).astype(np.float32))
         m.a3 = nn.Parameter(rng.uniform(0.1, 0.3, 3).astype(np.float32))
         m.c2 = nn.Parameter(rng.uniform(0.5, 1.5, 2).astype(np.float32))
+        m.c4 = nn.Parameter(rng.uniform(0.5, 1.5, 4).astype(np.float32))
+        m.mask = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1]], bool)
+        m.g_ih = nn.Parameter(rng.standard_normal((18, 6)).astype(np.float32) * 0.3)
+        m.g_hh = nn.Parameter(rng.standard_normal((18, 6)).astype(np.float32) * 0.3)
+        m.l_ih = nn.Parameter(rng.standard_normal((24, 6)).astype(np.float32) * 0.3)
+        m.l_hh = nn.Parameter(rng.standard_normal((24, 6)).astype(np.float32) * 0.3)
+        m.l_b = nn.Parameter(rng.standard_normal(24).astype(np.float32) * 0.3)
         m.register_buffer("running_mean", rng.standard_normal(2).astype(np.float32))
         m.register_buffer("running_var", rng.uniform(0.5, 2.0, 2).astype(np.float32))
         return m
@@ -326,8 +347,8 @@ def test_module_called_twice_shares_weights():
 
 # ---------------------------------------------------------------------- errors
 def test_op_without_onnx_form_is_named():
-    model = Fn(lambda m, x: F.scaled_dot_product_attention_forward(x, x, x)[0])
-    with pytest.raises(ExportError, match="scaled_dot_product_attention_forward"):
+    model = Fn(lambda m, x: F.mse_loss_forward(x, x * 0.5, reduction="none")[0] * 1.0)
+    with pytest.raises(ExportError, match="'mse_loss_forward' .* has no ONNX export"):
         export(model, np.ones((2, 3, 6), np.float32), io.BytesIO())
 
 
