@@ -58,32 +58,47 @@ def sample(x, rows, cols, order=1, mode="constant", cval=0.0):
 
     Returns
     -------
-    array (N, C, Ho, Wo) of x's dtype (computed in float64).
+    array (N, C, Ho, Wo) of x's dtype: computed in float64 for float64 input, else in
+    float32 (coordinates and weights always in float64).
     """
     n, c, h, w = x.shape
     ho, wo = rows.shape[1:]
     p = ho * wo
-    check_fits_in_memory(n * c * p * 8 * 3, f"the resampled batch of shape {(n, c, ho, wo)}")
-    flat = x.reshape(n, c, h * w)
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    check_fits_in_memory(n * c * p * np.dtype(work).itemsize * 3,
+                         f"the resampled batch of shape {(n, c, ho, wo)}")
+    if mode == "constant":
+        # a one-pixel border of cval: every index outside clips onto it
+        src = np.pad(x.astype(work, copy=False), ((0, 0), (0, 0), (1, 1), (1, 1)),
+                     constant_values=cval)
+        sh, sw = h + 2, w + 2
+
+        def fold(i, size):
+            return np.clip(i + 1, 0, size + 1)
+    else:
+        src, sh, sw = x.astype(work, copy=False), h, w
+
+        def fold(i, size):
+            return _fold(i, size, mode)
+    flat = src.reshape(n, c, sh * sw)
     rows = rows.reshape(n, 1, p)
     cols = cols.reshape(n, 1, p)
     if order == 0:
-        taps = [(np.floor(rows + 0.5), np.floor(cols + 0.5), None)]
-    else:
-        r0, c0 = np.floor(rows), np.floor(cols)
-        fr, fc = rows - r0, cols - c0
-        taps = [(r0, c0, (1 - fr) * (1 - fc)), (r0, c0 + 1, (1 - fr) * fc),
-                (r0 + 1, c0, fr * (1 - fc)), (r0 + 1, c0 + 1, fr * fc)]
-    out = np.zeros((n, c, p), np.float64)
-    for r, q, weight in taps:
-        r, q = r.astype(np.intp), q.astype(np.intp)
-        idx = _fold(r, h, mode) * w + _fold(q, w, mode)
-        vals = np.take_along_axis(flat, idx, axis=2).astype(np.float64)
-        if mode == "constant":
-            inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
-            vals = np.where(inside, vals, cval)
-        out += vals if weight is None else weight * vals
-    return out.reshape(n, c, ho, wo).astype(x.dtype)
+        r = np.floor(rows + 0.5).astype(np.intp)
+        q = np.floor(cols + 0.5).astype(np.intp)
+        out = np.take_along_axis(flat, fold(r, h) * sw + fold(q, w), axis=2)
+        return out.reshape(n, c, ho, wo).astype(x.dtype, copy=False)
+    r0, c0 = np.floor(rows), np.floor(cols)
+    fr, fc = rows - r0, cols - c0
+    r0, c0 = r0.astype(np.intp), c0.astype(np.intp)
+    top, bottom = fold(r0, h) * sw, fold(r0 + 1, h) * sw
+    left, right = fold(c0, w), fold(c0 + 1, w)
+    out = None
+    for idx, weight in ((top + left, (1 - fr) * (1 - fc)), (top + right, (1 - fr) * fc),
+                        (bottom + left, fr * (1 - fc)), (bottom + right, fr * fc)):
+        term = np.take_along_axis(flat, idx, axis=2) * weight.astype(work)
+        out = term if out is None else out + term
+    return out.reshape(n, c, ho, wo).astype(x.dtype, copy=False)
 
 
 def affine_grid(matrices, offsets, out_shape):
