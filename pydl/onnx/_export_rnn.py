@@ -25,7 +25,7 @@ import numpy as np
 from .. import nn
 from ._export import ExportError, register
 
-__all__ = []
+__all__ = ["recurrent_op"]
 
 # Positions of PyTorch's gate blocks in ONNX's order.
 _GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn": (0,)}
@@ -50,19 +50,28 @@ def _direction_weights(kind, hidden, params):
     return w, r, b
 
 
-def _attrs(module, kind, directions):
-    attrs = {"hidden_size": module.hidden_size,
-             "direction": "bidirectional" if directions == 2 else "forward"}
+def _attrs(kind, hidden, nonlinearity, direction):
+    attrs = {"hidden_size": hidden, "direction": direction}
     if kind == "gru":
         attrs["linear_before_reset"] = 1
     elif kind == "rnn":
-        attrs["activations"] = ["Relu" if module.nonlinearity == "relu" else "Tanh"] * directions
+        n = 2 if direction == "bidirectional" else 1
+        attrs["activations"] = ["Relu" if nonlinearity == "relu" else "Tanh"] * n
     return attrs
 
 
-def _recurrent_op(ctx, module, kind, x, params, h0, c0, hint):
-    """One ONNX recurrent op over time-major ``x``; returns (Y, Y_h, Y_c or None)."""
-    w, r, b = _direction_weights(kind, module.hidden_size, params)
+def recurrent_op(ctx, kind, x, params, h0, c0, hidden, nonlinearity="tanh",
+                 direction=None, hint="rnn"):
+    """One ONNX RNN/LSTM/GRU op (``kind`` "rnn", "lstm", "gru") over time-major ``x``.
+
+    ``params``: per direction, PyTorch's ``(w_ih, w_hh, b_ih or None, b_hh or None)``
+    arrays; ``h0``/``c0``: (D, N, H) value names or None (zeros). ``direction``
+    defaults to "forward" for one set of weights, "bidirectional" for two. Returns
+    the names of Y (T, D, N, H), Y_h (D, N, H) and Y_c (LSTM; else None).
+    """
+    if direction is None:
+        direction = "bidirectional" if len(params) == 2 else "forward"
+    w, r, b = _direction_weights(kind, hidden, params)
     inputs = [x, ctx.initializer(w, f"{hint}_W"), ctx.initializer(r, f"{hint}_R"),
               "" if b is None else ctx.initializer(b, f"{hint}_B"), "", h0 or ""]
     if kind == "lstm":
@@ -70,7 +79,7 @@ def _recurrent_op(ctx, module, kind, x, params, h0, c0, hint):
     while inputs[-1] == "":          # trailing omitted inputs are left out
         inputs.pop()
     n_out = 3 if kind == "lstm" else 2
-    outs = ctx.node(_OP[kind], inputs, n_out, **_attrs(module, kind, len(params)))
+    outs = ctx.node(_OP[kind], inputs, n_out, **_attrs(kind, hidden, nonlinearity, direction))
     return outs[0], outs[1], outs[2] if kind == "lstm" else None
 
 
@@ -140,9 +149,9 @@ def _convert_rnn(module, ctx, inputs):
     for layer in range(module.num_layers):
         params = [tuple(None if p is None else p.data for p in module._weights(layer, d))
                   for d in range(D)]
-        y, h, c = _recurrent_op(ctx, module, kind, x, params,
-                                _layer_states(ctx, h0_all, layer, D),
-                                _layer_states(ctx, c0_all, layer, D), f"l{layer}")
+        y, h, c = recurrent_op(ctx, kind, x, params, _layer_states(ctx, h0_all, layer, D),
+                               _layer_states(ctx, c0_all, layer, D), module.hidden_size,
+                               module.nonlinearity, hint=f"l{layer}")
         h_parts.append(h)
         c_parts.append(c)
         if D == 1:                       # Y (T, 1, N, H) -> (T, N, H)
@@ -172,6 +181,7 @@ def _convert_cell(module, ctx, inputs):
     x, h0, c0 = _unsqueeze_each(ctx, (x, h0, c0), lead)
     params = [tuple(None if p is None else p.data for p in
                     (module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh))]
-    _, h, c = _recurrent_op(ctx, module, kind, x, params, h0, c0, "cell")
+    _, h, c = recurrent_op(ctx, kind, x, params, h0, c0, module.hidden_size,
+                           getattr(module, "nonlinearity", "tanh"), hint="cell")
     outs = [_squeeze(ctx, s, lead) for s in ([h, c] if lstm else [h])]
     return _forward_values(ctx, module, inputs, outs, lstm)

@@ -17,6 +17,7 @@ from ..autograd.tensor import Tensor
 from ..functional.conv import conv_padding
 from ..nn.parameter import Parameter
 from ._export import ExportError
+from ._export_rnn import recurrent_op
 from ._require import require_onnx
 from ._trace_calls import COMPARE
 
@@ -332,16 +333,23 @@ def _basic_index(em, x, items):
 
 
 # ---------------------------------------------------------------- functional ops
+def _require_constants(em, a, keys):
+    """Refuse a traced value among the arguments ``keys`` (weights an ONNX op or a
+    module converter takes as initializers)."""
+    for key in keys:
+        value = a[key]
+        if isinstance(value, Tensor) and id(value) in em.names:
+            raise ExportError(f"{a['__op__']} with a {key} computed in the forward cannot "
+                              f"be exported; use a Parameter or a constant")
+
+
 def _via_module(factory, inputs=("x",)):
     """A functional op exported by the converter of the module that wraps it: the
     arguments named in ``inputs`` are the module's inputs (trailing Nones left out),
     the other tensors become its parameters, so they must be constants."""
     def handler(em, a, result):
         op = a["__op__"]
-        for key, value in a.items():
-            if key not in inputs and isinstance(value, Tensor) and id(value) in em.names:
-                raise ExportError(f"{op} with a {key} computed in the forward cannot be "
-                                  f"exported; use a Parameter or a constant")
+        _require_constants(em, a, [k for k in a if k not in inputs])
         given = [a[k] for k in inputs]
         while given[-1] is None:
             given.pop()
@@ -566,3 +574,26 @@ def _dropout(em, a, result):
     return [_node(em, "Identity", [em.name(a["x"])])]
 
 
+
+
+def _sequence(kind):
+    """``rnn_forward`` / ``lstm_forward`` / ``gru_forward``: one layer, one direction,
+    time-major (T, N, I); states (N, H)."""
+    def handler(em, a, result):
+        weights = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        _require_constants(em, a, weights)
+        params = [tuple(_constant(a[k]) for k in weights)]
+        axis0 = em.ctx.int64([0], "axes")
+        states = [a["h0"], a["c0"] if kind == "lstm" else None]
+        h0, c0 = (None if s is None else _node(em, "Unsqueeze", [em.name(s), axis0])
+                  for s in states)
+        y, h, c = recurrent_op(em.ctx, kind, em.name(a["x"]), params, h0, c0,
+                               params[0][1].shape[1], a.get("nonlinearity", "tanh"),
+                               "reverse" if a["reverse"] else "forward", kind)
+        outs = [_node(em, "Squeeze", [y, em.ctx.int64([1], "axes")])]
+        return outs + [_node(em, "Squeeze", [s, axis0]) for s in (h, c) if s is not None]
+    return handler
+
+
+for _kind in ("rnn", "lstm", "gru"):
+    HANDLERS[f"{_kind}_forward"] = _sequence(_kind)

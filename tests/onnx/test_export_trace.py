@@ -155,6 +155,11 @@ F_OPS = [
                                                           nonlinearity="relu")
      + F.gru_cell_forward(x, x * 0.5, m.g_ih, m.g_hh)[0]
      + F.lstm_cell_forward(x, x, x * 0.1, m.l_ih, m.l_hh, m.l_b, m.l_b)[1], X),
+    ("functional-sequences", lambda m, x: F.lstm_forward(x, None, None, m.l_ih, m.l_hh)[0]
+     + F.lstm_forward(x, x[0], x[1], m.l_ih, m.l_hh, m.l_b, m.l_b, reverse=True)[2]
+     + F.gru_forward(x, x[0] * 0.5, m.g_ih, m.g_hh, reverse=True)[1]
+     + F.rnn_forward(x, None, m.lin.weight, m.lin.weight, m.v, m.v, nonlinearity="relu")[0],
+     X3),
 ]
 
 
