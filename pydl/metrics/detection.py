@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from ..functional._alloc import check_fits_in_memory
 from ..functional._validation import check_real
 from ..ops.boxes import _as_boxes, box_iou
 from .classification import UndefinedMetricWarning
@@ -50,6 +51,7 @@ def _per_image(x, name, kind):
             what = "real scores" if kind == "scores" else "integer labels"
             raise ValueError(f"{name}[{i}] must be a 1-D array of {what}, got dtype "
                              f"{a.dtype} and shape {a.shape}")
+        check_fits_in_memory(a.size * 8, f"a copy of {name}[{i}]")
         if kind == "scores" and not np.all(np.isfinite(a)):
             raise ValueError(f"{name}[{i}] must be finite (found NaN or inf)")
         out.append(a.astype(np.float64 if kind == "scores" else np.int64))

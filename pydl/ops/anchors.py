@@ -8,6 +8,7 @@ the unit square, so coordinates and anchor sizes are fractions of the image.
 
 import numpy as np
 
+from ..functional._alloc import check_fits_in_memory
 from ..functional._validation import check_int, check_real
 
 __all__ = ["grid_anchors", "wh_iou"]
@@ -19,6 +20,7 @@ def _as_sizes(sizes, name):
     if s is None or s.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a real array of (width, height) pairs, got "
                         f"{type(sizes).__name__}")
+    check_fits_in_memory(s.size * 8, f"a copy of {name}")
     s = np.array(s, dtype=np.float64)
     if s.ndim == 1 and s.shape[0] == 2:
         s = s[None]
@@ -85,6 +87,7 @@ def grid_anchors(grid_size, anchor_sizes, image_size=None):
     """
     grid = _as_grid(grid_size)
     sizes = _as_sizes(anchor_sizes, "anchor_sizes")
+    check_fits_in_memory(grid[0] * grid[1] * sizes.shape[0] * 32, "the anchors")
     cx, cy = _cell_centers(grid, _as_image_size(image_size))
     out = np.empty(grid + (sizes.shape[0], 4))
     half_w, half_h = sizes[:, 0] / 2, sizes[:, 1] / 2

@@ -24,6 +24,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..functional._alloc import check_fits_in_memory
 from ..functional._validation import as_float_array, check_int, check_real
 from .anchors import _as_grid, _as_image_size, _as_sizes, grid_anchors, wh_iou
 from .boxes import _as_boxes, batched_nms, box_iou
@@ -183,6 +184,7 @@ def unpack_targets(targets, num_classes=None, name="targets"):
                 for t in targets]
     else:
         t = np.asarray(targets)
+        check_fits_in_memory(t.size * 8, f"a copy of {name}")
         if t.ndim != 3 or t.shape[2] != 5:
             raise ValueError(f"{name} must have shape (N, M, 5), rows (class, x1, y1, x2, "
                              f"y2), or be a list of (k, 5) arrays; got shape {t.shape}")
@@ -257,6 +259,8 @@ def yolo_assign_targets(targets, anchor_sizes, grid_size, image_size=None,
     per_image = unpack_targets(targets, num_classes)
     n, a = len(per_image), anchors.shape[0]
     shape = (n, a) + grid
+    # positive, ignore, boxes and classes: 1 + 1 + 32 + 8 bytes per anchor and cell
+    check_fits_in_memory(n * a * grid[0] * grid[1] * 42, "the assigned targets")
     if pred_boxes is not None:
         pred = as_float_array(pred_boxes, "pred_boxes", ndim=5)
         if pred.shape != shape + (4,):
