@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import nn
 from ..functional.conv import conv_padding
-from ..functional.interpolate import _plan
+from ..functional.interpolate import _nearest_source, _plan
 from ..functional.pool import _avg_windows, _out_size, _pool_args
 from ._export import ExportError, register
 
@@ -240,33 +240,71 @@ _NEAREST = {"nearest": ("asymmetric", "floor"), "nearest-exact": ("half_pixel",
                                                                    "round_prefer_ceil")}
 
 
+def _nearest_tables(module, nd, spatial, outs, factors):
+    """pydl's source index of every output position, per spatial axis."""
+    exact = module.mode == "nearest-exact"
+    return [np.asarray(_nearest_source(spatial[i], outs[i], factors[i], exact,
+                                       nd == 2 and not exact)) for i in range(nd)]
+
+
+def _integer_repeat(tables, spatial, outs, exact):
+    """The integer upsampling factors when every axis's table is the exact one for an
+    integer factor (``dst // r``, or ``(dst + 1/2) // r``), which every reading of
+    Resize's coordinates agrees on; else None."""
+    ratios = []
+    for table, size, out in zip(tables, spatial, outs):
+        if out % size:
+            return None
+        r = out // size
+        dst = np.arange(out)
+        if not np.array_equal(table, (2 * dst + 1) // (2 * r) if exact else dst // r):
+            return None
+        ratios.append(r)
+    return ratios
+
+
+def _resize_by_sizes(ctx, x, outs, attrs):
+    """Resize to fixed spatial sizes, the batch and channel sizes taken at run time."""
+    (head,) = ctx.node("Slice", [ctx.node("Shape", [x])[0], ctx.int64([0], "starts"),
+                                 ctx.int64([2], "ends")])
+    (sizes,) = ctx.node("Concat", [head, ctx.int64(outs, "sizes")], axis=0)
+    return ctx.node("Resize", [x, "", "", sizes], **attrs)
+
+
 @register(nn.Upsample)
 def _upsample(module, ctx, inputs):
     (x,) = inputs
     shape = ctx.value(x).shape
     nd, outs, factors, align = _plan(shape, module.size, module.scale_factor, module.mode,
                                      module.align_corners, module.recompute_scale_factor)
+    spatial = shape[2:]
     if module.mode == "area":      # adaptive average pooling to the output size
         area = nn.AdaptiveAvgPool1d if nd == 1 else nn.AdaptiveAvgPool2d if nd == 2 \
             else nn.AdaptiveAvgPool3d
         return _adaptive(area(tuple(outs)), ctx, inputs, "AveragePool")
     if module.mode in _NEAREST:
-        transform, rounding = _NEAREST[module.mode]
-        attrs = {"mode": "nearest", "coordinate_transformation_mode": transform,
-                 "nearest_mode": rounding}
-    else:
-        # pydl (as PyTorch) maps dst -> scale (dst + 0.5) - 0.5, clamped at 0, also for an
-        # output of size 1: half_pixel, not pytorch_half_pixel (which maps that to 0)
-        attrs = {"mode": "linear",
-                 "coordinate_transformation_mode": "align_corners" if align else "half_pixel"}
-    roi = ""
-    if all(f is not None for f in factors):    # the coordinates use the given factors
-        scales = ctx.constant([1.0, 1.0, *factors], "scales", dtype=np.float32)
-        return ctx.node("Resize", [x, roi, scales], **attrs)
-    (head,) = ctx.node("Slice", [ctx.node("Shape", [x])[0], ctx.int64([0], "starts"),
-                                 ctx.int64([2], "ends")])
-    (sizes,) = ctx.node("Concat", [head, ctx.int64(outs, "sizes")], axis=0)
-    return ctx.node("Resize", [x, roi, "", sizes], **attrs)
+        tables = _nearest_tables(module, nd, spatial, outs, factors)
+        ratios = _integer_repeat(tables, spatial, outs, module.mode == "nearest-exact")
+        if ratios is not None:
+            transform, rounding = _NEAREST[module.mode]
+            scales = ctx.constant([1.0, 1.0, *ratios], "scales", dtype=np.float32)
+            return ctx.node("Resize", [x, "", scales], mode="nearest",
+                            coordinate_transformation_mode=transform, nearest_mode=rounding)
+        # a fractional factor: pydl's (PyTorch's) float32 source positions, which
+        # runtimes' Resize does not reproduce everywhere, gathered as they are
+        for i, table in enumerate(tables):
+            (x,) = ctx.node("Gather", [x, ctx.int64(table, "source_index")], axis=2 + i)
+        return [x]
+    # pydl (as PyTorch) maps dst -> scale (dst + 0.5) - 0.5, clamped at 0, also for an
+    # output of size 1: half_pixel, not pytorch_half_pixel (which maps that to 0)
+    attrs = {"mode": "linear",
+             "coordinate_transformation_mode": "align_corners" if align else "half_pixel"}
+    if all(f is not None for f in factors):    # the coordinates use the given factors,
+        # except on an axis the factor leaves at its size: pydl copies it
+        scales = [1.0 if out == size else f for f, out, size in zip(factors, outs, spatial)]
+        return ctx.node("Resize", [x, "", ctx.constant([1.0, 1.0, *scales], "scales",
+                                                       dtype=np.float32)], **attrs)
+    return _resize_by_sizes(ctx, x, outs, attrs)
 
 
 # ----------------------------------------------------------------- normalization

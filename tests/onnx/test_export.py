@@ -130,6 +130,13 @@ LAYERS = [
      _x(3, 4, 5)),
     ("Upsample-nearest-exact-1.7x", lambda: nn.Upsample(scale_factor=1.7,
                                                         mode="nearest-exact"), _x(3, 4, 5)),
+    # 9 * 1.1 -> 9: pydl (as PyTorch) copies that axis whatever the factor
+    ("Upsample-nearest-1.1x", lambda: nn.Upsample(scale_factor=1.1), _x(2, 9, 11)),
+    ("Upsample-nearest-exact-1.1x", lambda: nn.Upsample(scale_factor=1.1,
+                                                        mode="nearest-exact"), _x(2, 5, 7)),
+    ("Upsample-bilinear-1.1x", lambda: nn.Upsample(scale_factor=1.1, mode="bilinear"),
+     _x(2, 9, 11)),
+    ("Upsample-nearest-down", lambda: nn.Upsample(scale_factor=0.4), _x(2, 9, 11)),
     ("Upsample-linear", lambda: nn.Upsample(scale_factor=2, mode="linear"), _x(3, 5)),
     ("Upsample-bilinear-size", lambda: nn.Upsample(size=(7, 1), mode="bilinear"),
      _x(3, 4, 5)),
@@ -167,7 +174,11 @@ F64_RUNS = {"Linear", "Linear-3d", "Linear-nobias", "Flatten", "Flatten-1-2", "F
             "LeakyReLU", "PReLU-channels", "PReLU-shared", "Hardtanh", "ReLU6", "GELU-tanh",
             "Softmax", "LogSoftmax", "Embedding", "Embedding-max-norm", "Sequential",
             "Residual-identity", "Residual-shortcut", "Concat", "AdaptiveAvgPool2d-same",
-            "SyncBatchNorm", "InstanceNorm3d-running", "GramMatrix", "GramMatrix-sum"}
+            "SyncBatchNorm", "InstanceNorm3d-running", "GramMatrix", "GramMatrix-sum",
+            # fractional nearest factors are Gathers
+            "Upsample-nearest-1.5x", "Upsample-nearest-size", "Upsample-nearest-exact",
+            "Upsample-nearest-exact-1.7x", "Upsample-nearest-1.1x",
+            "Upsample-nearest-exact-1.1x", "Upsample-nearest-down"}
 
 
 def randomize_stats(model, rng):
@@ -280,6 +291,17 @@ def test_gelu_uses_the_gelu_operator_from_opset_20(rng):
     x = [rng.standard_normal((2, 5)).astype(np.float32) for _ in range(2)]
     assert "Gelu" in {n.op_type for n in check_export(nn.GELU(), x, opset=20).graph.node}
     assert "Gelu" not in {n.op_type for n in check_export(nn.GELU(), x, opset=19).graph.node}
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_upsampling_is_resize_for_integer_factors_else_gather(mode, rng):
+    x = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
+    ops = {n.op_type for n in export(nn.Upsample(scale_factor=3, mode=mode), x,
+                                     io.BytesIO()).graph.node}
+    assert "Resize" in ops and "Gather" not in ops
+    ops = {n.op_type for n in export(nn.Upsample(scale_factor=1.5, mode=mode), x,
+                                     io.BytesIO()).graph.node}
+    assert "Gather" in ops and "Resize" not in ops
 
 
 def test_shared_weights_are_stored_once(rng):
