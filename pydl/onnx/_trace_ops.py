@@ -501,6 +501,15 @@ def _cell(cls, *copied):
     return make
 
 
+def _additive_attention(a):
+    wq, wk, v = (_constant(a[k]) for k in ("weight_query", "weight_key", "v"))
+    m = nn.AdditiveAttention(wq.shape[1], wk.shape[1], wq.shape[0], dtype=wq.dtype)
+    m.weight_query, m.weight_key, m.v = Parameter(wq), Parameter(wk), Parameter(v)
+    return m
+
+
+HANDLERS["additive_attention_forward"] = _via_module(_additive_attention,
+                                                     ("query", "keys", "mask"))
 HANDLERS["group_norm_forward"] = _via_module(_group_norm)
 HANDLERS["instance_norm_forward"] = _via_module(_instance_norm)
 HANDLERS["gram_matrix_forward"] = _via_module(lambda a: nn.GramMatrix(a["normalize"]))

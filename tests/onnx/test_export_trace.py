@@ -150,6 +150,10 @@ F_OPS = [
     ("attention", lambda m, x: F.scaled_dot_product_attention_forward(x, x * 0.5, x)[0]
      + F.scaled_dot_product_attention_forward(x, x, x, is_causal=True, scale=0.3)[0]
      + F.scaled_dot_product_attention_forward(x, x, x, m.mask)[0], X3),
+    ("additive-attention", lambda m, x: F.additive_attention_forward(
+        x[:, 0], x, m.aq, m.ak, m.av)[0]
+     + F.additive_attention_forward(x[:, 1], x, m.aq, m.ak, m.av, x[:, :, 0] > -0.5)[1].sum(),
+     X3),
     ("functional-cells", lambda m, x: F.rnn_cell_forward(x, None, m.lin.weight,
                                                           m.lin.weight, m.v, m.v,
                                                           nonlinearity="relu")
@@ -180,6 +184,9 @@ def _with_kernels(fn):
         m.l_ih = nn.Parameter(rng.standard_normal((24, 6)).astype(np.float32) * 0.3)
         m.l_hh = nn.Parameter(rng.standard_normal((24, 6)).astype(np.float32) * 0.3)
         m.l_b = nn.Parameter(rng.standard_normal(24).astype(np.float32) * 0.3)
+        m.aq = nn.Parameter(rng.standard_normal((5, 6)).astype(np.float32) * 0.3)
+        m.ak = nn.Parameter(rng.standard_normal((5, 6)).astype(np.float32) * 0.3)
+        m.av = nn.Parameter(rng.standard_normal(5).astype(np.float32))
         m.register_buffer("running_mean", rng.standard_normal(2).astype(np.float32))
         m.register_buffer("running_var", rng.uniform(0.5, 2.0, 2).astype(np.float32))
         return m
