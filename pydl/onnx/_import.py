@@ -16,7 +16,7 @@ from .. import nn
 from . import _import_layers, _import_ops, _import_rnn  # noqa: F401  (register converters)
 from ._import_context import CONVERTERS, ImportContext, Unsupported
 from ._import_graph import OnnxGraph
-from ._import_patterns import drop_dead_steps
+from ._import_patterns import drop_dead_steps, track_shapes
 from ._require import require_onnx
 
 __all__ = ["load"]
@@ -54,19 +54,21 @@ def _opset(model):
     return 1
 
 
-def _ranks(model, onnx):
-    """Value name -> rank, from ONNX shape inference (empty where it fails)."""
+def _shapes(model, onnx):
+    """Value name -> shape (an int per known dimension, None per unknown one), from
+    ONNX shape inference (empty where it fails)."""
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001  (inference is optional: ranks stay unknown)
         inferred = model
     g = inferred.graph
-    ranks = {}
+    shapes = {}
     for v in [*g.input, *g.value_info, *g.output]:
         t = v.type.tensor_type
         if t.HasField("shape"):
-            ranks[v.name] = len(t.shape.dim)
-    return ranks
+            shapes[v.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                   for d in t.shape.dim)
+    return shapes
 
 
 def _topological(graph):
@@ -192,9 +194,12 @@ def load(model):
     # Constants first (they read nothing): a pattern seen from its first node then
     # finds the constants of its later nodes known
     nodes = sorted(_topological(graph), key=lambda n: n.op_type != "Constant")
-    ctx = ImportContext(onnx, graph, _opset(proto), _ranks(proto, onnx))
+    ctx = ImportContext(onnx, graph, _opset(proto), _shapes(proto, onnx))
     problems = []
-    for node in nodes:
+    first = sum(n.op_type == "Constant" for n in nodes)
+    for i, node in enumerate(nodes):
+        if i == first:
+            track_shapes(nodes[first:], ctx)
         if id(node) in ctx.fused:
             continue
         try:

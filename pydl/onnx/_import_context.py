@@ -46,8 +46,8 @@ class ImportContext:
     """State of one import: values known at load time, the steps and submodules made
     so far, the parameters made from initializers."""
 
-    def __init__(self, onnx, graph, opset, ranks):
-        self.onnx, self.opset, self._ranks = onnx, opset, ranks
+    def __init__(self, onnx, graph, opset, shapes):
+        self.onnx, self.opset, self._shapes = onnx, opset, shapes
         self.initializers = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
         self.static = {}          # value name -> ndarray known at load
         self.steps = []
@@ -99,7 +99,12 @@ class ImportContext:
 
     def rank(self, name):
         """The number of dimensions of a value when shape inference found it, else None."""
-        return self._ranks.get(name)
+        shape = self._shapes.get(name)
+        return None if shape is None else len(shape)
+
+    def shape(self, name):
+        """A value's shape from shape inference (None for unknown dimensions), or None."""
+        return self._shapes.get(name)
 
     def only_consumer(self, name):
         """The one node that reads ``name`` when exactly one does and it is not a graph
@@ -139,7 +144,9 @@ class ImportContext:
         name = self._aliases.get(name, name)
         p = self._shared.get(name)
         if p is None:
-            value = self.initializers[name]
+            value = self.initializers.get(name)
+            if value is None:                # a Constant node's value
+                value = self.static[name]
             if value.dtype not in (np.float32, np.float64):     # float16 and the like
                 value = value.astype(np.float32)
             p = self._shared[name] = Parameter(np.array(value, copy=True))
@@ -190,6 +197,7 @@ class ImportContext:
 # The inputs each layer op takes as weights (ONNX input positions).
 _WEIGHT_INPUTS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,),
                   "BatchNormalization": (1, 2), "LayerNormalization": (1, 2),
+                  "InstanceNormalization": (1, 2),
                   "LSTM": (1, 2, 3), "GRU": (1, 2, 3), "RNN": (1, 2, 3), "Gather": (0,),
                   "PRelu": (1,)}
 

@@ -358,6 +358,22 @@ def _convert_layer_norm(node, ctx):
              weight=node.input[1])
 
 
+@converter("InstanceNormalization")
+def _convert_instance_norm(node, ctx):
+    scale = ctx.const(node, 1, "scale")
+    if scale is None or ctx.const(node, 2, "B") is None:
+        raise Unsupported("it needs its scale and B inputs")
+    rank = ctx.rank(node.input[0])
+    if rank is None or rank - 2 not in _ND:
+        raise Unsupported("an input of unknown rank or of other than 1-3 spatial dimensions")
+    layer = getattr(nn, f"InstanceNorm{rank - 2}d")(scale.size, eps=ctx.attrs(node).get(
+        "epsilon", 1e-5), affine=True)
+    ctx.set_weight(layer, "weight", ctx.parameter(node.input[1]))
+    ctx.set_weight(layer, "bias", ctx.parameter(node.input[2]))
+    ctx.emit("call", node.input[:1], node.output[:1], module=layer, node=node,
+             weight=node.input[1])
+
+
 @converter("LRN")
 def _convert_lrn(node, ctx):
     a = ctx.attrs(node)

@@ -13,7 +13,11 @@ from ..autograd.tensor import Tensor
 from ..nn.module import Module
 from ._import_context import Unsupported, converter
 from ._import_graph import as_float_like, runtime
-from ._import_patterns import flatten_from_reshape, fuse_gelu, track_shape
+from ._import_patterns import (
+    flatten_from_reshape,
+    fuse_gelu,
+    fuse_group_norm,
+)
 
 _INT_MAX = 2**63 - 1
 
@@ -180,7 +184,6 @@ def _convert_shape(node, ctx):
     a = ctx.attrs(node)
     ctx.emit("shape", node.input[:1], node.output[:1],
              {"start": a.get("start", 0), "end": a.get("end")}, node=node)
-    track_shape(node, ctx)
 
 
 @runtime("size")
@@ -210,7 +213,7 @@ def _reshape(module, attrs, x, shape):
 
 @converter("Reshape")
 def _convert_reshape(node, ctx):
-    if flatten_from_reshape(node, ctx):
+    if fuse_group_norm(node, ctx) or flatten_from_reshape(node, ctx):
         return
     ctx.emit("reshape", node.input[:2], node.output[:1],
              {"allowzero": ctx.attrs(node).get("allowzero", 0)}, node=node)
@@ -251,7 +254,6 @@ def _concat(module, attrs, *values):
 def _convert_concat(node, ctx):
     ctx.emit("concat", node.input, node.output[:1], {"axis": ctx.attrs(node)["axis"]},
              node=node)
-    track_shape(node, ctx)
 
 
 def _axes_input(node, ctx, position):
@@ -296,7 +298,6 @@ def _convert_unsqueeze(node, ctx):
     if axes is None:
         raise Unsupported("Unsqueeze needs axes")
     ctx.emit("unsqueeze", node.input[:1], node.output[:1], {"axes": axes}, node=node)
-    track_shape(node, ctx, axes)
 
 
 @runtime("gather")
@@ -318,7 +319,6 @@ def _convert_gather(node, ctx):
     if embedding_from_gather(node, ctx, axis):
         return
     ctx.emit("gather", node.input[:2], node.output[:1], {"axis": axis}, node=node)
-    track_shape(node, ctx)
 
 
 @runtime("slice")
@@ -466,7 +466,6 @@ def _cast(module, attrs, x):
 def _convert_cast(node, ctx):
     ctx.emit("cast", node.input[:1], node.output[:1],
              {"to": _onnx_dtype(ctx, ctx.attrs(node)["to"])}, node=node)
-    track_shape(node, ctx)
 
 
 @runtime("identity")

@@ -1,7 +1,9 @@
 """Runs of ONNX nodes that are one pydl layer: ``x.view(x.size(0), -1)`` (Shape,
 Gather, Unsqueeze, Concat, Reshape) is ``nn.Flatten``; the Erf form of GELU
 (Div or Mul by sqrt 2, Erf, Add 1, Mul by x, Mul by 1/2, in either order) is
-``nn.GELU``. Taking them as layers keeps a chain a chain (an ``nn.Sequential``
+``nn.GELU``; Reshape, InstanceNormalization, Reshape, Mul, Add is ``nn.GroupNorm``
+(``nn.InstanceNorm*d`` with a group per channel).
+Taking them as layers keeps a chain a chain (an ``nn.Sequential``
 with explicit backward passes) and saves the glue's per-call work.
 
 Shapes are tracked symbolically: a shape value is a list whose items are ints or
@@ -10,9 +12,13 @@ Shapes are tracked symbolically: a shape value is a list whose items are ints or
 
 import math
 
-from .. import nn
+import numpy as np
 
-__all__ = ["drop_dead_steps", "flatten_from_reshape", "fuse_gelu", "track_shape"]
+from .. import nn
+from ..nn.parameter import Parameter
+
+__all__ = ["drop_dead_steps", "flatten_from_reshape", "fuse_gelu", "fuse_group_norm",
+           "track_shapes"]
 
 
 def _items(ctx, name):
@@ -25,9 +31,22 @@ def _items(ctx, name):
     return None
 
 
-def track_shape(node, ctx, axes=None):
-    """Record the symbolic value of a Shape, Gather, Unsqueeze, Concat or Cast output."""
+def track_shapes(nodes, ctx):
+    """Record the symbolic value of every Shape, Gather, Unsqueeze, Concat and Cast
+    output (before conversion, so that a pattern sees the shape arithmetic that comes
+    after its first node)."""
+    for node in nodes:
+        if node.op_type in ("Shape", "Gather", "Unsqueeze", "Concat", "Cast") \
+                and node.output and node.output[0]:
+            _track(node, ctx)
+
+
+def _track(node, ctx):
     op, out = node.op_type, node.output[0]
+    axes = ctx.attrs(node).get("axes")
+    if op == "Unsqueeze" and axes is None and len(node.input) > 1:
+        given = ctx.static.get(node.input[1])
+        axes = None if given is None else [int(a) for a in given.reshape(-1)]
     if op == "Shape":
         rank = ctx.rank(node.input[0])
         if rank is not None:
@@ -41,7 +60,7 @@ def track_shape(node, ctx, axes=None):
         if ctx.attrs(node).get("axis", 0) == 0 and idx.ndim <= 1:
             picked = [items[0][int(i)] for i in idx.reshape(-1)]
             ctx.symbolic[out] = (picked, idx.ndim == 0)
-    elif op == "Unsqueeze" and items[0] is not None and axes in ([0], [-1]):
+    elif op == "Unsqueeze" and items[0] is not None and list(axes or ()) in ([0], [-1]):
         ctx.symbolic[out] = (items[0], False)
     elif op == "Concat" and all(i is not None for i in items):
         ctx.symbolic[out] = ([x for i in items for x in i], False)
@@ -60,6 +79,73 @@ def flatten_from_reshape(node, ctx):
     if not lead_ok or k >= rank:
         return False
     ctx.emit("call", [data], node.output[:1], module=nn.Flatten(k, -1), node=node)
+    return True
+
+
+def _per_channel(ctx, name, rank):
+    """A constant of shape (C, 1, ..., 1) (broadcasting over (N, C, *spatial)), flat."""
+    value = ctx.static.get(name)
+    if value is None or value.dtype.kind != "f" or ctx.tied(name) or value.ndim != rank - 1 \
+            or value.size != value.shape[0]:
+        return None
+    return value.reshape(-1)
+
+
+def _same_shape(ctx, items, x):
+    """Whether the symbolic shape ``items`` is x's shape (as Reshape reads 0: copied)."""
+    rank, shape = ctx.rank(x), ctx.shape(x)
+    if items is None or rank is None or len(items) != rank:
+        return False
+    return all(item == (x, i) or (item == 0 and i == 0) or
+               (shape is not None and shape[i] is not None and item == shape[i])
+               for i, item in enumerate(items))
+
+
+def fuse_group_norm(node, ctx):
+    """Reshape(x, [0, G, -1]), InstanceNormalization with unit scale and zero bias,
+    Reshape back to x's shape, then Mul by a per-channel weight and Add a per-channel
+    bias (how PyTorch and pydl export GroupNorm) as ``nn.GroupNorm``; True if done."""
+    x, target = node.input[0], _items(ctx, node.input[1])
+    if target is None or len(target) != 3 or target[0] not in (0, (x, 0)) \
+            or not isinstance(target[1], int) or target[1] < 1 or target[2] != -1:
+        return False
+    groups, rank = target[1], ctx.rank(x)
+    inorm = ctx.only_consumer(node.output[0])
+    if not inorm or inorm.op_type != "InstanceNormalization":
+        return False
+    scale, shift = (ctx.static.get(ctx.input(inorm, i)) for i in (1, 2))
+    if scale is None or shift is None or scale.size != groups or (scale != 1).any() \
+            or shift.any():
+        return False
+    back = ctx.only_consumer(inorm.output[0])
+    if not back or back.op_type != "Reshape" or not _same_shape(ctx, _items(ctx, back.input[1]),
+                                                                   x):
+        return False
+    fused, y, affine = [inorm, back], back.output[0], []
+    for op in ("Mul", "Add"):
+        nxt = ctx.only_consumer(y)
+        value = nxt is not None and nxt.op_type == op and _per_channel(ctx, _other(nxt, y),
+                                                                         rank)
+        if value is None or value is False:
+            break
+        affine.append(value)
+        fused.append(nxt)
+        y = nxt.output[0]
+    shape = ctx.shape(x)
+    channels = affine[0].size if affine else (shape[1] if shape else None)
+    if not channels or channels % groups or any(a.size != channels for a in affine):
+        return False
+    eps = ctx.attrs(inorm).get("epsilon", 1e-5)
+    if groups == channels and rank - 2 in (1, 2, 3):    # one group per channel
+        layer = getattr(nn, f"InstanceNorm{rank - 2}d")(channels, eps=eps, affine=bool(affine),
+                                                        bias=len(affine) == 2)
+    else:
+        layer = nn.GroupNorm(groups, channels, eps=eps, affine=bool(affine),
+                             bias=len(affine) == 2)
+    for attr, value in zip(("weight", "bias"), affine):
+        ctx.set_weight(layer, attr, Parameter(np.array(value)))
+    ctx.fused.update(id(n) for n in fused)
+    ctx.emit("call", [x], [y], module=layer, node=node)
     return True
 
 

@@ -374,3 +374,20 @@ def test_input_shape_is_checked():
         loaded(np.zeros((2, 3, 9, 9), np.float32))
     with pytest.raises(TypeError, match=r"takes 1 input\(s\) \['x'\], got 2"):
         loaded(_images(2), _images(2))
+
+
+def test_group_norm_and_instance_norm_load_as_those_layers():
+    torch.manual_seed(10)
+    model = tnn.Sequential(tnn.Conv2d(3, 4, 3), tnn.GroupNorm(2, 4), tnn.ReLU(),
+                           tnn.InstanceNorm2d(4, affine=True), tnn.Flatten())
+    with torch.no_grad():
+        for m in (model[1], model[3]):
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.uniform_(-0.5, 0.5)
+    loaded = pydl.onnx.load(export(model, torch.randn(2, 3, 8, 8)))
+    assert isinstance(loaded, pnn.Sequential)
+    assert [type(m).__name__ for m in loaded] == ["Conv2d", "GroupNorm", "ReLU",
+                                                  "InstanceNorm2d", "Flatten"]
+    assert sum(p.size for p in loaded.parameters()) == sum(p.numel()
+                                                           for p in model.parameters())
+    assert_same(loaded, model, [_images(2), _images(3, seed=4)])

@@ -57,6 +57,24 @@ def test_a_reloaded_chain_is_a_sequential_of_the_same_layers():
     np.testing.assert_allclose(_forward(loaded, x), _forward(model, x), rtol=1e-5, atol=1e-6)
 
 
+def test_group_and_instance_norm_roundtrip_as_those_layers():
+    pydl.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.GroupNorm(2, 4), nn.ReLU(),
+                          nn.InstanceNorm2d(4, affine=True))
+    rng = np.random.default_rng(3)
+    for m in (model[1], model[3]):
+        m.weight.data[...] = rng.uniform(0.5, 1.5, 4)
+        m.bias.data[...] = rng.uniform(-0.5, 0.5, 4)
+    x = rng.standard_normal((2, 2, 6, 6)).astype(np.float32)
+    loaded = _roundtrip(model, x)
+    assert isinstance(loaded, nn.Sequential)
+    assert [type(m) for m in loaded] == [type(m) for m in model]
+    for n in (2, 3):
+        xx = rng.standard_normal((n, 2, 6, 6)).astype(np.float32)
+        np.testing.assert_allclose(_forward(loaded, xx), _forward(model, xx), rtol=1e-4,
+                                   atol=1e-5)
+
+
 def test_lstm_classifier_roundtrip_and_training():
     rng = np.random.default_rng(1)
     pydl.manual_seed(1)
