@@ -138,6 +138,18 @@ def _pool_pads(ctx, x, module, k, s, p, d):
     return list(p) + end, outs
 
 
+def _max_pool_node(ctx, x, k, pads, **attrs):
+    """MaxPool with ``pads``. onnxruntime refuses a pad as wide as the kernel, which
+    the ceil_mode end padding of a dilated kernel can be: then x is padded with -inf
+    first. (Without dilation the end padding stays below the kernel size.)"""
+    nd = len(k)
+    if all(pads[i] < k[i] and pads[nd + i] < k[i] for i in range(nd)):
+        return ctx.node("MaxPool", [x], pads=pads, **attrs)[0]
+    (padded,) = ctx.node("Pad", [x, ctx.int64([0, 0, *pads[:nd], 0, 0, *pads[nd:]], "pads"),
+                                 ctx.constant(-np.inf, "minus_inf")])
+    return ctx.node("MaxPool", [padded], pads=[0] * 2 * nd, **attrs)[0]
+
+
 @register(*_MAX_POOLS)
 def _max_pool(module, ctx, inputs):
     if module.return_indices:
@@ -146,9 +158,8 @@ def _max_pool(module, ctx, inputs):
     k, s, p, d = _pool_args(module.nd, module.kernel_size, module.stride, module.padding,
                             module.dilation)
     pads, _ = _pool_pads(ctx, inputs[0], module, k, s, p, d)
-    return _spatial_op(ctx, inputs[0], module.nd, lambda x: ctx.node(
-        "MaxPool", [x], kernel_shape=list(k), strides=list(s), pads=pads,
-        dilations=list(d))[0])
+    return _spatial_op(ctx, inputs[0], module.nd, lambda x: _max_pool_node(
+        ctx, x, k, pads, kernel_shape=list(k), strides=list(s), dilations=list(d)))
 
 
 def _avg_correction(spatial, outs, k, s, p, include, divisor_override):

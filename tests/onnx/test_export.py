@@ -58,6 +58,9 @@ LAYERS = [
     ("MaxPool2d-ceil", lambda: nn.MaxPool2d(2, 2, ceil_mode=True), _x(3, 7, 7)),
     # the last ceil window would start in the padding: dropped (as PyTorch)
     ("MaxPool2d-ceil-dropped", lambda: nn.MaxPool2d(2, 2, 1, ceil_mode=True), _x(3, 9, 9)),
+    # the ceil window's end padding is as wide as the kernel: padded explicitly
+    ("MaxPool2d-ceil-wide-pad", lambda: nn.MaxPool2d(2, 3, 1, dilation=2, ceil_mode=True),
+     _x(3, 3, 3)),
     ("MaxPool3d", lambda: nn.MaxPool3d(2), _x(2, 4, 4, 4)),
     ("AvgPool1d-ceil", lambda: nn.AvgPool1d(3, 2, 1, ceil_mode=True), _x(3, 10)),
     ("AvgPool2d", lambda: nn.AvgPool2d(3, 2, 1), _x(3, 9, 9)),
@@ -167,7 +170,8 @@ LAYERS = [
 # cannot be run there
 F64_RUNS = {"Linear", "Linear-3d", "Linear-nobias", "Flatten", "Flatten-1-2", "Flatten-2",
             "Identity", "MaxPool1d-dilated", "MaxPool2d", "MaxPool2d-ceil",
-            "MaxPool2d-ceil-dropped", "MaxPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+            "MaxPool2d-ceil-dropped", "MaxPool2d-ceil-wide-pad", "MaxPool3d",
+            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
             "BatchNorm1d", "BatchNorm1d-3d-noaffine", "BatchNorm2d", "BatchNorm3d",
             "LayerNorm", "LayerNorm-2d-noaffine", "LayerNorm-nobias", "Dropout",
             "Dropout1d", "Dropout2d", "Dropout3d", "ReLU", "Sigmoid", "Tanh", "SiLU",
