@@ -315,19 +315,31 @@ class _Emitter:
             for t, n in zip(outs, names):
                 self.bind(t, n)
         flat = []
-        _flatten_result(self.plan.result, flat)
+        _flatten(self.plan.result, flat, "an output of the forward")
+        if any(v is None for v in flat):
+            raise ExportError("an output of the forward is None: only tensors and numbers "
+                              "can be exported")
         return [self.name(v) for v in flat]
 
     def _module(self, call):
+        """The converter of a noted module call, on its tensor arguments flattened
+        (``lstm(x, (h, c))`` -> x, h, c; trailing Nones left out)."""
         args, kwargs = call.args
         module = call.module
-        if kwargs:
-            sig = inspect.signature(module.forward)
-            bound = sig.bind(*args, **kwargs)
-            args = bound.args
+        sig = inspect.signature(module.forward)
+        given = sig.bind(*args, **kwargs).arguments
         flat = []
-        for a in args:
-            _flatten_result(a, flat, allow_none=True)
+        for name, param in sig.parameters.items():
+            value = given.get(name, param.default)
+            if param.kind is param.VAR_KEYWORD:
+                if value:
+                    raise ExportError(f"{_label(call)}: keyword arguments {sorted(value)} "
+                                      f"cannot be exported")
+                continue
+            if value is param.empty or (not isinstance(value, (Tensor, np.ndarray))
+                                        and _same(value, param.default)):
+                value = None          # left at its default: not an input
+            _flatten(value, flat, f"argument {name!r} of {_label(call)}", tensors_only=True)
         while flat and flat[-1] is None:
             flat.pop()
         if any(v is None for v in flat):
@@ -337,18 +349,26 @@ class _Emitter:
         return self.ctx.convert(module, inputs, self.paths.get(id(module)))
 
 
-def _flatten_result(value, out, allow_none=False):
+def _same(value, default):
+    try:
+        return value is default or bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+def _flatten(value, out, what, tensors_only=False):
+    """Tensors and arrays (and numbers, unless ``tensors_only``; None kept where it
+    is) of nested tuples/lists into ``out``, depth first."""
     if isinstance(value, (tuple, list)):
         for v in value:
-            _flatten_result(v, out, allow_none)
-    elif value is None and allow_none:
-        out.append(None)
-    elif isinstance(value, (Tensor, np.ndarray, np.generic, int, float)) and \
-            not isinstance(value, bool):
+            _flatten(v, out, what, tensors_only)
+    elif value is None or isinstance(value, (Tensor, np.ndarray)) or (
+            not tensors_only and isinstance(value, (np.generic, int, float))
+            and not isinstance(value, bool)):
         out.append(value)
     else:
-        raise ExportError(f"the traced forward returned or passed a {type(value).__name__}, "
-                          f"which is not a tensor")
+        raise ExportError(f"{what} is {_short(value)} ({type(value).__name__}): only "
+                          f"tensors{'' if tensors_only else ' and numbers'} can be exported")
 
 
 # ==================================================================== the fallback

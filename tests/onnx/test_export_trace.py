@@ -401,6 +401,20 @@ def test_python_value_of_a_traced_tensor_warns():
     assert "argument 'b' of 'mul' changes with the input" in messages
 
 
+def test_python_argument_of_a_module_call_is_refused():
+    class Causal(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.ScaledDotProductAttention()
+
+        def forward(self, x):
+            return self.attn(x, x, x, is_causal=True)
+
+    with pytest.raises(ExportError, match=r"argument 'is_causal' of the call of "
+                                          r"ScaledDotProductAttention is True \(bool\)"):
+        export(Causal(), np.ones((2, 3, 4), np.float32), io.BytesIO())
+
+
 def test_mask_index_is_refused():
     model = Fn(lambda m, x: x[x > 0] * 1.0)
     with pytest.raises(ExportError, match="mask"):
