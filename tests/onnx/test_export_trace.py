@@ -167,7 +167,8 @@ F_OPS = [
 ]
 
 
-def _with_kernels(fn):
+def _case_model(fn):
+    """A Fn around ``fn`` holding the parameters and buffers the op cases use."""
     def build():
         m = Fn(fn)
         rng = np.random.default_rng(1)
@@ -196,19 +197,21 @@ def _with_kernels(fn):
 @pytest.mark.parametrize("name,fn,make", OPS + F_OPS, ids=[o[0] for o in OPS + F_OPS])
 def test_traced_op(name, fn, make):
     rng = np.random.default_rng(2)
-    check_export(_with_kernels(fn)(), [make(rng, 3), make(rng, 5)])
+    check_export(_case_model(fn)(), [make(rng, 3), make(rng, 5)])
 
 
 OPSET_OPS = ("sum-mean", "max-min", "var-std", "split", "pad", "clip-scalars",
              "index-none-ellipsis", "squeeze-unsqueeze", "softmax", "pools")
 
 
+OPSET_CASES = [o for o in OPS + F_OPS if o[0] in OPSET_OPS]
+
+
 @pytest.mark.parametrize("opset", [13, 21])
-@pytest.mark.parametrize("name,fn,make", [o for o in OPS + F_OPS if o[0] in OPSET_OPS],
-                         ids=OPSET_OPS)
+@pytest.mark.parametrize("name,fn,make", OPSET_CASES, ids=[o[0] for o in OPSET_CASES])
 def test_traced_op_at_other_opsets(name, fn, make, opset):
     rng = np.random.default_rng(2)
-    check_export(_with_kernels(fn)(), [make(rng, 2), make(rng, 4)], opset=opset)
+    check_export(_case_model(fn)(), [make(rng, 2), make(rng, 4)], opset=opset)
 
 
 @pytest.mark.parametrize("opset", [13, 18])
