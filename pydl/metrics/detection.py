@@ -46,7 +46,7 @@ def _per_image(x, name, kind):
             out.append(_as_boxes(np.reshape(np.asarray(a), (-1, 4)) if np.size(a) == 0
                                  else a, f"{name}[{i}]", np.float64))
             continue
-        a = np.asarray(a)
+        a = np.asarray(a) if np.size(a) else np.zeros(0, np.int64)   # [] is not float data
         if a.ndim != 1 or a.dtype.kind not in ("fiu" if kind == "scores" else "iu"):
             what = "real scores" if kind == "scores" else "integer labels"
             raise ValueError(f"{name}[{i}] must be a 1-D array of {what}, got dtype "

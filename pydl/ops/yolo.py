@@ -158,7 +158,8 @@ def pack_targets(boxes, labels, max_boxes=None, dtype=np.float32):
         raise ValueError(f"boxes has {len(boxes)} images but labels has {len(labels)}")
     bs = [_as_boxes(np.reshape(b, (-1, 4)), f"boxes[{i}]", np.float64)
           for i, b in enumerate(boxes)]
-    ls = [np.asarray(c).reshape(-1) for c in labels]
+    # an empty list of labels is float64 to NumPy: no labels, not wrong ones
+    ls = [np.asarray(c).reshape(-1) if np.size(c) else np.zeros(0, np.int64) for c in labels]
     for i, (b, c) in enumerate(zip(bs, ls)):
         if c.dtype.kind not in "iu" or c.shape[0] != b.shape[0] or np.any(c < 0):
             raise ValueError(f"labels[{i}] must hold {b.shape[0]} non-negative integer "

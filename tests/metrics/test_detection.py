@@ -60,6 +60,7 @@ def test_edge_cases():
     # ground truth but no detections: 0
     assert average_precision([np.zeros((0, 4))], [np.zeros(0)], TRUE[:1]) == 0.0
     assert average_precision([[]], [[]], TRUE[:1]) == 0.0
+    assert mean_average_precision([[]], [[]], [[]], TRUE[:1], [[0, 0]]) == 0.0
     # no ground truth: NaN, warned
     with pytest.warns(UndefinedMetricWarning, match="no ground-truth box"):
         assert np.isnan(average_precision(PRED[:1], SCORES[:1], [np.zeros((0, 4))]))

@@ -119,6 +119,9 @@ def test_pack_and_unpack_targets():
     # a list of (k, 5) arrays is the same thing
     as_list = ops.unpack_targets([t[0, :2], np.zeros((0, 5))])
     np.testing.assert_array_equal(as_list[0][1], per_image[0][1])
+    # plain lists, empty ones included
+    from_lists = ops.pack_targets([[], [[0, 0, 1, 1]]], [[], [1]])
+    np.testing.assert_array_equal(from_lists, [[[-1, 0, 0, 0, 0]], [[1, 0, 0, 1, 1]]])
 
 
 def test_targets_refused():
