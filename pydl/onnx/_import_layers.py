@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
+from .._grad_mode import no_grad
 from ..autograd import ops as T
 from ..autograd.tensor import Tensor
 from ..nn.batchnorm import _BatchNorm
@@ -269,17 +270,19 @@ def _convert_pool(node, ctx):
     ceil = bool(a.get("ceil_mode", 0))
     maxpool = node.op_type == "MaxPool"
     include_pad = bool(a.get("count_include_pad", 0))
+    exclusive = False
     if extra is not None or any(2 * p > k for p, k in zip(sym, kernel)):
-        # padding pydl's pools cannot take: pad explicitly, which is exact unless a
-        # window may start in the padding (ceil_mode) or padding is not counted
-        if ceil or not (maxpool or include_pad):
-            raise Unsupported("asymmetric or large pads with ceil_mode=1 or "
-                              "count_include_pad=0")
+        # padding pydl's pools cannot take: pad explicitly (exact unless a window may
+        # start in the padding, ceil_mode); an average that does not count the padding
+        # then divides by the pooled mask of real elements
+        if ceil:
+            raise Unsupported("asymmetric or large pads with ceil_mode=1")
+        exclusive = not (maxpool or include_pad)
         if extra is None or extra["pads"] is not None:
             more = [(0, 0)] * nd if extra is None else extra["pads"]
             extra = {"kernel": kernel, "strides": strides, "dilations": dilations,
                      "pads": [(b + s, e + s) for (b, e), s in zip(more, sym)]}
-        sym = (0,) * nd
+        sym, include_pad = (0,) * nd, True
     if maxpool:
         pool = getattr(nn, f"MaxPool{nd}d")(kernel, strides, sym, dilations, ceil_mode=ceil)
     else:
@@ -287,7 +290,26 @@ def _convert_pool(node, ctx):
             raise Unsupported("AveragePool with dilations")
         pool = getattr(nn, f"AvgPool{nd}d")(kernel, strides, sym, ceil_mode=ceil,
                                             count_include_pad=include_pad)
+    if exclusive:
+        ctx.emit("avg_pool_exclusive", node.input[:1], node.output[:1], extra, module=pool,
+                 node=node)
+        return
     _emit_layer(node, ctx, pool, extra, fill=-np.inf if maxpool else 0.0)
+
+
+@runtime("avg_pool_exclusive")
+def _avg_pool_exclusive(module, attrs, x):
+    """Average over the real elements of each window of an explicitly padded input:
+    the padded average divided by the padded average of a mask of ones."""
+    shape = x.shape if _is_t(x) else np.shape(x)
+    nd = len(attrs["kernel"])
+    pads = attrs["pads"] if attrs["pads"] is not None else _same_pads(shape[-nd:], attrs)
+    width = [(0, 0)] * (len(shape) - nd) + [tuple(p) for p in pads]
+    mask = np.pad(np.ones((1, 1, *shape[-nd:]), x.dtype), [(0, 0), (0, 0), *width[-nd:]])
+    with no_grad():
+        share = np.asarray(module(mask))
+    padded = T.pad(x if _is_t(x) else Tensor(x), width)
+    return T.div(module(padded), share)
 
 
 @runtime("global_pool")
@@ -561,8 +583,8 @@ def _convert_clip(node, ctx):
     lo, hi = a.get("min"), a.get("max")
     if lo is None and "max" not in a and "min" not in a:
         lo, hi = (ctx.const(node, i, what) for i, what in ((1, "min"), (2, "max")))
-        lo = None if lo is None else float(lo)
-        hi = None if hi is None else float(hi)
+        lo = None if lo is None else float(lo.reshape(-1)[0])
+        hi = None if hi is None else float(hi.reshape(-1)[0])
     if lo == 0.0 and hi is None:
         layer = nn.ReLU()
     elif lo == 0.0 and hi == 6.0:

@@ -89,20 +89,27 @@ def test_conv_transpose_padding(attrs):
     ("MaxPool", {"kernel_shape": [3, 3], "ceil_mode": 1, "strides": [2, 2]}),
     ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 0, 2, 1], "count_include_pad": 1}),
     ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    ("AveragePool", {"kernel_shape": [3, 3], "pads": [0, 1, 2, 2], "strides": [2, 1]}),
+    ("AveragePool", {"kernel_shape": [2, 3], "auto_pad": "SAME_UPPER", "strides": [2, 2]}),
     ("GlobalAveragePool", {}),
     ("GlobalMaxPool", {}),
 ], ids=["max-asymmetric", "max-same", "max-ceil", "avg-asymmetric-counted",
-        "avg-pads-not-counted", "global-avg", "global-max"])
+        "avg-pads-not-counted", "avg-asymmetric-not-counted", "avg-same-not-counted",
+        "global-avg", "global-max"])
 def test_pooling(op, attrs):
     node = helper.make_node(op, ["x"], ["y"], **attrs)
-    check(model([node], [("x", ["N", 3, 7, 8])], [("y", None)]), (3, 7, 8))
+    loaded = check(model([node], [("x", ["N", 3, 7, 8])], [("y", None)]), (3, 7, 8))
+    if "pads" in attrs or "auto_pad" in attrs:
+        assert pydl.testing.gradcheck(loaded.double(), rand(2, 3, 7, 8).astype(np.float64),
+                                      max_elements=16)
 
 
 def test_asymmetric_pads_that_cannot_be_made_exact_are_refused():
     node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3],
-                            pads=[0, 1, 2, 1], count_include_pad=0)
+                            pads=[0, 1, 2, 1], ceil_mode=1, strides=[2, 2])
     m = model([node], [("x", ["N", 3, 7, 8])], [("y", None)])
-    with pytest.raises(ValueError, match=r"AveragePool node .*asymmetric or large pads"):
+    with pytest.raises(ValueError, match=r"AveragePool node .*asymmetric or large pads "
+                                         r"with ceil_mode=1"):
         pydl.onnx.load(m)
 
 
