@@ -116,8 +116,34 @@ def _conv(module, ctx, inputs):
 
 @register(*_CONV_TS)
 def _conv_transpose(module, ctx, inputs):
-    return _conv_node(module, ctx, inputs, "ConvTranspose",
-                      output_padding=list(module.output_padding))
+    op, stride = list(module.output_padding), module.stride
+    if all(o < s for o, s in zip(op, stride)):
+        return _conv_node(module, ctx, inputs, "ConvTranspose", output_padding=op)
+    return _conv_transpose_wide_output_padding(module, ctx, inputs)
+
+
+def _conv_transpose_wide_output_padding(module, ctx, inputs):
+    """output_padding >= stride (pydl, as PyTorch, allows up to the dilation; the ONNX
+    runtime refuses it): the extra end positions are the full transposed convolution's
+    next ones, cropped off less (end pads p - output_padding), and past its end only
+    the bias (zeros, then the bias added)."""
+    nd = module._nd
+    op, pad = module.output_padding, module.padding
+    w = ctx.initializer(module.weight.data, "weight")
+    extra = [max(o - p, 0) for o, p in zip(op, pad)]
+
+    def emit(x):
+        (y,) = ctx.node("ConvTranspose", [x, w], kernel_shape=list(module.kernel_size),
+                        strides=list(module.stride), dilations=list(module.dilation),
+                        pads=[*pad, *(max(p - o, 0) for o, p in zip(op, pad))],
+                        group=module.groups)
+        if any(extra):
+            (y,) = ctx.node("Pad", [y, ctx.int64([0] * (nd + 2) + [0, 0, *extra], "pads")])
+        if module.bias is None:
+            return y
+        bias = module.bias.data.reshape(-1, *(1,) * nd)
+        return ctx.node("Add", [y, ctx.initializer(bias, "bias")])[0]
+    return _spatial_op(ctx, inputs[0], nd, emit)
 
 
 # ---------------------------------------------------------------------- pooling

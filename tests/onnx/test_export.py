@@ -51,6 +51,10 @@ LAYERS = [
     ("ConvTranspose2d", lambda: nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1,
                                                    output_padding=1, groups=2, dilation=2),
      _x(4, 5, 6)),
+    # output_padding up to the dilation (PyTorch's rule), past the stride
+    ("ConvTranspose2d-wide-output-padding", lambda: nn.ConvTranspose2d(
+        2, 4, 2, stride=1, padding=(1, 0), dilation=(2, 3), output_padding=(1, 2)),
+     _x(2, 4, 3)),
     ("ConvTranspose3d", lambda: nn.ConvTranspose3d(2, 4, 2, stride=2, bias=False),
      _x(2, 3, 3, 3)),
     ("MaxPool1d-dilated", lambda: nn.MaxPool1d(3, 2, 1, dilation=2), _x(3, 11)),
