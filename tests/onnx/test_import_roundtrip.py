@@ -14,6 +14,8 @@ from pydl import nn
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from . import test_export_rnn as rnn_cases
+from . import test_export_trace as trace_cases
 from .test_export import LAYERS, randomize_stats
 from .test_export_models import ARCHITECTURES, HEAVY
 from .test_export_rnn import LSTMClassifier
@@ -114,3 +116,54 @@ def test_lstm_classifier_roundtrip_and_training():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0]
+
+
+def _flat(value):
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _flat(v)]
+    return [np.asarray(value)]
+
+
+@pytest.mark.parametrize("layers,bidirectional,batch_first,bias", rnn_cases.CONFIGS,
+                         ids=lambda v: str(v))
+@pytest.mark.parametrize("name,cls,kwargs", rnn_cases.KINDS, ids=[k[0] for k in rnn_cases.KINDS])
+def test_recurrent_layer_roundtrip(name, cls, kwargs, layers, bidirectional, batch_first,
+                                   bias):
+    """A stacked recurrent layer exports as one ONNX node per layer and direction, and
+    loads back as one pydl layer each; outputs and final states equal."""
+    rng = np.random.default_rng(0)
+    pydl.manual_seed(0)
+    model = cls(5, 6, num_layers=layers, bidirectional=bidirectional,
+                batch_first=batch_first, bias=bias, **kwargs)
+    for p in model.parameters():
+        p.data *= 0.5
+    examples = [rnn_cases._seq(rng, batch_first, steps, batch, 5)
+                for steps, batch in ((4, 3), (7, 1), (2, 6))]
+    buf = io.BytesIO()
+    proto = rnn_cases._free_dims(pydl.onnx.export(model, examples[0], buf))
+    loaded = pydl.onnx.load(proto)
+    assert sum(isinstance(m, cls) for m in loaded.modules()) == layers
+    for x in examples:
+        got, want = _flat(_forward_tuple(loaded, x)), _flat(_forward_tuple(model, x))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def _forward_tuple(model, x):
+    with nn.module.eval_in_this_thread(), pydl.no_grad():
+        return model(x)
+
+
+@pytest.mark.parametrize("name,fn,make", trace_cases.OPS + trace_cases.F_OPS,
+                         ids=[o[0] for o in trace_cases.OPS + trace_cases.F_OPS])
+def test_traced_model_roundtrip(name, fn, make):
+    """Models written with tensor ops (exported by tracing) load back and compute the
+    same."""
+    rng = np.random.default_rng(2)
+    model = trace_cases._case_model(fn)()
+    loaded = _roundtrip(model, make(rng, 3))
+    for n in (3, 5):
+        x = make(rng, n)
+        for g, w in zip(_flat(_forward_tuple(loaded, x)), _flat(_forward_tuple(model, x))):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
