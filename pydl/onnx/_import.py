@@ -179,10 +179,16 @@ def load(model):
     Notes
     -----
     Imported: Conv and ConvTranspose (1-3-D), Gemm, MatMul, pooling (Max, Average,
-    Global*), BatchNormalization, LayerNormalization, LRN, Dropout, Resize, LSTM,
-    GRU (``linear_before_reset=1``), RNN, Gather (Embedding on a weight), the
-    activations, elementwise arithmetic, and the shape ops PyTorch emits (Shape,
-    Gather, Unsqueeze, Concat, Reshape, Slice, Expand, ...).
+    Global*), BatchNormalization, InstanceNormalization, LayerNormalization, LRN,
+    Dropout, Resize, LSTM, GRU (``linear_before_reset=1``), RNN, Gather (Embedding on
+    a weight), the activations, elementwise arithmetic, reductions, and the shape ops
+    PyTorch emits (Shape, Gather, Unsqueeze, Concat, Reshape, Slice, Expand, ...). Runs
+    of nodes that spell a pydl layer load as that layer: ``x.view(x.size(0), -1)`` as
+    Flatten, the Erf form of GELU as GELU, PyTorch's GroupNorm as GroupNorm.
+
+    The initializers a layer takes as weights become its Parameters (one Parameter
+    where two nodes read the same weight); other initializers (an exporter's
+    constants) stay constants of the graph, as do Constant nodes.
     """
     onnx = require_onnx()
     proto = _read(model, onnx)

@@ -113,7 +113,13 @@ class OnnxGraph(Module):
             env[name] = x
         for step in self.steps:
             values = [None if n == "" else env[n] for n in step.inputs]
-            for name, v in zip(step.outputs, step.run(self, values)):
+            try:
+                results = step.run(self, values)
+            except (ValueError, TypeError) as exc:
+                exc.add_note(f"(in the step for ONNX node {step.source or step.op!r} of "
+                             f"the imported graph)")
+                raise
+            for name, v in zip(step.outputs, results):
                 if name:
                     env[name] = v
         outs = tuple(env[n] if isinstance(env[n], Tensor) else Tensor(env[n])

@@ -61,10 +61,12 @@ def _convert_rnn(node, ctx):
         raise Unsupported(f"direction={direction!r}")
     n_dir = 2 if direction == "bidirectional" else 1
     nonlinearity = _check_attributes(node, a, op, n_dir)
+    seq_len = None
     if ctx.input(node, 4):
-        lens = ctx.static.get(node.input[4], ctx.initializers.get(node.input[4]))
+        lens = ctx.static.get(node.input[4])
         if lens is None or len(np.unique(lens)) != 1:
             raise Unsupported("sequence_lens (sequences of different lengths)")
+        seq_len = int(lens.reshape(-1)[0])      # one length for all: checked per call
     if op == "LSTM" and ctx.input(node, 7):
         raise Unsupported("peephole weights (input P)")
     w, r, b = (ctx.initializer(node, i) for i in (1, 2, 3))
@@ -91,7 +93,7 @@ def _convert_rnn(node, ctx):
             ctx.set_weight(layer, f"bias_hh_l0{suffix}", _reorder(b[d, gates * hidden:], op, hidden))
     states = [ctx.input(node, 5)] + ([ctx.input(node, 6)] if op == "LSTM" else [])
     attrs = {"lstm": op == "LSTM", "reverse": direction == "reverse", "layout": layout,
-             "hidden": hidden, "n_dir": n_dir}
+             "hidden": hidden, "n_dir": n_dir, "seq_len": seq_len}
     outputs = list(node.output) + [""] * (3 - len(node.output))
     ctx.emit("rnn", [node.input[0], *states], outputs[:3 if op == "LSTM" else 2], attrs,
              module=layer, node=node)
@@ -106,6 +108,11 @@ def _flip_time(x, layout):
 @runtime("rnn")
 def _rnn(module, attrs, x, h0=None, c0=None):
     layout, lstm = attrs["layout"], attrs["lstm"]
+    steps = np.shape(x.data if _is_t(x) else x)[1 if layout else 0]
+    if attrs.get("seq_len") is not None and attrs["seq_len"] != steps:
+        raise ValueError(f"the ONNX recurrent node's sequence_lens is {attrs['seq_len']} "
+                         f"for every sequence, but the input has {steps} steps; pydl "
+                         f"runs whole sequences only")
     if attrs["reverse"]:
         x = _flip_time(x, layout)
     states = []

@@ -361,3 +361,28 @@ def test_a_loaded_graph_copies_pickles_and_reloads_its_state():
     next(fresh.parameters()).data[...] = 1
     fresh.load_state_dict(loaded.state_dict())
     np.testing.assert_array_equal(np.asarray(fresh(x)), want)
+
+
+def test_uniform_sequence_lens_is_checked_per_call_and_errors_name_the_node():
+    m, _ = _rnn_model("GRU", "forward", 0, states=False, linear_before_reset=1)
+    node = m.graph.node[0]
+    node.input[4] = "lens"
+    m.graph.initializer.append(numpy_helper.from_array(np.full(3, 6, np.int32), "lens"))
+    node.name = "my_gru"
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "T"   # steps left free
+    loaded = pydl.onnx.load(m)
+    x = rand(6, 3, 3)
+    want = ort_run(m, x)
+    for g, w in zip(loaded(x), want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="sequence_lens is 6 for every sequence, but the "
+                                         "input has 5 steps") as info:
+        loaded(rand(5, 3, 3))
+    assert "my_gru" in "".join(getattr(info.value, "__notes__", []))
+
+
+def test_without_onnx_the_error_names_the_extra(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r'pip install "pydl\[onnx\]"'):
+        pydl.onnx.load(b"")
