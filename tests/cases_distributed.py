@@ -6,6 +6,7 @@ import numpy as np
 
 import pydl
 from pydl import nn
+from tests.cases_norm import _chain_step
 
 
 def _x(rng, *shape):
@@ -31,15 +32,8 @@ DETERMINISM_CASES = {"SyncBatchNorm-2d": _sync_bn_case((9, 5, 7, 6))}
 
 def _sync_bn_step():
     pydl.manual_seed(0)
-    model = nn.Sequential(nn.SyncBatchNorm(4), nn.ReLU())
     x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
-    g = np.ones_like(x)
-
-    def step():
-        model(x)
-        model.backward(g)
-        model.zero_grad()
-    return step
+    return _chain_step([nn.SyncBatchNorm(4), nn.ReLU()], x)
 
 
 LEAK_STEPS = {"sync-batchnorm": _sync_bn_step}

@@ -55,8 +55,8 @@ class SyncBatchNorm(_BatchNorm):
     Shapes: input (N, C, *) with any number of trailing axes; output the same.
     """
 
-    _ndims = None
-    _expected = "(N, C, *) of at least 2 dimensions"
+    _ndims = range(2, 65)       # any rank NumPy allows, from (N, C) on
+    _expected = "(N, C, *) (at least 2-D)"
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, process_group=None, dtype=None):
@@ -66,16 +66,6 @@ class SyncBatchNorm(_BatchNorm):
             raise TypeError(f"process_group must be an mpi4py communicator or None, got "
                             f"{type(process_group).__name__}")
         self.process_group = process_group
-
-    def _check_input(self, x):
-        x = np.asarray(x)
-        if x.ndim < 2:
-            raise ValueError(f"SyncBatchNorm expected (N, C, *) input of at least 2 "
-                             f"dimensions, got {x.ndim}-D input of shape {x.shape}")
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"SyncBatchNorm({self.num_features}) got input with "
-                             f"{x.shape[1]} channels (shape {x.shape}); expected "
-                             f"{self.num_features} in axis 1")
 
     def _group(self):
         if self.process_group is not None:

@@ -224,12 +224,22 @@ def check_tools(r, R):
         assert "same model on every rank" in str(exc) and "shape (5, 4)" in str(exc), exc
     else:
         raise AssertionError("different parameter shapes were not refused")
-    try:
-        dist.DistributedDataParallel(nn.Linear(4, 5), bucket_cap_mb=0)
-    except ValueError as exc:
-        assert "bucket_cap_mb" in str(exc)
-    else:
-        raise AssertionError("bucket_cap_mb=0 was not refused")
+    for call, error, match in (
+            (lambda: dist.DistributedDataParallel(nn.Linear(4, 5), bucket_cap_mb=0),
+             ValueError, "bucket_cap_mb must be a finite number > 0"),
+            (lambda: dist.DistributedDataParallel("model"), TypeError,
+             "module must be a pydl.nn.Module"),
+            (lambda: dist.DistributedDataParallel(dist.DistributedDataParallel(
+                nn.Linear(2, 2))), TypeError, "already a DistributedDataParallel"),
+            (lambda: dist.broadcast_parameters(nn.Linear(2, 2), root=R), ValueError,
+             "root must be a rank in"),
+            (lambda: dist.broadcast_parameters([1]), TypeError, "model must be a pydl")):
+        try:
+            call()
+        except error as exc:
+            assert match in str(exc), exc
+        else:
+            raise AssertionError(f"not refused: {match}")
 
 
 # ---------------------------------------------------------------- fit

@@ -197,7 +197,7 @@ def test_convert_sync_batchnorm_keeps_order_parameters_and_state():
 
 def test_sync_batchnorm_bad_input():
     sync = nn.SyncBatchNorm(3)
-    with pytest.raises(ValueError, match="at least 2 dimensions"):
+    with pytest.raises(ValueError, match=r"expected \(N, C, \*\) \(at least 2-D\) input, got 1-D"):
         sync(np.zeros(3, np.float32))
     with pytest.raises(ValueError, match=r"got input with 4 channels"):
         sync(np.zeros((2, 4), np.float32))
