@@ -13,7 +13,9 @@ the tape.
 import os
 
 from .. import nn
-from . import _import_layers, _import_ops, _import_rnn  # noqa: F401  (register converters)
+
+# the converter modules register themselves
+from . import _import_activations, _import_layers, _import_ops, _import_rnn  # noqa: F401
 from ._import_context import CONVERTERS, ImportContext, Unsupported
 from ._import_graph import OnnxGraph
 from ._import_patterns import drop_dead_steps, track_shapes

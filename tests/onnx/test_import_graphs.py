@@ -304,7 +304,7 @@ def test_softmax_of_opset_11_flattens_from_axis():
 
 
 def test_reduce_prod_and_erf_layers_pass_gradcheck():
-    from pydl.onnx._import_layers import Erf
+    from pydl.onnx._import_activations import Erf
     from pydl.onnx._import_ops import ReduceProd
     x = rand(3, 4, 5).astype(np.float64)
     x[0, 1, 2] = 0.0                  # a zero: the product rule still holds
