@@ -1,6 +1,7 @@
 """Inference, pydl beside ONNX Runtime on the same weights (issue 16's speed target).
 
     python bench/onnx_inference.py [--threads 1,2] [--rounds 15] [--min-time 0.05]
+    OMP_WAIT_POLICY=passive python bench/onnx_inference.py    # threads sleep, not spin
 
 Each model is exported with ``pydl.onnx.export`` and the file is loaded into an
 onnxruntime ``InferenceSession`` (CPUExecutionProvider, ``intra_op_num_threads`` =
@@ -15,10 +16,16 @@ Models (float32): the digits CNN of ``pydl.examples.digits`` (N, 1, 8, 8); ResNe
 classifier (LSTM 32 -> 128 over 32 steps, batch first, a Linear on the last hidden
 state; exported by tracing its forward). Target: pydl within 1.2x of onnxruntime's
 latency at batch 1 and at least its throughput at batch 64.
+
+Idle threads spin by default in both libraries (GNU OpenMP for pydl, ONNX Runtime's own
+pool). ``OMP_WAIT_POLICY=passive`` in the environment makes pydl's sleep and, here,
+also turns ONNX Runtime's spinning off (``session.intra_op.allow_spinning = 0``), so
+the two wait alike on a machine with more runnable threads than cores.
 """
 
 import argparse
 import io
+import os
 import platform
 import time
 
@@ -73,12 +80,18 @@ def _per_call(fn, min_time):
             return elapsed / n
 
 
+def _passive():
+    return os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive"
+
+
 def _session(data, threads):
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if _passive():
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
 
@@ -139,7 +152,8 @@ def main(argv=None):
                      "--threads and --rounds must be at least 1")
     import onnxruntime as ort
     print(f"{_cpu()}; pydl {pydl.__version__}, onnxruntime {ort.__version__}, "
-          f"numpy {np.__version__}; {args.rounds} rounds, median")
+          f"numpy {np.__version__}; {args.rounds} rounds, median; idle threads "
+          f"{'sleep (OMP_WAIT_POLICY=passive)' if _passive() else 'spin (the default)'}")
     print()
     print("| model | threads | batch 1 latency pydl / ORT (ms) | ratio | "
           "batch 64 throughput pydl / ORT (samples/s) | ratio | target met |")
