@@ -11,20 +11,13 @@ import re
 import numpy as np
 
 from ..nn.parameter import Parameter
-from ._import_graph import RUNTIME, OnnxGraph, Step
+from ._import_graph import RUNTIME, OnnxGraph, Step, registrar
 
 __all__ = ["CONVERTERS", "ImportContext", "Unsupported", "converter"]
 
 # op type -> convert(node, ctx)
 CONVERTERS = {}
-
-
-def converter(*op_types):
-    def register(fn):
-        for op in op_types:
-            CONVERTERS[op] = fn
-        return fn
-    return register
+converter = registrar(CONVERTERS)
 
 
 class Unsupported(Exception):

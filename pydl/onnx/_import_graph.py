@@ -14,18 +14,26 @@ import numpy as np
 from ..autograd.tensor import _FLOATS, Tensor
 from ..nn.module import Module
 
-__all__ = ["RUNTIME", "OnnxGraph", "Step", "as_float_like", "runtime"]
+__all__ = ["RUNTIME", "OnnxGraph", "Step", "as_float_like", "registrar", "runtime"]
 
 # name -> run(module, attrs, *values) -> value or tuple of values
 RUNTIME = {}
 
 
-def runtime(name):
-    """Register a runtime function under ``name`` (module-level, so models pickle)."""
-    def register(fn):
-        RUNTIME[name] = fn
-        return fn
-    return register
+def registrar(table):
+    """A decorator factory: ``@deco("a", "b")`` puts the function in ``table`` under
+    each name."""
+    def by_names(*names):
+        def register(fn):
+            for name in names:
+                table[name] = fn
+            return fn
+        return register
+    return by_names
+
+
+# Register a runtime function by name (module-level functions, so models pickle).
+runtime = registrar(RUNTIME)
 
 
 class Step:
