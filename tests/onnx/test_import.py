@@ -146,12 +146,14 @@ def test_recurrent_models_match_torch(make, batch_first):
     model.eval()
     torch.onnx.export(model, (torch.from_numpy(_sequences(2, batch_first=batch_first)),), f,
                       dynamo=False, opset_version=17, input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {batch_axis: "batch"}, "y": {0: "batch"}})
+                      dynamic_axes={"x": {batch_axis: "batch", 1 - batch_axis: "time"},
+                                    "y": {0: "batch"}})
     loaded = pydl.onnx.load(f.getvalue())
     layers = [m for m in loaded.modules() if isinstance(m, pnn.RNNBase)]
     assert layers
     assert_same(loaded, model, [_sequences(2, batch_first=batch_first),
-                                _sequences(5, seed=3, batch_first=batch_first)])
+                                _sequences(5, seed=3, batch_first=batch_first),
+                                _sequences(3, steps=4, seed=4, batch_first=batch_first)])
 
 
 def test_loaded_cnn_trains_with_fit():
