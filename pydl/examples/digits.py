@@ -65,6 +65,10 @@ def main(argv=None):
 
     x_train, x_test, y_train, y_test = load_data(args.seed)
     model = build_model(args.seed)
+    if ranks > 1:
+        # each rank its own dropout masks (the weights come from rank 0 anyway): with
+        # one seed everywhere every rank would drop the same units of its samples
+        pydl.manual_seed(args.seed + 7919 * rank)
     optimizer = SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                     weight_decay=1e-4)
     say(f"digits: {len(x_train)} training and {len(x_test)} test images, "
@@ -97,7 +101,7 @@ def main(argv=None):
     say(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) after "
         f"{results['epochs']} epochs in {wall:.2f} s, "
         f"{results['samples_per_s']:,.0f} samples/s (validation included)")
-    if args.export:
+    if args.export and rank == 0:      # data-parallel: the weights are the same everywhere
         export_onnx(model, x_test, y_test, args.export, results)
     if not args.no_plot:
         results["plot"] = history.plot(args.out, title="pydl: digits")   # rank 0 only
