@@ -386,3 +386,25 @@ def test_without_onnx_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r'pip install "pydl\[onnx\]"'):
         pydl.onnx.load(b"")
+
+
+def test_layers_on_an_input_of_unknown_rank():
+    """No declared input shape: batch norm, global pooling and Flatten fall back to
+    their rank-free forms."""
+    nodes = [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"]),
+             helper.make_node("GlobalAveragePool", ["n"], ["g"]),
+             helper.make_node("GlobalMaxPool", ["n"], ["h"]),
+             helper.make_node("Add", ["g", "h"], ["a"]),
+             helper.make_node("Flatten", ["a"], ["y"], axis=1)]
+    inits = {"s": rand(3, seed=1), "b": rand(3, seed=2), "m": rand(3, seed=3),
+             "v": np.abs(rand(3, seed=4)) + 0.5}
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", FLOAT, None)],
+                              [helper.make_tensor_value_info("y", FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    loaded = pydl.onnx.load(m)
+    for x in (rand(2, 3, 4, 5), rand(3, 3, 6)):
+        np.testing.assert_allclose(np.asarray(loaded(x)), ort_run(m, x)[0], rtol=1e-5,
+                                   atol=1e-6)
+    assert pydl.testing.gradcheck(loaded.double(), rand(2, 3, 4, 5).astype(np.float64))
