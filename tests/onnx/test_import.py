@@ -18,12 +18,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning",
                                         "ignore::DeprecationWarning")
 
 
-def export(model, example, *, dynamic=True, **kwargs):
+def export(model, example, *, dynamic=True, opset_version=17, **kwargs):
     """The ONNX bytes of a torch model (legacy exporter, opset 17, dynamic batch)."""
     model.eval()
     f = io.BytesIO()
     axes = {"x": {0: "batch"}, "y": {0: "batch"}} if dynamic else None
-    torch.onnx.export(model, (example,), f, dynamo=False, opset_version=17,
+    torch.onnx.export(model, (example,), f, dynamo=False, opset_version=opset_version,
                       input_names=["x"], output_names=["y"], dynamic_axes=axes, **kwargs)
     return f.getvalue()
 
@@ -393,3 +393,27 @@ def test_group_norm_and_instance_norm_load_as_those_layers():
     assert sum(p.size for p in loaded.parameters()) == sum(p.numel()
                                                            for p in model.parameters())
     assert_same(loaded, model, [_images(2), _images(3, seed=4)])
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 20])
+def test_older_and_newer_opsets(opset):
+    """Squeeze/Unsqueeze/Split axes as attributes (< 13), Softmax over flattened
+    trailing axes (< 13), Gelu as one op (20)."""
+    torch.manual_seed(11)
+
+    class Mixed(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = tnn.Conv2d(3, 4, 3, padding=1)
+            self.lstm = tnn.LSTM(4, 5, batch_first=True)
+            self.fc = tnn.Linear(5, 3)
+
+        def forward(self, x):
+            h = tnn.functional.gelu(self.conv(x)).mean(dim=3)          # (N, 4, 8)
+            a, b = h.transpose(1, 2).chunk(2, dim=1)                   # Split
+            y, _ = self.lstm(torch.cat([b, a], dim=1))
+            return torch.log_softmax(self.fc(y[:, -1]), dim=-1)
+
+    model = Mixed()
+    loaded = pydl.onnx.load(export(model, torch.randn(2, 3, 8, 8), opset_version=opset))
+    assert_same(loaded, model, [_images(2), _images(5, seed=5)])
