@@ -36,7 +36,7 @@ def build(name):
     return pydl.models.ResNet("basic", layers=(3, 3, 3))
 
 
-def worker(steps, overlap_modes):
+def worker(steps, overlap_modes, comm_only=False):
     from mpi4py import MPI
 
     import pydl
@@ -47,7 +47,7 @@ def worker(steps, overlap_modes):
     ranks = dist.world_size()
     comm = dist.get_comm()
     results = {"ranks": ranks, "threads": pydl.get_num_threads()}
-    for name, (batch, shape, cap) in CASES.items():
+    for name, (batch, shape, cap) in ({} if comm_only else CASES).items():
         rng = np.random.default_rng(rank)
         x = rng.standard_normal((batch // ranks,) + shape).astype(np.float32)
         y = rng.integers(0, 10, batch // ranks)
@@ -88,26 +88,37 @@ def worker(steps, overlap_modes):
 
 
 def allreduce_curve(comm, MPI, repeats=20):
-    """Median MPI_Allreduce time per message size (float32 sum)."""
+    """Median time per message size (float32 sum) of MPI_Allreduce and of what
+    ``deterministic=True`` does instead (Allgather, then a sum in rank order):
+    {nbytes: (allreduce s, allgather + sum s)}."""
+    from pydl.distributed.collectives import sum_rows
     out = {}
     for nbytes in (8, 1024, 65536, 1 << 20, 4 << 20, 16 << 20):
         buf = np.ones(nbytes // 4, np.float32)
-        ts = []
+        gathered = np.empty((comm.Get_size(), buf.size), np.float32)
+        ts, tg = [], []
         for _ in range(repeats):
             comm.Barrier()
             t = time.perf_counter()
             comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
             ts.append(time.perf_counter() - t)
-        out[nbytes] = comm.allreduce(statistics.median(ts), op=MPI.MAX)
+            comm.Barrier()
+            t = time.perf_counter()
+            comm.Allgather(buf, gathered)
+            sum_rows(gathered)
+            tg.append(time.perf_counter() - t)
+        out[nbytes] = (comm.allreduce(statistics.median(ts), op=MPI.MAX),
+                       comm.allreduce(statistics.median(tg), op=MPI.MAX))
     return out
 
 
-def launch(ranks, threads, steps, overlap_modes):
+def launch(ranks, threads, steps, overlap_modes, comm_only=False):
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     mpiexec = mpiexec if os.access(mpiexec, os.X_OK) else shutil.which("mpiexec")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, __file__, "--worker",
-                          "--steps", str(steps), "--overlap", overlap_modes],
+                          "--steps", str(steps), "--overlap", overlap_modes]
+                         + (["--comm-only"] if comm_only else []),
                          env=env, capture_output=True, text=True, check=True, timeout=900)
     line = next(li for li in out.stdout.splitlines() if li.startswith("RESULT "))
     return json.loads(line[7:])
@@ -120,10 +131,18 @@ def main():
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--worker", action="store_true")
     parser.add_argument("--overlap", default="1,0")
+    parser.add_argument("--comm-only", action="store_true",
+                        help="only the Allreduce / Allgather curve, at 2 .. --ranks ranks")
     args = parser.parse_args()
     modes = [bool(int(m)) for m in args.overlap.split(",")]
     if args.worker:
-        return worker(args.steps, modes)
+        return worker(args.steps, modes, args.comm_only)
+    if args.comm_only:     # the communication curve alone, at each rank count
+        for ranks in range(2, args.ranks + 1):
+            print(f"{ranks} ranks:")
+            print_curve([launch(ranks, 1, 0, "1", comm_only=True)
+                         for _ in range(args.rounds)])
+        return
     runs = {"single": [], "one": [], "ddp": []}
     for _ in range(args.rounds):
         runs["one"].append(launch(1, 1, args.steps, "1"))
@@ -147,10 +166,16 @@ def main():
                   f"{med(runs['ddp'], key, 'wait_s') * 1e3:.2f} ms "
                   f"({r0['buckets']} buckets, {r0['grad_bytes'] / 2**20:.2f} MiB of "
                   f"gradients, {r0['overlapped']} started during backward)")
-    print("MPI_Allreduce on loopback (float32 sum, median):")
-    for nbytes in runs["ddp"][0]["allreduce"]:
-        t = statistics.median(r["allreduce"][nbytes] for r in runs["ddp"])
-        print(f"  {int(nbytes):>9} B: {t * 1e6:9.1f} us ({int(nbytes) / t / 1e9:.2f} GB/s)")
+    print_curve(runs["ddp"])
+
+
+def print_curve(runs):
+    print("on loopback (float32 sum, median): MPI_Allreduce | Allgather + rank-order sum "
+          "(deterministic=True)")
+    for nbytes in runs[0]["allreduce"]:
+        t, g = (statistics.median(r["allreduce"][nbytes][i] for r in runs) for i in (0, 1))
+        print(f"  {int(nbytes):>9} B: {t * 1e6:9.1f} us ({int(nbytes) / t / 1e9:.2f} GB/s)"
+              f" | {g * 1e6:9.1f} us ({g / t:.1f}x)")
 
 
 if __name__ == "__main__":

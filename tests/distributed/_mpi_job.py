@@ -143,6 +143,12 @@ def check_correctness(r, R):
     ddp = dist.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(cnn_bn()))
     train(ddp, Adam, "cnn", shard, lr=0.01)
     assert_same_as(ref, ddp, "CNN with SyncBatchNorm, Adam")
+    # SyncBatchNorm on the tape (its backward's Allgather among the buckets' reductions)
+    ref = train(cnn_bn(), SGD, "cnn", slice(None), tape=True, steps=5, lr=0.05)
+    ddp = dist.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(cnn_bn()),
+                                       bucket_cap_mb=1e-3)
+    train(ddp, SGD, "cnn", shard, tape=True, steps=5, lr=0.05)
+    assert_same_as(ref, ddp, "CNN with SyncBatchNorm on the tape")
     # the tensor path (a forward-only model, a layer used twice)
     ref = train(TapeNet(), Adam, "mlp", slice(None), tape=True, lr=0.01)
     ddp = dist.DistributedDataParallel(TapeNet(), bucket_cap_mb=1e-4)
