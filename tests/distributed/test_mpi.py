@@ -86,6 +86,22 @@ def test_fit_matches_one_process(two_rank_run):
     assert 0 < early.stopped_epoch < 7               # and EarlyStopping
 
 
+def test_two_rank_checkpoint_resumes_in_one_process(two_rank_run):
+    """The 2-rank run's epoch-2 checkpoint, resumed without MPI, ends where the
+    uninterrupted 2-rank run ended (the 3-rank resume: the next test)."""
+    from tests.distributed._mpi_job import RTOL, fit_setup, run_fit
+    out, _ = two_rank_run
+    model, optimizer, scheduler, x, y, val = fit_setup(seed=99)
+    generator = np.random.default_rng()
+    state = pydl.load(out / "resume-2.npz", model, optimizer, scheduler, rng=generator)
+    assert state["epoch"] == 2
+    run_fit(model, optimizer, scheduler, x, y, val, 4, initial_epoch=2,
+            generator=generator)
+    expected = np.load(out / "uninterrupted.npz")
+    for k, v in model.state_dict().items():
+        np.testing.assert_allclose(v, expected[k], rtol=RTOL, atol=1e-14, err_msg=k)
+
+
 def test_three_ranks_oversubscribed(two_rank_run):
     """3 ranks on a 2-core machine: DDP vs one process, deterministic mode, and
     resuming the 2-rank run's checkpoint on 3 ranks gives the uninterrupted run."""
