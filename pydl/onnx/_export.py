@@ -72,6 +72,7 @@ models). They register their converters and fallbacks on import with ``register`
 
 import importlib
 import os
+import threading
 
 import numpy as np
 
@@ -313,11 +314,14 @@ def _convert_by_calls(module, ctx, inputs):
     if not children or type(module).forward is nn.Module.forward:
         return None
     calls = []
+    me = threading.get_ident()
 
     def wrap(name, child):
         original = child.forward
 
         def forward(*args, **kwargs):
+            if threading.get_ident() != me:      # another thread using the model
+                return original(*args, **kwargs)
             seen = _snapshot(args)
             out = original(*args, **kwargs)
             calls.append((name, child, args, seen, kwargs, out, _snapshot(_outputs(out))))
