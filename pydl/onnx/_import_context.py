@@ -120,9 +120,9 @@ class ImportContext:
     def module_name(self, node, weight=None):
         """A submodule name: PyTorch's module path when the weight kept its name
         (``fc.weight`` -> ``fc``), else the node's name."""
-        weight = self._aliases.get(weight, weight)
-        if weight and re.fullmatch(r"[A-Za-z_][\w.]*\.(weight|bias)", weight):
-            return self.unique(weight.rsplit(".", 1)[0].replace(".", "_"))
+        for name in (weight, self._aliases.get(weight)):
+            if name and re.fullmatch(r"[A-Za-z_][\w.]*\.(weight|bias)", name):
+                return self.unique(name.rsplit(".", 1)[0].replace(".", "_"))
         return self.unique(node.name or f"{node.op_type}_{len(self.steps)}")
 
     def alias(self, name, initializer):
@@ -132,9 +132,10 @@ class ImportContext:
         self.initializers[name] = self.static[name] = self.initializers[initializer]
 
     def parameter(self, name):
-        """The trainable Parameter of initializer ``name`` (one per initializer, so two
-        layers that share a weight in the file share it here)."""
-        name = self._aliases.get(name, name)
+        """The trainable Parameter of initializer ``name``: one per name, so two layers
+        that read the same initializer share it. A second name given by an Identity is
+        a Parameter of its own: PyTorch's exporter stores initializers of equal value
+        once (a fresh LayerNorm's weight and another's), which are not tied weights."""
         p = self._shared.get(name)
         if p is None:
             value = self.initializers.get(name)

@@ -70,6 +70,26 @@ def _convert_binary(node, ctx):
     ctx.emit("binary", node.input[:2], node.output[:1], {"kind": node.op_type}, node=node)
 
 
+@runtime("mod")
+def _mod(module, attrs, a, b):
+    """a - b * q with q = floor(a / b) (Python's sign rule) or trunc (fmod=1); q is
+    piecewise constant, so the gradient is that of a - b * q."""
+    da, db = np.asarray(_data(a)), np.asarray(_data(b))
+    if not (_is_t(a) or _is_t(b)):
+        out = np.fmod(da, db) if attrs["fmod"] else np.mod(da, db)
+        return np.asarray(out, dtype=da.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = (np.trunc if attrs["fmod"] else np.floor)(da / db)
+    a, b = _tensor_pair(a, b)
+    return T.sub(a, T.mul(b, q.astype((a if _is_t(a) else b).dtype)))
+
+
+@converter("Mod")
+def _convert_mod(node, ctx):
+    ctx.emit("mod", node.input[:2], node.output[:1],
+             {"fmod": ctx.attrs(node).get("fmod", 0)}, node=node)
+
+
 _VARIADIC = {"Max": (T.maximum, np.maximum), "Min": (T.minimum, np.minimum),
              "Sum": (T.add, np.add), "Mean": (T.add, np.add)}
 

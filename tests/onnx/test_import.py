@@ -417,3 +417,45 @@ def test_older_and_newer_opsets(opset):
     model = Mixed()
     loaded = pydl.onnx.load(export(model, torch.randn(2, 3, 8, 8), opset_version=opset))
     assert_same(loaded, model, [_images(2), _images(5, seed=5)])
+
+
+def test_transformer_encoder_layer_matches_and_trains():
+    """Embedding, multi-head attention (MatMul of activations, Softmax, head reshapes),
+    LayerNormalization, GELU and dropout as PyTorch exports them. (PyTorch bakes the
+    sequence length into the attention's reshapes: onnxruntime too runs only that one.)"""
+    torch.manual_seed(12)
+
+    class Encoder(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = tnn.Embedding(20, 8)
+            self.layer = tnn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, batch_first=True,
+                                                     activation="gelu")
+            self.fc = tnn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.fc(self.layer(self.emb(x)).mean(dim=1))
+
+    model = Encoder().eval()
+    rng = np.random.default_rng(0)
+    loaded = pydl.onnx.load(export(model, torch.from_numpy(rng.integers(0, 20, (2, 5)))))
+    assert {"Embedding", "LayerNorm", "GELU", "Softmax", "Linear"} <= {
+        type(m).__name__ for m in loaded.modules()}
+    for n in (2, 4):
+        tokens = rng.integers(0, 20, (n, 5))
+        with torch.no_grad():
+            want = model(torch.from_numpy(tokens)).numpy()
+        np.testing.assert_allclose(np.asarray(loaded(tokens)), want, rtol=1e-4, atol=1e-5)
+    assert sum(p.size for p in loaded.parameters()) == sum(p.numel()
+                                                           for p in model.parameters())
+    loaded.train()
+    tokens, labels = rng.integers(0, 20, (16, 5)), rng.integers(0, 3, 16)
+    opt = pydl.optim.Adam(loaded.parameters(), lr=0.01)
+    losses = []
+    for _ in range(6):
+        opt.zero_grad()
+        loss = pnn.CrossEntropyLoss()(loaded(tokens), labels)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
