@@ -100,6 +100,10 @@ class DataLoader:
         Drop the last batch when it is smaller than ``batch_size``.
     generator : numpy.random.Generator or int seed, optional
         Source of the permutations; default pydl's generator (:func:`pydl.manual_seed`).
+    sampler : iterable of int with len, optional
+        The sample indices of an epoch, in order, instead of ``range(N)`` or a
+        permutation (e.g. :class:`pydl.data.DistributedSampler`: this rank's shard);
+        excludes ``shuffle``, as in PyTorch. Iterated anew each epoch.
 
     Batches are views when not shuffling (C-contiguous input) and copies otherwise.
     A memory-mapped ``x`` (``np.memmap``) is never read whole: each batch is an
@@ -107,7 +111,7 @@ class DataLoader:
     """
 
     def __init__(self, x, y=None, batch_size=1, shuffle=False, drop_last=False,
-                 generator=None):
+                 generator=None, sampler=None):
         self.x = as_array(x, "x", finite=False, check_memory=False)
         self.y = None if y is None else as_array(y, "y", finite=False, check_memory=False)
         if self.y is not None:
@@ -122,15 +126,34 @@ class DataLoader:
             self.generator = as_generator(generator=generator)
         else:
             self.generator = as_generator(seed=generator)
+        if sampler is not None:
+            if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+                raise TypeError(f"sampler must be an iterable of indices with len() (e.g. "
+                                f"pydl.data.DistributedSampler), got {type(sampler).__name__}")
+            if self.shuffle:
+                raise ValueError("sampler and shuffle=True exclude each other: the sampler "
+                                 "gives the order (DistributedSampler(shuffle=True) shuffles)")
+        self.sampler = sampler
+
+    def num_samples(self):
+        """Samples per epoch before ``drop_last``: N, or the sampler's length."""
+        return len(self.x) if self.sampler is None else len(self.sampler)
 
     def __len__(self):
-        n, b = len(self.x), self.batch_size
+        n, b = self.num_samples(), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
     def batch_indices(self):
         """The index arrays (or slices) of one epoch's batches, in order."""
-        return batch_indices(len(self.x), self.batch_size, self.shuffle, self.generator,
-                             self.drop_last)
+        if self.sampler is None:
+            return batch_indices(len(self.x), self.batch_size, self.shuffle,
+                                 self.generator, self.drop_last)
+        order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        bad = order[(order < 0) | (order >= len(self.x))]
+        if bad.size:
+            raise ValueError(f"sampler gave index {int(bad[0])}, outside [0, {len(self.x)})")
+        return [order[i] for i in batch_indices(len(order), self.batch_size,
+                                                drop_last=self.drop_last)]
 
     def __iter__(self):
         indices = self.batch_indices()

@@ -194,7 +194,7 @@ class _IterableSource:
     def n_samples(self):
         """Samples per pass when known (a DataLoader), else None."""
         if isinstance(self.data, DataLoader):
-            n, b = len(self.data.x), self.data.batch_size
+            n, b = self.data.num_samples(), self.data.batch_size
             return n - n % b if self.data.drop_last else n
         return None
 
@@ -211,7 +211,7 @@ class _IterableSource:
         if not isinstance(self.data, DataLoader):
             return set()
         loader = self.data
-        return _batch_sizes(len(loader.x), loader.batch_size, loader.drop_last, steps)
+        return _batch_sizes(loader.num_samples(), loader.batch_size, loader.drop_last, steps)
 
     def _check_batch(self, item, step):
         where = f" (batch {step})"
@@ -380,7 +380,7 @@ def _check_one_sample_batches(model, source, batch_size, drop_last, steps):
     if isinstance(source, _ArraySource):
         n, b = source.n_samples(), batch_size
     else:
-        n, b = len(source.data.x), source.data.batch_size
+        n, b = source.data.num_samples(), source.data.batch_size
     detail = (f"batch_size={b} makes every batch one sample" if b == 1 else
               f"{n} samples in batches of {b} leave a last batch of 1")
     raise _one_sample_error(batchnorms, detail)

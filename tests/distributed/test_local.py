@@ -150,6 +150,31 @@ def test_sampler_bad_arguments():
     assert (s.num_replicas, s.rank) == (1, 0)
 
 
+def test_dataloader_with_a_sampler():
+    x, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    sampler = DistributedSampler(10, 3, 1, shuffle=True, seed=4)
+    loader = pydl.data.DataLoader(x, y, batch_size=2, sampler=sampler)
+    assert len(loader) == 2 and loader.num_samples() == 4
+    got = np.concatenate([yb for _, yb in loader])
+    assert got.tolist() == list(sampler)
+    sampler.set_epoch(1)
+    assert np.concatenate([yb for _, yb in loader]).tolist() == list(sampler)
+    assert len(pydl.data.DataLoader(x, y, batch_size=3, sampler=sampler,
+                                    drop_last=True)) == 1
+    with pytest.raises(ValueError, match="sampler and shuffle=True exclude each other"):
+        pydl.data.DataLoader(x, y, shuffle=True, sampler=sampler)
+    with pytest.raises(TypeError, match="sampler must be an iterable of indices"):
+        pydl.data.DataLoader(x, y, sampler=3)
+    with pytest.raises(ValueError, match=r"sampler gave index 10, outside \[0, 10\)"):
+        list(pydl.data.DataLoader(x, y, sampler=[1, 10]))
+    # fit counts a sampler's samples, not the array's
+    model = nn.Linear(2, 2).double()
+    history = pydl.fit(model, pydl.data.DataLoader(x, y % 2, batch_size=2, sampler=sampler),
+                       loss="cross_entropy", optimizer=pydl.optim.SGD(model.parameters()),
+                       verbose=0)
+    assert history.params["samples"] == 4 and history.params["steps"] == 2
+
+
 # ------------------------------------------------------------ SyncBatchNorm
 def test_sync_batchnorm_alone_is_batchnorm(dtype):
     rng = np.random.default_rng(0)
