@@ -508,11 +508,23 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
     _infer_output_shapes(onnx, proto, ctx, dynamic_batch)
     data = proto.SerializeToString()
     if isinstance(path, str):
-        with open(path, "wb") as f:
-            f.write(data)
+        _write_atomically(path, data)
     else:
         path.write(data)
     return proto
+
+
+def _write_atomically(path, data):
+    """Write beside ``path`` and rename over it: a reader never sees half a model."""
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def _name_outputs(ctx, outputs, input_names):

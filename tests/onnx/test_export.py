@@ -274,6 +274,16 @@ def test_path_kinds(tmp_path, rng):
     export(model, x, buf)
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes() == \
         buf.getvalue()
+    export(nn.Linear(3, 4), x, tmp_path / "a.onnx")        # replaces the file whole
+    assert (tmp_path / "a.onnx").read_bytes() != buf.getvalue()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx", "b.onnx"]
+
+
+def test_failed_export_leaves_no_file(tmp_path, rng):
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    with pytest.raises(ExportError):
+        export(nn.AdaptiveAvgPool1d(3), x, tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())
 
 
 def test_export_is_eval_mode_and_keeps_training_flags(rng):
