@@ -55,12 +55,19 @@ A module whose class has no converter is handled by the *fallbacks*, in order:
 
 1. pydl's own: a module whose forward only calls its direct submodules, feeding each
    the model input or earlier submodules' outputs (``ResNet``: ``head(stages(stem(x)))``),
-   is recorded call by call on the example input and converted as that graph.
+   is recorded call by call on the example input and converted as that graph. Arrays
+   are matched by identity and must be unchanged between calls; anything computed
+   outside the submodules makes it pass.
 2. those added with ``register_fallback(fn)``: ``fn(module, ctx, inputs)`` returns a
    list of output names, or None to pass.
 
 If none applies, the export fails with a ``NotImplementedError`` naming the class and
 its path in the model.
+
+pydl's converters live in ``_convert_containers`` (Sequential, Residual, Concat,
+Identity), ``_convert_layers`` (dense, convolution, pooling, resizing, batch/layer/
+local response norm, dropout), ``_convert_activations``, ``_convert_attention`` and
+``_convert_norms`` (group/instance norm, SyncBatchNorm), imported on the first export.
 
 Extensions in this package
 --------------------------
