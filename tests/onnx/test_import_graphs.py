@@ -408,3 +408,33 @@ def test_layers_on_an_input_of_unknown_rank():
         np.testing.assert_allclose(np.asarray(loaded(x)), ort_run(m, x)[0], rtol=1e-5,
                                    atol=1e-6)
     assert pydl.testing.gradcheck(loaded.double(), rand(2, 3, 4, 5).astype(np.float64))
+
+
+def test_elementwise_ops_against_onnxruntime():
+    mk = helper.make_node
+    nodes = [mk("Abs", ["x"], ["ax"]), mk("Add", ["ax", "one"], ["p"]),     # p > 0
+             mk("Sqrt", ["p"], ["a"]), mk("Log", ["p"], ["b"]), mk("Exp", ["x"], ["c"]),
+             mk("Reciprocal", ["p"], ["d"]), mk("Neg", ["x"], ["e"]),
+             mk("Pow", ["p", "half"], ["f"]), mk("Mod", ["x", "three"], ["g"], fmod=1),
+             mk("Mod", ["e", "two"], ["g2"], fmod=1), mk("Floor", ["x"], ["h"]),
+             mk("Max", ["a", "b", "d"], ["i"]), mk("Min", ["c", "e"], ["j"]),
+             mk("Sum", ["f", "g", "g2"], ["k"]), mk("Mean", ["h", "i", "j"], ["l"]),
+             mk("Greater", ["x", "zero"], ["cond"]), mk("Where", ["cond", "k", "l"], ["m"]),
+             mk("Sub", ["m", "x"], ["n"]), mk("Div", ["n", "p"], ["o"]),
+             mk("HardSigmoid", ["o"], ["q"], alpha=0.3), mk("Softsign", ["x"], ["r"]),
+             mk("ThresholdedRelu", ["x"], ["s"], alpha=0.5), mk("Mul", ["q", "r"], ["t"]),
+             mk("Add", ["t", "s"], ["y"])]
+    inits = {"one": np.array(1.0, np.float32), "half": np.array(0.5, np.float32),
+             "three": np.array(0.7, np.float32), "two": np.array(-1.3, np.float32),
+             "zero": np.array(0.0, np.float32)}
+    loaded = check(model(nodes, [("x", ["N", 4, 3])], [("y", None)], inits), (4, 3))
+    # Mod with Python's sign rule (fmod=0) is for integers in onnxruntime: check NumPy's
+    ints = model([mk("Mod", ["a", "b"], ["y"])], [("a", ["N"])], [("y", None)],
+                 {"b": np.array(-3, np.int64)})
+    ints.graph.input[0].type.tensor_type.elem_type = onnx.TensorProto.INT64
+    ints.graph.output[0].type.tensor_type.elem_type = onnx.TensorProto.INT64
+    a = np.arange(-7, 8, dtype=np.int64)
+    np.testing.assert_array_equal(np.asarray(pydl.onnx.load(ints)(a)), ort_run(ints, a)[0])
+    # a few elements away from the kinks (floor, mod, where, max/min ties)
+    x = np.array([[0.31, -1.27, 2.05, -0.43]], np.float64).reshape(1, 4, 1) * np.ones(3)
+    assert pydl.testing.gradcheck(loaded.double(), x + np.arange(3) * 0.013, eps=1e-7)
