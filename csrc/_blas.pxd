@@ -7,9 +7,69 @@
 
 from cython cimport floating
 from cython.parallel cimport prange
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 from _openmp cimport omp_get_num_procs
+
+
+cdef inline bint _gemv(bint trans_a, bint trans_b, int m, int n, int k,
+                       floating alpha, const floating* a, int lda,
+                       const floating* b, int ldb,
+                       floating beta, floating* c, int ldc) noexcept nogil:
+    """A one-row or one-column gemm() as a gemv; False where the strides do not allow.
+
+    scipy's OpenBLAS ran sgemm with one row 4-6x slower than sgemv (a dense layer at
+    batch 1, a recurrent step with one sequence). Column-major view of each operand as
+    in gemm(): a row-major (r, s) matrix with row stride ld is a column-major (s, r) one.
+    """
+    cdef char tr
+    cdef int rows, cols, ld, incx, incy, i
+    cdef const floating* mat
+    cdef const floating* vec
+    if m == 1:
+        # c[0, :] (n) = op(B)^T-applied: y_j = sum_p a_p op(B)[p, j]
+        mat = b
+        ld = ldb
+        incy = 1
+        vec = a
+        incx = lda if trans_a else 1
+        if trans_b:     # B is (n, k) row-major: column-major (k, n); y = M^T x
+            tr = b't'
+            rows = k
+            cols = n
+        else:           # B is (k, n) row-major: column-major (n, k); y = M x
+            tr = b'n'
+            rows = n
+            cols = k
+    else:
+        # c[:, 0] (m, stride ldc): y_i = sum_p op(A)[i, p] b_p
+        mat = a
+        ld = lda
+        incy = ldc
+        vec = b
+        incx = 1 if trans_b else ldb
+        if trans_a:     # A is (k, m) row-major: column-major (m, k); y = M x
+            tr = b'n'
+            rows = m
+            cols = k
+        else:           # A is (m, k) row-major: column-major (k, m); y = M^T x
+            tr = b't'
+            rows = k
+            cols = m
+    if ld < rows or incx < 1 or incy < 1:
+        return False
+    if beta == 0:
+        # BLAS may scale y by beta, and 0 * NaN is NaN: y starts as uninitialised
+        # memory (NaN-filled in the tests), so clear it
+        for i in range(m if n == 1 else n):
+            c[<Py_ssize_t>i * incy] = 0
+    if floating is float:
+        sgemv(&tr, &rows, &cols, &alpha, <float*>mat, &ld, <float*>vec, &incx, &beta,
+              c, &incy)
+    else:
+        dgemv(&tr, &rows, &cols, &alpha, <double*>mat, &ld, <double*>vec, &incx, &beta,
+              c, &incy)
+    return True
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
@@ -32,6 +92,9 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
         ldb = 1
     if ldc < 1:
         ldc = 1
+    if (m == 1 or n == 1) and k > 0 and _gemv(trans_a, trans_b, m, n, k, alpha, a, lda,
+                                              b, ldb, beta, c, ldc):
+        return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>b, &ldb, <float*>a, &lda,
               &beta, c, &ldc)
