@@ -216,6 +216,30 @@ def check_tools(r, R):
     x, y = data("mlp")
     one_step(ddp, loss_fn, x[shard], y[shard], tape=False)
     assert model[0].weight.grad is None and model[0].bias.grad is not None
+    # SyncBatchNorm in float32 and float64, 2-D to 5-D: this rank's rows of what
+    # BatchNorm computes on the whole batch (outputs, input and parameter gradients,
+    # running statistics)
+    for dtype, tol in ((np.float32, 2e-5), (np.float64, 1e-12)):
+        for shape in ((12, 3), (12, 3, 5), (12, 3, 4, 2), (12, 3, 2, 2, 3)):
+            rng = np.random.default_rng(len(shape))
+            x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+            g = rng.standard_normal(shape).astype(dtype)
+            bn = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d,
+                  5: nn.BatchNorm3d}[len(shape)](3, dtype=dtype)
+            sync = nn.SyncBatchNorm(3, dtype=dtype)
+            for m in (bn, sync):
+                m.weight.data[...] = [0.5, 1.5, -2.0]
+                m.bias.data[...] = [0.1, 0.2, 0.3]
+            np.testing.assert_allclose(sync(x[shard]), bn(x)[shard], rtol=tol, atol=tol)
+            np.testing.assert_allclose(sync.backward(g[shard]), bn.backward(g)[shard],
+                                       rtol=tol, atol=tol)
+            for name in ("running_mean", "running_var"):
+                np.testing.assert_allclose(getattr(sync, name), getattr(bn, name),
+                                           rtol=tol, atol=tol)
+            for p in ("weight", "bias"):       # the shares add up to the whole
+                total = dist.sum_in_rank_order(getattr(sync, p).grad)
+                np.testing.assert_allclose(total, getattr(bn, p).grad, rtol=tol,
+                                           atol=tol * 10)
     # SyncBatchNorm's own backward, on a one-rank group: central differences
     from mpi4py import MPI
     for shape in ((7, 3), (5, 3, 4, 2)):
