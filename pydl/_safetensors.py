@@ -30,6 +30,7 @@ __all__ = ["MAX_HEADER_BYTES", "SafetensorsError", "SafetensorsReader", "dtype_c
 # The reference implementation's own limit on the JSON header.
 MAX_HEADER_BYTES = 100_000_000
 _MAX_NDIM = 64  # NumPy's limit
+_MAX_BYTES = np.iinfo(np.intp).max  # NumPy's limit on an array's size in bytes
 _HEADER_DEPTH = 3  # {name: {"shape": [...]}}: a valid header nests no deeper
 _METADATA = "__metadata__"
 
@@ -236,6 +237,10 @@ class SafetensorsReader:
             raise SafetensorsError(f"{where}: data_offsets {offsets} are not "
                                    f"0 <= begin <= end")
         itemsize = 2 if code == _BF16 else _DTYPES[code].itemsize
+        # NumPy refuses a shape whose nonzero dimensions multiply past its index type
+        # even when another dimension is 0 (an empty tensor of shape [0, 2**62, 2**62])
+        if math.prod(d for d in shape if d) * itemsize > _MAX_BYTES:
+            raise SafetensorsError(f"{where}: shape {shape} is too large for an array")
         nbytes = math.prod(shape) * itemsize
         if nbytes != end - begin:
             raise SafetensorsError(f"{where}: shape {shape} of {code} takes {nbytes} "

@@ -259,6 +259,8 @@ CRAFTED = {
                       r"shape \[3\] of F32 takes 12 bytes, but data_offsets \[0, 8\] hold 8"),
     "negative dim": (_file({"a": _entry(shape=(-2, -1), offsets=(0, 8))}, bytes(8)),
                      "negative dimension"),
+    "empty but huge": (_file({"a": _entry(shape=(0, 2 ** 62, 2 ** 62), offsets=(0, 0))}),
+                       "too large for an array"),
     "bool dim": (_file({"a": _entry(shape=(True,), offsets=(0, 4))}, bytes(4)),
                  "list of at most 64 ints"),
     "too many dims": (_file({"a": _entry(shape=(1,) * 65, offsets=(0, 4))}, bytes(4)),
