@@ -502,8 +502,25 @@ def _convert_identity(node, ctx):
 
 
 # ------------------------------------------------------------- reductions
-_REDUCE = {"ReduceMean": (T.mean, np.mean), "ReduceSum": (T.sum, np.sum),
-           "ReduceMax": (T.max, np.max), "ReduceMin": (T.min, np.min)}
+def _log_sum_exp(ns, x, axis, keepdims):
+    m = np.max(_data(x), axis=axis, keepdims=True)       # a constant shift, for range
+    out = ns.log(ns.sum(ns.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else reshape_to(out, np.squeeze(_data(out), axis=axis).shape)
+
+
+# kind -> fn(namespace, x, axis, keepdims); the namespace is the tensor ops for
+# tensors and NumPy for arrays (the two share these functions' names and arguments)
+_REDUCE = {
+    "ReduceMean": lambda ns, x, a, k: ns.mean(x, axis=a, keepdims=k),
+    "ReduceSum": lambda ns, x, a, k: ns.sum(x, axis=a, keepdims=k),
+    "ReduceMax": lambda ns, x, a, k: ns.max(x, axis=a, keepdims=k),
+    "ReduceMin": lambda ns, x, a, k: ns.min(x, axis=a, keepdims=k),
+    "ReduceL1": lambda ns, x, a, k: ns.sum(ns.abs(x), axis=a, keepdims=k),
+    "ReduceL2": lambda ns, x, a, k: ns.sqrt(ns.sum(x * x, axis=a, keepdims=k)),
+    "ReduceSumSquare": lambda ns, x, a, k: ns.sum(x * x, axis=a, keepdims=k),
+    "ReduceLogSum": lambda ns, x, a, k: ns.log(ns.sum(x, axis=a, keepdims=k)),
+    "ReduceLogSumExp": _log_sum_exp,
+}
 
 
 @runtime("reduce")
@@ -513,11 +530,9 @@ def _reduce(module, attrs, x, axes=None):
         if attrs["noop"]:
             return x
         axes = None
-    axes = None if axes is None else tuple(axes)
-    tensor_op, numpy_op = _REDUCE[attrs["kind"]]
-    if _is_t(x):
-        return tensor_op(x, axis=axes, keepdims=bool(attrs["keepdims"]))
-    return np.asarray(numpy_op(x, axis=axes, keepdims=bool(attrs["keepdims"])))
+    axes = None if axes is None else tuple(_axis(a, np.ndim(_data(x))) for a in axes)
+    out = _REDUCE[attrs["kind"]](T if _is_t(x) else np, x, axes, bool(attrs["keepdims"]))
+    return out if _is_t(out) else np.asarray(out)
 
 
 class ReduceProd(Module):

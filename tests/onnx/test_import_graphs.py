@@ -438,3 +438,40 @@ def test_elementwise_ops_against_onnxruntime():
     # a few elements away from the kinks (floor, mod, where, max/min ties)
     x = np.array([[0.31, -1.27, 2.05, -0.43]], np.float64).reshape(1, 4, 1) * np.ones(3)
     assert pydl.testing.gradcheck(loaded.double(), x + np.arange(3) * 0.013, eps=1e-7)
+
+
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
+                                "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
+                                "ReduceLogSumExp"])
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_reductions(op, keepdims):
+    mk = helper.make_node
+    nodes = [mk("Abs", ["x"], ["a"]), mk("Add", ["a", "one"], ["p"]),
+             mk(op, ["p", "axes"], ["y"], keepdims=keepdims)]
+    m = model(nodes, [("x", ["N", 3, 4])], [("y", None)],
+              {"one": np.array(0.5, np.float32), "axes": np.array([-1, 1], np.int64)},
+              opset=18)
+    loaded = check(m, (3, 4))
+    assert pydl.testing.gradcheck(loaded.double(), rand(2, 3, 4).astype(np.float64) + 0.01)
+
+
+def test_tile_range_size_pad_cast_not_constant_of_shape():
+    mk = helper.make_node
+    nodes = [mk("Tile", ["x", "reps"], ["t"]),
+             mk("Size", ["x"], ["n"]), mk("Cast", ["n"], ["nf"], to=onnx.TensorProto.FLOAT),
+             mk("Range", ["zero", "limit", "step"], ["r"]),
+             mk("Cast", ["r"], ["rf"], to=onnx.TensorProto.FLOAT),
+             mk("Pad", ["t", "pads", "value"], ["p"]),
+             mk("Mul", ["p", "rf"], ["q"]), mk("Div", ["q", "nf"], ["d"]),
+             mk("Greater", ["d", "zf"], ["g"]), mk("Not", ["g"], ["ng"]),
+             mk("Cast", ["ng"], ["mask"], to=onnx.TensorProto.FLOAT),
+             mk("Shape", ["mask"], ["s"]),
+             mk("ConstantOfShape", ["s"], ["c"],
+                value=numpy_helper.from_array(np.array([0.25], np.float32))),
+             mk("Add", ["d", "c"], ["e"]), mk("Add", ["e", "mask"], ["y"])]
+    inits = {"reps": np.array([1, 2, 1], np.int64), "zero": np.array(0, np.int64),
+             "limit": np.array(5, np.int64), "step": np.array(1, np.int64),
+             "pads": np.array([0, 0, 1, 0, 0, 0], np.int64),
+             "value": np.array(0.5, np.float32), "zf": np.array(0.0, np.float32)}
+    loaded = check(model(nodes, [("x", ["N", 2, 4])], [("y", None)], inits), (2, 4))
+    assert pydl.testing.gradcheck(loaded.double(), rand(2, 2, 4).astype(np.float64))
