@@ -65,9 +65,9 @@ If none applies, the export fails with a ``NotImplementedError`` naming the clas
 its path in the model.
 
 pydl's converters live in ``_convert_containers`` (Sequential, Residual, Concat,
-Identity), ``_convert_layers`` (dense, convolution, pooling, resizing, batch/layer/
-local response norm, dropout), ``_convert_activations``, ``_convert_attention`` and
-``_convert_norms`` (group/instance norm, SyncBatchNorm), imported on the first export.
+Identity), ``_convert_dense`` (Linear, Flatten, Embedding, GramMatrix, dropout),
+``_convert_conv``, ``_convert_pool`` (pooling, Upsample), ``_convert_norms``,
+``_convert_activations`` and ``_convert_attention``, imported on the first export.
 
 Extensions in this package
 --------------------------
@@ -94,8 +94,8 @@ __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "ExportContext", "ExportError", "export
 
 MIN_OPSET = 13           # per-axis Softmax, Unsqueeze/Squeeze/Pad/Clip inputs
 DEFAULT_OPSET = 17       # LayerNormalization
-_BUILTIN = ("_convert_containers", "_convert_layers", "_convert_activations",
-            "_convert_attention", "_convert_norms")
+_BUILTIN = ("_convert_containers", "_convert_dense", "_convert_conv", "_convert_pool",
+            "_convert_norms", "_convert_activations", "_convert_attention")
 _EXTENSIONS = ("_export_rnn", "_export_trace")
 
 _CONVERTERS = {}

@@ -1,152 +1,25 @@
-"""ONNX converters of the layers with weights or windows: Linear, Flatten, Embedding,
-convolutions, pooling, Upsample, normalization and dropout.
+"""ONNX converters of max/avg/adaptive pooling 1-3-D and Upsample.
 
-Spatial sizes come from the example input (static in the graph); only the batch axis
-is left free, so no shape constant here holds dim 0.
+pydl's pooling windows and divisors are PyTorch's (ceil_mode drops a window that
+would start in the right padding); where ONNX's attributes say otherwise the
+converters spell pydl's rule with explicit pads and constant maps, computed from the
+example's (static) spatial sizes.
 """
 
 import numpy as np
 
 from .. import nn
-from ..functional.conv import conv_padding
 from ..functional.interpolate import _nearest_source, _plan
 from ..functional.pool import _avg_windows, _out_size, _pool_args
+from ._convert_conv import _spatial_op
 from ._export import ExportError, register
 
-_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_CONV_TS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
 _AVG_POOLS = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 _ADAPTIVE_AVG = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
 _ADAPTIVE_MAX = (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
-_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 
 
-def _spatial_op(ctx, x, nd, emit):
-    """Run ``emit(name) -> name`` on (N, C, *spatial) input; an unbatched (C, *spatial)
-    example gets a batch axis of 1 around it, as pydl's layers do."""
-    rank = ctx.value(x).ndim
-    if rank == nd + 2:
-        return [emit(x)]
-    if rank != nd + 1:
-        raise ExportError(f"expected {nd + 1}-D or {nd + 2}-D input, the example is {rank}-D")
-    (xb,) = ctx.node("Unsqueeze", [x, ctx.int64([0], "axes")])
-    return ctx.node("Squeeze", [emit(xb), ctx.int64([0], "axes")])
-
-
-# ---------------------------------------------------------------- dense layers
-@register(nn.Linear)
-def _linear(module, ctx, inputs):
-    (x,) = inputs
-    w = ctx.initializer(module.weight.data, "weight")
-    b = None if module.bias is None else ctx.initializer(module.bias.data, "bias")
-    if ctx.value(x).ndim == 2:
-        return ctx.node("Gemm", [x, w] + ([b] if b else []), transB=1)
-    (y,) = ctx.node("MatMul", [x, ctx.node("Transpose", [w], perm=[1, 0])[0]])
-    return ctx.node("Add", [y, b]) if b else [y]
-
-
-@register(nn.Flatten)
-def _flatten(module, ctx, inputs):
-    (x,) = inputs
-    shape = ctx.value(x).shape
-    nd = len(shape)
-    if nd == 0:
-        return ctx.node("Reshape", [x, ctx.int64([1])])
-    start = module.start_dim % nd
-    end = module.end_dim % nd
-    if start == 1 and end == nd - 1:
-        return ctx.node("Flatten", [x], axis=1)
-    # 0 copies an input dim (the batch stays free); -1 takes what the flattened span holds
-    target = [0] * start + [-1] + list(shape[end + 1:])
-    return ctx.node("Reshape", [x, ctx.int64(target)])
-
-
-@register(nn.Embedding)
-def _embedding(module, ctx, inputs):
-    (idx,) = inputs
-    table = module.weight.data
-    if module.max_norm is not None:
-        # pydl rescales a row on lookup (in place) when its norm exceeds max_norm; a
-        # rescaled row stays below it, so the table after every lookup is fixed: store it
-        # (computed on a copy: exporting does not change the model)
-        table = table.copy()
-        norms = np.linalg.norm(table.astype(np.float64), ord=module.norm_type, axis=1)
-        over = norms > module.max_norm
-        table[over] *= (module.max_norm / (norms[over] + 1e-7))[:, None].astype(table.dtype)
-    (y,) = ctx.node("Gather", [ctx.initializer(table, "weight"), idx], axis=0)
-    ctx.set_value(y, np.take(table, ctx.value(idx), axis=0))   # forward would renorm
-    return [y]
-
-
-@register(nn.GramMatrix)
-def _gram_matrix(module, ctx, inputs):
-    # G[n] = F F^T (/ (C * S)), F the (C, S) matrix of sample n's features
-    (x,) = inputs
-    shape = ctx.value(x).shape
-    (feats,) = ctx.node("Reshape", [x, ctx.int64([0, shape[1], -1])])
-    (gram,) = ctx.node("MatMul", [feats, ctx.node("Transpose", [feats], perm=[0, 2, 1])[0]])
-    if not module.normalize:
-        return [gram]
-    return ctx.node("Div", [gram, ctx.constant(float(np.prod(shape[1:])), "size")])
-
-
-@register(*_DROPOUTS)
-def _dropout(module, ctx, inputs):
-    return list(inputs)     # eval mode: the identity
-
-
-# ----------------------------------------------------------------- convolutions
-def _conv_node(module, ctx, inputs, op, **extra):
-    nd = module._nd
-    w = ctx.initializer(module.weight.data, "weight")
-    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
-    low, high = conv_padding(module.padding, nd, module.kernel_size, module.stride,
-                             module.dilation)
-    return _spatial_op(ctx, inputs[0], nd, lambda x: ctx.node(
-        op, [x, w] + b, kernel_shape=list(module.kernel_size), strides=list(module.stride),
-        pads=[*low, *high], dilations=list(module.dilation), group=module.groups,
-        **extra)[0])
-
-
-@register(*_CONVS)
-def _conv(module, ctx, inputs):
-    return _conv_node(module, ctx, inputs, "Conv")
-
-
-@register(*_CONV_TS)
-def _conv_transpose(module, ctx, inputs):
-    op, stride = list(module.output_padding), module.stride
-    if all(o < s for o, s in zip(op, stride)):
-        return _conv_node(module, ctx, inputs, "ConvTranspose", output_padding=op)
-    return _conv_transpose_wide_output_padding(module, ctx, inputs)
-
-
-def _conv_transpose_wide_output_padding(module, ctx, inputs):
-    """output_padding >= stride (pydl, as PyTorch, allows up to the dilation; the ONNX
-    runtime refuses it): the extra end positions are the full transposed convolution's
-    next ones, cropped off less (end pads p - output_padding), and past its end only
-    the bias (zeros, then the bias added)."""
-    nd = module._nd
-    op, pad = module.output_padding, module.padding
-    w = ctx.initializer(module.weight.data, "weight")
-    extra = [max(o - p, 0) for o, p in zip(op, pad)]
-
-    def emit(x):
-        (y,) = ctx.node("ConvTranspose", [x, w], kernel_shape=list(module.kernel_size),
-                        strides=list(module.stride), dilations=list(module.dilation),
-                        pads=[*pad, *(max(p - o, 0) for o, p in zip(op, pad))],
-                        group=module.groups)
-        if any(extra):
-            (y,) = ctx.node("Pad", [y, ctx.int64([0] * (nd + 2) + [0, 0, *extra], "pads")])
-        if module.bias is None:
-            return y
-        bias = module.bias.data.reshape(-1, *(1,) * nd)
-        return ctx.node("Add", [y, ctx.initializer(bias, "bias")])[0]
-    return _spatial_op(ctx, inputs[0], nd, emit)
-
-
-# ---------------------------------------------------------------------- pooling
 def _pool_pads(ctx, x, module, k, s, p, d):
     """ONNX pads and pydl's output sizes. With ceil_mode pydl (as PyTorch) drops a last
     window that would start in the right padding, which ONNX's ceil_mode (and its
@@ -342,66 +215,3 @@ def _upsample(module, ctx, inputs):
         return ctx.node("Resize", [x, "", ctx.constant([1.0, 1.0, *scales], "scales",
                                                        dtype=np.float32)], **attrs)
     return _resize_by_sizes(ctx, x, outs, attrs)
-
-
-# ----------------------------------------------------------------- normalization
-@register(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-def _batch_norm(module, ctx, inputs):
-    if module.running_mean is None:
-        raise ExportError("track_running_stats=False normalizes with the batch's own "
-                          "statistics even in eval mode; ONNX BatchNormalization needs "
-                          "running statistics")
-    c, dtype = module.num_features, module.running_mean.dtype
-    w = module.weight.data if module.affine else np.ones(c, dtype)
-    b = module.bias.data if module.affine else np.zeros(c, dtype)
-    return ctx.node("BatchNormalization",
-                    [inputs[0], ctx.initializer(w, "weight"), ctx.initializer(b, "bias"),
-                     ctx.initializer(module.running_mean, "running_mean"),
-                     ctx.initializer(module.running_var, "running_var")],
-                    epsilon=float(module.eps))
-
-
-@register(nn.LayerNorm)
-def _layer_norm(module, ctx, inputs):
-    (x,) = inputs
-    shape = module.normalized_shape
-    dtype = ctx.value(x).dtype
-    w = module.weight.data if module.weight is not None else np.ones(shape, dtype)
-    w = ctx.initializer(w, "weight")
-    b = [] if module.bias is None else [ctx.initializer(module.bias.data, "bias")]
-    if ctx.opset >= 17:
-        return ctx.node("LayerNormalization", [x, w] + b, axis=-len(shape),
-                        epsilon=float(module.eps))
-    # before opset 17: the same arithmetic in plain ops (ReduceMean takes axes as an
-    # attribute up to opset 17)
-    axes = list(range(-len(shape), 0))
-    (mean,) = ctx.node("ReduceMean", [x], axes=axes, keepdims=1)
-    (dev,) = ctx.node("Sub", [x, mean])
-    (var,) = ctx.node("ReduceMean", [ctx.node("Mul", [dev, dev])[0]], axes=axes, keepdims=1)
-    (std,) = ctx.node("Sqrt", [ctx.node("Add", [var, ctx.constant(module.eps, "eps")])[0]])
-    (y,) = ctx.node("Mul", [ctx.node("Div", [dev, std])[0], w])
-    return ctx.node("Add", [y, b[0]]) if b else [y]
-
-
-@register(nn.LocalResponseNorm)
-def _local_response_norm(module, ctx, inputs):
-    (x,) = inputs
-    shape = ctx.value(x).shape
-    size, alpha, beta, k = module.size, module.alpha, module.beta, module.k
-    if size % 2 and len(shape) == 4:
-        # odd sizes: ONNX's window c - (size-1)/2 .. c + (size-1)/2 is PyTorch's
-        return ctx.node("LRN", [x], size=size, alpha=float(alpha), beta=float(beta),
-                        bias=float(k))
-    # even sizes (PyTorch's window is c - size/2 .. c + size/2 - 1, ONNX's one later)
-    # and other ranks: average x^2 over a zero-padded channel window, then
-    # x * (k + alpha * mean)^-beta
-    c = shape[1]
-    (sq,) = ctx.node("Mul", [x, x])
-    (planes,) = ctx.node("Reshape", [sq, ctx.int64([0, 1, c, -1])])
-    pads = [0, 0, size // 2, 0, 0, 0, (size - 1) // 2, 0]
-    (padded,) = ctx.node("Pad", [planes, ctx.int64(pads, "pads")])
-    (mean,) = ctx.node("AveragePool", [padded], kernel_shape=[size, 1])
-    (mean,) = ctx.node("Reshape", [mean, ctx.int64([0, *shape[1:]])])
-    (denom,) = ctx.node("Add", [ctx.node("Mul", [mean, ctx.constant(alpha, "alpha")])[0],
-                                ctx.constant(k, "k")])
-    return ctx.node("Mul", [x, ctx.node("Pow", [denom, ctx.constant(-beta, "beta")])[0]])
