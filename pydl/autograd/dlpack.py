@@ -73,7 +73,7 @@ def from_dlpack(x, *, device=None, copy=None):
         raise ValueError(f"x lives on DLPack device {name}:{index}; pydl runs on the CPU, "
                          f"so move it there first (e.g. x.cpu())")
     try:
-        arr = np.from_dlpack(x, copy=copy)
+        arr = np.from_dlpack(x)  # shares memory; NumPy before 2.1 has no copy=
     except (BufferError, RuntimeError, TypeError) as exc:
         raise TypeError(f"x of dtype {getattr(x, 'dtype', '?')} cannot be imported as an "
                         f"array ({type(exc).__name__}: {exc}); pydl holds bool, integer and "
@@ -81,4 +81,6 @@ def from_dlpack(x, *, device=None, copy=None):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"x has dtype {arr.dtype}; pydl holds bool, integer and float "
                         f"tensors: convert it first (e.g. x.real or x.float())")
+    if copy:
+        arr = arr.copy()
     return Tensor(arr)

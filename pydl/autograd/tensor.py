@@ -156,8 +156,11 @@ class Tensor:
         if self.requires_grad:
             raise RuntimeError("cannot export a tensor that requires grad through DLPack: "
                                "export tensor.detach() (it shares the memory)")
-        return self.data.__dlpack__(stream=stream, max_version=max_version,
-                                    dl_device=dl_device, copy=copy)
+        # NumPy before 2.1 takes only stream=: pass the newer keywords only when given,
+        # so a consumer's retry without max_version (torch does that) works there too
+        given = {"max_version": max_version, "dl_device": dl_device, "copy": copy}
+        return self.data.__dlpack__(stream=stream,
+                                    **{k: v for k, v in given.items() if v is not None})
 
     def __dlpack_device__(self):
         """``(device type, index)``: always the CPU, ``(1, 0)``."""

@@ -147,3 +147,27 @@ def test_bad_input_is_refused_clearly():
         pydl.from_dlpack(torch.zeros(2, dtype=torch.bfloat16))
     with pytest.raises(TypeError, match="dtype complex64.*convert it first"):
         pydl.from_dlpack(torch.zeros(2, dtype=torch.complex64))
+
+
+class _Numpy20Array(np.ndarray):
+    """An ndarray whose __dlpack__ takes only stream=, as before NumPy 2.1."""
+
+    def __dlpack__(self, *, stream=None):
+        return np.asarray(self).__dlpack__(stream=stream)
+
+
+def test_numpy_before_2_1_is_served(monkeypatch):
+    # pyproject allows numpy>=1.25: neither ndarray.__dlpack__ nor np.from_dlpack took
+    # max_version/dl_device/copy before 2.1
+    t = pydl.tensor(np.arange(3.0))
+    t.data = t.data.view(_Numpy20Array)
+    tt = torch.from_dlpack(t)  # torch retries without max_version on a TypeError
+    tt[0] = 5.0
+    assert t.data[0] == 5.0
+    numpy_from_dlpack = np.from_dlpack
+    monkeypatch.setattr(np, "from_dlpack", lambda x: numpy_from_dlpack(x))
+    src = torch.zeros(3)
+    assert np.shares_memory(pydl.from_dlpack(src).data, src.numpy())
+    copied = pydl.from_dlpack(src, copy=True)
+    copied.data[0] = 1.0
+    assert src[0].item() == 0.0 and copied.dtype == np.float32
