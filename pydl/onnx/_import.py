@@ -163,10 +163,10 @@ def load(model):
     Module
         In evaluation mode (as exported). A chain of layers is an ``nn.Sequential``;
         any other graph an ``OnnxGraph`` whose ``forward(*inputs)`` takes the graph's
-        inputs in order and returns its output (a tuple for several). Every weight
-        (float initializer) is a ``Parameter`` in ``model.parameters()``: the model
-        trains with ``pydl.fit`` or an optimizer; ``model.train()`` turns dropout and
-        batch statistics on.
+        inputs in order and returns its output (a tuple for several). Every layer's
+        weights are ``Parameter``s in ``model.parameters()``: the model trains with
+        ``pydl.fit`` or an optimizer; ``model.train()`` turns dropout and batch
+        statistics on.
 
     Raises
     ------
@@ -208,7 +208,7 @@ def load(model):
     for i, node in enumerate(nodes):
         if i == first:
             track_shapes(nodes[first:], ctx)
-        if id(node) in ctx.fused:
+        if ctx.is_fused(node):
             continue
         try:
             CONVERTERS[node.op_type](node, ctx)

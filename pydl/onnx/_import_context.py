@@ -52,7 +52,7 @@ class ImportContext:
                                              "steps", "doc"}
         self._shared = {}         # initializer name -> Parameter made from it as is
         self._aliases = {}        # Identity of an initializer -> that initializer
-        self.fused = set()        # ids of nodes another converter took over
+        self.fused = set()        # output names of nodes another converter took over
         self.symbolic = {}        # shape value -> (items, is_scalar), see _import_patterns
         self.consumers = {}
         for node in graph.node:
@@ -98,6 +98,13 @@ class ImportContext:
     def shape(self, name):
         """A value's shape from shape inference (None for unknown dimensions), or None."""
         return self._shapes.get(name)
+
+    def fuse(self, *nodes):
+        """Mark nodes as taken over by the converter of an earlier node."""
+        self.fused.update(tuple(n.output) for n in nodes)
+
+    def is_fused(self, node):
+        return tuple(node.output) in self.fused
 
     def only_consumer(self, name):
         """The one node that reads ``name`` when exactly one does and it is not a graph

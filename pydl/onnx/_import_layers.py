@@ -249,7 +249,7 @@ def _convert_matmul(node, ctx):
         b = ctx.initializers.get(other)
         if b is not None and b.ndim == 1 and b.shape[0] == w.shape[1]:
             bias, output = ctx.parameter(other), add.output[0]
-            ctx.fused.add(id(add))
+            ctx.fuse(add)
     layer = _linear(Parameter(np.ascontiguousarray(w.T)), bias)
     ctx.emit("call", node.input[:1], [output], module=layer, node=node)
 

@@ -144,7 +144,7 @@ def fuse_group_norm(node, ctx):
                              bias=len(affine) == 2)
     for attr, value in zip(("weight", "bias"), affine):
         ctx.set_weight(layer, attr, Parameter(np.array(value)))
-    ctx.fused.update(id(n) for n in fused)
+    ctx.fuse(*fused)
     ctx.emit("call", [x], [y], module=layer, node=node)
     return True
 
@@ -189,7 +189,7 @@ def fuse_gelu(node, ctx):
     if not ((first == x and _near(_scalar(ctx, second), 0.5)) or
             (second == x and _near(_scalar(ctx, first), 0.5))):
         return False
-    ctx.fused.update(id(n) for n in (erf, add, m1, m2))
+    ctx.fuse(erf, add, m1, m2)
     ctx.emit("call", [x], m2.output[:1], module=nn.GELU(), node=node)
     return True
 
