@@ -399,10 +399,11 @@ class InPlace(nn.Module):
 
 def test_in_place_edit_between_submodules_is_not_missed(rng, monkeypatch):
     import pydl.onnx._export as ex
+    import pydl.onnx._export_registry as registry
     ex._load_extensions()
     xs = [rng.standard_normal((n, 4)).astype(np.float32) for n in (2, 5)]
     with monkeypatch.context() as m:
-        m.setattr(ex, "_FALLBACKS", [])          # pydl's composition fallback alone
+        m.setattr(registry, "_FALLBACKS", [])    # pydl's composition fallback alone
         with pytest.raises(NotImplementedError, match=r"<model> \(InPlace\)"):
             export(InPlace(), xs[0], io.BytesIO())
     try:                                         # with tracing: right, or refused
@@ -421,8 +422,9 @@ def test_module_composed_of_submodules_is_converted_call_by_call(rng):
 def test_unsupported_module_error_names_class_and_path(rng, monkeypatch):
     # pydl's own converters and fallback only (the tracing fallback would take it)
     import pydl.onnx._export as ex
+    import pydl.onnx._export_registry as registry
     ex._load_extensions()
-    monkeypatch.setattr(ex, "_FALLBACKS", [])
+    monkeypatch.setattr(registry, "_FALLBACKS", [])
     x = rng.standard_normal((2, 4)).astype(np.float32)
     model = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.ReLU(), Arithmetic()))
     with pytest.raises(NotImplementedError, match=r"1\.1 \(Arithmetic\).*no converter"):
