@@ -16,6 +16,7 @@ __all__ = [
     "any_rank",
     "average_logs",
     "check_global_batch",
+    "merged_counts",
     "rank_batches",
     "shard_rows",
     "wrap_model",
@@ -63,6 +64,24 @@ def average_logs(logs, weight):
     count); the same floats on every rank, so callbacks decide alike everywhere."""
     from ..distributed.collectives import average_scalars
     return average_scalars(logs, weight)
+
+
+def merged_counts(metrics, comm):
+    """Metrics that are not means over samples (precision, recall, F1: functions of
+    per-class counts) computed from the counts of every rank, summed: the global
+    value, where a weighted mean of the ranks' values would not be. Returns their
+    ``{name: value}``; the metrics then hold the global counts."""
+    out = {}
+    for m in metrics:
+        if not hasattr(m, "tp"):
+            continue
+        states = comm.allgather((m.tp, m.pred, m.true, m.binary))
+        k = max(len(s[0]) for s in states)
+        m.tp, m.pred, m.true = (sum(np.pad(s[i], (0, k - len(s[i]))) for s in states)
+                                for i in range(3))
+        m.binary = next((s[3] for s in states if s[3] is not None), None)
+        out[m.name] = m.result()
+    return out
 
 
 def any_rank(flag, comm):

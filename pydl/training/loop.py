@@ -654,12 +654,14 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
             logs = running_logs()
             if comm is not None:
                 logs = _dp.average_logs(logs, seen)
+                logs.update(_dp.merged_counts(train_metrics, comm))
                 seen *= comm.Get_size()
             if val is not None:
                 val_logs = _run_eval(model, val, criterion, val_metrics, val_batch_size,
                                      reg_entries, validation_steps)
                 if comm is not None:
                     val_logs = _dp.average_logs(val_logs, val.n_samples() or 1)
+                    val_logs.update(_dp.merged_counts(val_metrics, comm))
                 logs.update((f"val_{k}", v) for k, v in val_logs.items())
             logs["lr"] = lr
             if scheduler is not None and scheduler_interval == "epoch":

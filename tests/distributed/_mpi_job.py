@@ -293,7 +293,7 @@ def run_fit(model, optimizer, scheduler, x, y, val, epochs, initial_epoch=0, cal
             generator=None):
     return pydl.fit(model, x, y, loss=nn.CrossEntropyLoss(), optimizer=optimizer,
                     scheduler=scheduler, epochs=epochs, initial_epoch=initial_epoch,
-                    batch_size=BATCH, validation_data=val, metrics=["accuracy"],
+                    batch_size=BATCH, validation_data=val, metrics=["accuracy", "f1"],
                     generator=generator if generator is not None else np.random.default_rng(5),
                     callbacks=list(callbacks), verbose=2)
 

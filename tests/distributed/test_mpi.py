@@ -80,7 +80,8 @@ def test_fit_matches_one_process(two_rank_run):
     assert int(got["epochs"]) == len(history.epoch)
     for k, v in model.state_dict().items():
         np.testing.assert_allclose(got[f"w:{k}"], v, rtol=RTOL, atol=1e-14, err_msg=k)
-    for k, v in history.history.items():
+    assert {"f1", "val_f1", "accuracy", "val_loss"} <= set(history.history)
+    for k, v in history.history.items():   # F1 from the ranks' summed counts
         np.testing.assert_allclose(got[f"h:{k}"], v, rtol=1e-9, err_msg=k)
     assert len(set(history.history["lr"])) > 1      # ReduceLROnPlateau acted
     assert 0 < early.stopped_epoch < 7               # and EarlyStopping
