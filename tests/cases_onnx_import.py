@@ -75,10 +75,16 @@ def _leak_step():
     return step
 
 
+def _fuzz_call(rng):
+    model = _graph()
+    return model, (rng.standard_normal((2, 3, 6, 5)).astype(np.float32),), {}
+
+
 try:
     import onnx  # noqa: F401
 except ImportError:
-    DETERMINISM_CASES, LEAK_STEPS = {}, {}
+    DETERMINISM_CASES, LEAK_STEPS, FUZZ_CALLS = {}, {}, {}
 else:
     DETERMINISM_CASES = {"onnx-import-graph": _determinism_case}
     LEAK_STEPS = {"onnx-import-graph": _leak_step}
+    FUZZ_CALLS = {"onnx-import-graph": _fuzz_call}

@@ -12,6 +12,7 @@ anew for each input, so a dynamic batch needs nothing special.
 import numpy as np
 
 from ..autograd.tensor import _FLOATS, Tensor
+from ..functional._alloc import check_fits_in_memory
 from ..nn.module import Module
 
 __all__ = ["RUNTIME", "OnnxGraph", "Step", "as_float_like", "registrar", "runtime"]
@@ -100,9 +101,12 @@ class OnnxGraph(Module):
         self.doc = doc
 
     def _check_input(self, name, dims, value):
+        data = value.data if isinstance(value, Tensor) else value
+        # a huge broadcast view would be copied by the first pad or reshape
+        check_fits_in_memory(getattr(data, "nbytes", 0), f"input {name!r}")
         if dims is None:
             return
-        shape = np.shape(value.data if isinstance(value, Tensor) else value)
+        shape = np.shape(data)
         ok = len(shape) == len(dims) and all(d is None or d == s for d, s in zip(dims, shape))
         if not ok:
             want = _describe_shape(["?" if d is None else d for d in dims])
