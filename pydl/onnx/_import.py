@@ -191,6 +191,17 @@ def load(model):
     The initializers a layer takes as weights become its Parameters (one Parameter
     where two nodes read the same weight); other initializers (an exporter's
     constants) stay constants of the graph, as do Constant nodes.
+
+    Examples
+    --------
+    A model exported by PyTorch, fine-tuned in pydl::
+
+        torch.onnx.export(net, (x,), "net.onnx", dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "batch"}})
+        model = pydl.onnx.load("net.onnx")       # eval mode, as exported
+        y = model(x_numpy)                       # same outputs as net(x)
+        pydl.fit(model, x_train, y_train, loss=pydl.nn.CrossEntropyLoss(),
+                 optimizer=pydl.optim.Adam(model.parameters()), epochs=3)
     """
     onnx = require_onnx()
     proto = _read(model, onnx)
