@@ -101,6 +101,7 @@ __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "ExportContext", "ExportError", "export
 
 MIN_OPSET = 13           # per-axis Softmax, Unsqueeze/Squeeze/Pad/Clip inputs
 DEFAULT_OPSET = 17       # LayerNormalization
+_PROTOBUF_LIMIT = 2**31 - 2**26    # weights past this go to external data (2 GiB limit)
 _BUILTIN = ("_convert_containers", "_convert_dense", "_convert_conv", "_convert_pool",
             "_convert_norms", "_convert_activations", "_convert_attention")
 _EXTENSIONS = ("_export_rnn", "_export_trace")
@@ -196,7 +197,9 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
         One forward's input(s), e.g. (N, C, H, W) float32; fixes every size but the
         batch. Integer arrays (Embedding indices) become integer graph inputs.
     path : str, os.PathLike or binary file object
-        Where to write the ``.onnx`` model.
+        Where to write the ``.onnx`` model (written beside and renamed over, so a
+        reader never sees half of it). Weights past protobuf's 2 GiB message limit
+        go to ``<path>.data`` beside it (ONNX external data; a path is needed then).
     opset : int
         ONNX opset, ``MIN_OPSET`` (13) up to what the installed onnx knows; default 17
         (the first with LayerNormalization). The IR version is the lowest that opset
@@ -259,13 +262,38 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
     proto = onnx.helper.make_model(
         graph, opset_imports=[opset_id], producer_name="pydl",
         ir_version=onnx.helper.find_min_ir_version_for([opset_id]))
-    _infer_output_shapes(onnx, proto, ctx, dynamic_batch)
+    weights = sum(t.ByteSize() for t in proto.graph.initializer)
+    if weights > _PROTOBUF_LIMIT:
+        # past protobuf's 2 GiB a model cannot be one message: the weights go to a
+        # side file (ONNX external data), which needs a path to sit beside
+        if not isinstance(path, str):
+            raise ValueError(f"the model's weights take {weights / 2**30:.2f} GiB, more "
+                             f"than one ONNX message holds (2 GiB): give a file path, and "
+                             f"the weights are written beside it as ONNX external data")
+        _infer_output_shapes(onnx, None, ctx, dynamic_batch, proto.graph.output)
+        _save_with_external_data(onnx, proto, path)
+        return proto
+    _infer_output_shapes(onnx, proto, ctx, dynamic_batch, proto.graph.output)
     data = proto.SerializeToString()
     if isinstance(path, str):
         _write_atomically(path, data)
     else:
         path.write(data)
     return proto
+
+
+def _save_with_external_data(onnx, proto, path):
+    """The graph to ``path``, tensors over 1 KiB to ``<path>.data`` beside it."""
+    location = os.path.basename(path) + ".data"
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+    try:
+        onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=location, size_threshold=1024)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def _write_atomically(path, data):
@@ -306,14 +334,16 @@ def _name_outputs(ctx, outputs, input_names):
     return finals
 
 
-def _infer_output_shapes(onnx, proto, ctx, dynamic_batch):
+def _infer_output_shapes(onnx, proto, ctx, dynamic_batch, outputs):
     """Declare the outputs' shapes as ONNX infers them (dim 0 symbolic when it follows
-    the batch); where inference finds none, the example's with dim 0 symbolic."""
+    the batch); where inference finds none (or is not run: ``proto`` None), the
+    example's with dim 0 symbolic."""
     if not dynamic_batch:
         return
-    inferred = onnx.shape_inference.infer_shapes(proto)
-    by_name = {v.name: v for v in inferred.graph.output}
-    for out in proto.graph.output:
+    by_name = {}
+    if proto is not None:
+        by_name = {v.name: v for v in onnx.shape_inference.infer_shapes(proto).graph.output}
+    for out in outputs:
         got = by_name.get(out.name)
         if got is not None and got.type.tensor_type.HasField("shape"):
             out.type.CopyFrom(got.type)

@@ -279,6 +279,25 @@ def test_path_kinds(tmp_path, rng):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx", "b.onnx"]
 
 
+def test_weights_past_the_protobuf_limit_go_to_external_data(tmp_path, rng, monkeypatch):
+    import pydl.onnx._export as ex
+    monkeypatch.setattr(ex, "_PROTOBUF_LIMIT", 10_000)     # a 40 KB model stands in
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 4))
+    xs = [rng.standard_normal((n, 64)).astype(np.float32) for n in (2, 5)]
+    path = tmp_path / "big.onnx"
+    export(model, xs[0], path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.onnx", "big.onnx.data"]
+    assert path.stat().st_size < 10_000 < (tmp_path / "big.onnx.data").stat().st_size
+    onnx.checker.check_model(str(path), full_check=True)
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for x in xs:
+        np.testing.assert_allclose(sess.run(None, {"input": x})[0],
+                                   pydl_forward(model, [x])[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="give a file path"):
+        export(model, xs[0], io.BytesIO())
+
+
 def test_failed_export_leaves_no_file(tmp_path, rng):
     x = rng.standard_normal((2, 3, 5)).astype(np.float32)
     with pytest.raises(ExportError):
