@@ -27,9 +27,15 @@ _DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 def _read(model, onnx):
-    """The ModelProto of a path, bytes or ModelProto; errors name what was wrong."""
+    """The ModelProto of a path, binary file object, bytes or ModelProto; errors name
+    what was wrong."""
     if isinstance(model, onnx.ModelProto):
         return model
+    if hasattr(model, "read") and not isinstance(model, (str, os.PathLike)):
+        model = model.read()                    # a binary file object
+        if not isinstance(model, (bytes, bytearray)):
+            raise TypeError(f"the file object must be opened in binary mode ('rb'); its "
+                            f"read() returned {type(model).__name__}")
     if isinstance(model, (bytes, bytearray)):
         try:
             return onnx.load_model_from_string(bytes(model))
@@ -45,8 +51,8 @@ def _read(model, onnx):
             return onnx.load(path)
         except Exception as exc:  # noqa: BLE001  (protobuf and onnx raise many types)
             raise ValueError(f"{path!r} is not a readable ONNX model: {exc}") from None
-    raise TypeError(f"model must be a path (str or os.PathLike), bytes or an "
-                    f"onnx.ModelProto, got {type(model).__name__}")
+    raise TypeError(f"model must be a path (str or os.PathLike), a binary file object, "
+                    f"bytes or an onnx.ModelProto, got {type(model).__name__}")
 
 
 def _opset(model):
@@ -155,7 +161,7 @@ def load(model):
 
     Parameters
     ----------
-    model : str, os.PathLike, bytes or onnx.ModelProto
+    model : str, os.PathLike, binary file object, bytes or onnx.ModelProto
         The ``.onnx`` file (or its contents, or the loaded proto).
 
     Returns
@@ -171,7 +177,7 @@ def load(model):
     Raises
     ------
     TypeError
-        ``model`` is not a path, bytes or ModelProto.
+        ``model`` is not a path, binary file object, bytes or ModelProto.
     FileNotFoundError
         No file at the path.
     ValueError

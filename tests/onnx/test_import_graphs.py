@@ -256,6 +256,19 @@ def test_bad_arguments(tmp_path):
         pydl.onnx.load(junk)
     with pytest.raises(ValueError, match="bytes given are not an ONNX model"):
         pydl.onnx.load(b"\x00\xffnot a protobuf\x13")
+    text = tmp_path / "text.onnx"
+    text.write_text("x")
+    with open(text) as f, pytest.raises(TypeError, match="binary mode"):
+        pydl.onnx.load(f)
+
+
+def test_a_binary_file_object_loads(tmp_path):
+    m = model([helper.make_node("Relu", ["x"], ["y"])], [("x", ["N", 3])], [("y", None)])
+    path = tmp_path / "relu.onnx"
+    path.write_bytes(m.SerializeToString())
+    x = rand(2, 3)
+    with open(path, "rb") as f:
+        np.testing.assert_array_equal(np.asarray(pydl.onnx.load(f)(x)), np.maximum(x, 0))
 
 
 def test_a_graph_reading_an_unknown_value_is_refused():
