@@ -5,7 +5,8 @@ import numpy as np
 
 from .state import active_comm, get_comm
 
-__all__ = ["average_scalars", "broadcast_parameters", "sum_in_rank_order", "sum_rows"]
+__all__ = ["average_scalars", "broadcast_arrays", "broadcast_parameters", "sum_in_rank_order",
+           "sum_rows"]
 
 
 def sum_rows(gathered):
@@ -63,13 +64,22 @@ def broadcast_parameters(model, root=0):
     if isinstance(root, bool) or not isinstance(root, (int, np.integer)) \
             or not 0 <= root < comm.Get_size():
         raise ValueError(f"root must be a rank in [0, {comm.Get_size()}), got {root!r}")
+    broadcast_arrays([p.data for p in model.parameters()] + list(model.buffers()), comm,
+                     int(root))
+
+
+def broadcast_arrays(arrays, comm, root=0):
+    """Copy ``arrays`` from rank ``root`` into every rank's arrays, in place: one
+    ``Bcast`` per dtype (the arrays packed into one buffer), not one per array."""
     if comm.Get_size() == 1:
         return
-    arrays = [p.data for p in model.parameters()] + list(model.buffers())
+    by_dtype = {}
     for a in arrays:
-        if a.flags.c_contiguous and a.flags.writeable:
-            comm.Bcast(a, root=int(root))
-        else:
-            tmp = np.ascontiguousarray(a)
-            comm.Bcast(tmp, root=int(root))
-            a[...] = tmp
+        by_dtype.setdefault(a.dtype, []).append(a)
+    for group in by_dtype.values():     # the same order on every rank: the model's
+        flat = np.concatenate([a.reshape(-1) for a in group])
+        comm.Bcast(flat, root=root)
+        offset = 0
+        for a in group:
+            a[...] = flat[offset:offset + a.size].reshape(a.shape)
+            offset += a.size

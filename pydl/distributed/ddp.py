@@ -11,7 +11,7 @@ from .._grad_mode import is_grad_enabled
 from ..autograd import graph as _graph
 from ..nn.module import Module
 from .buckets import make_buckets
-from .collectives import broadcast_parameters
+from .collectives import broadcast_arrays, broadcast_parameters
 from .state import get_comm
 
 __all__ = ["DistributedDataParallel", "allreduce_gradients"]
@@ -255,12 +255,7 @@ class DistributedDataParallel(Module):
         return grad_input
 
     def _broadcast_buffers(self):
-        comm = self._comm
-        if comm.Get_size() == 1:
-            return
-        for b in self.module.buffers():
-            if b.flags.c_contiguous and b.flags.writeable:
-                comm.Bcast(b, root=0)
+        broadcast_arrays(list(self.module.buffers()), self._comm)
 
     def extra_repr(self):
         return (f"bucket_cap_mb={self.bucket_cap_mb}, deterministic={self.deterministic}, "

@@ -216,6 +216,16 @@ def check_tools(r, R):
     x, y = data("mlp")
     one_step(ddp, loss_fn, x[shard], y[shard], tape=False)
     assert model[0].weight.grad is None and model[0].bias.grad is not None
+    # broadcast_buffers: rank 0's buffers (both dtypes) at the start of each training
+    # forward (momentum 0 keeps the running mean as it was broadcast)
+    for flag in (True, False):
+        model = nn.Sequential(nn.Linear(5, 3), nn.BatchNorm1d(3, momentum=0.0)).double()
+        ddp = dist.DistributedDataParallel(model, broadcast_buffers=flag)
+        model[1].running_mean[...] = r
+        model[1].num_batches_tracked[...] = 10 * r
+        ddp(data("mlp")[0][shard])
+        assert np.all(model[1].running_mean == (0 if flag else r))
+        assert int(model[1].num_batches_tracked) == (1 if flag else 10 * r + 1)
     # SyncBatchNorm in float32 and float64, 2-D to 5-D: this rank's rows of what
     # BatchNorm computes on the whole batch (outputs, input and parameter gradients,
     # running statistics)
