@@ -140,6 +140,23 @@ def _check_example(example_input):
     return arrays
 
 
+def _check_names(names, what, count, default):
+    """Graph input/output names: ``count`` unique non-empty strings (any count when
+    None); None gives the defaults."""
+    if names is None:
+        return [default] if count == 1 else [f"{default}_{i}" for i in range(count)]
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise TypeError(f"{what} must be a list or tuple of str, got {type(names).__name__}")
+    names = list(names)
+    if not all(isinstance(n, str) and n for n in names):
+        raise TypeError(f"{what} must hold non-empty strings, got {names!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} must be unique, got {names!r}")
+    if count is not None and len(names) != count:
+        raise ValueError(f"{what} has {len(names)} name(s) for {count} example input(s)")
+    return names
+
+
 def _check_opset(onnx, opset):
     highest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
@@ -185,7 +202,8 @@ def _value_info(onnx, name, array, dynamic_batch):
 
 
 # --------------------------------------------------------------------- export
-def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
+def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True, *,
+           input_names=None, output_names=None):
     """Write ``model`` as an ONNX file that onnxruntime runs.
 
     Parameters
@@ -208,6 +226,11 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
         Make dim 0 of every input and output symbolic (``"batch"``), so the file runs
         at any batch size; False keeps the example's sizes.
 
+    input_names, output_names : sequence of str, optional
+        Names of the graph's inputs and outputs (as ``torch.onnx.export``'s), one per
+        example input and per model output; default ``input`` (or ``input_0``,
+        ``input_1``, ...) and ``output`` (or ``output_0``, ...).
+
     Notes
     -----
     A float64 model gives a float64 graph (valid ONNX); onnxruntime's CPU provider has
@@ -219,8 +242,7 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
     Returns
     -------
     onnx.ModelProto
-        The model written (inputs ``input`` or ``input_0``, ``input_1``, ...; outputs
-        ``output`` or ``output_0``, ...).
+        The model written.
 
     Raises
     ------
@@ -242,16 +264,26 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True):
     if dynamic_batch and any(x.ndim == 0 for x in arrays):
         raise ValueError("dynamic_batch=True needs every example input to have a batch "
                          "axis (dim 0); pass dynamic_batch=False for a 0-d input")
+
+    names = _check_names(input_names, "input_names", len(arrays), "input")
+    if output_names is not None:
+        output_names = _check_names(output_names, "output_names", None, "output")
+        clash = set(names) & set(output_names)
+        if clash:
+            raise ValueError(f"input_names and output_names share {sorted(clash)}")
     _load_extensions()
 
     ctx = ExportContext(onnx, opset, _model_dtype(model, arrays))
-    names = ["input"] if len(arrays) == 1 else [f"input_{i}" for i in range(len(arrays))]
+    ctx.output_names = tuple(output_names or ())
     for name, x in zip(names, arrays):
         ctx.reserve(name)
         ctx.set_value(name, x)
     with eval_in_this_thread(), no_grad():
         outputs = ctx.convert(model, names)
-    graph_outputs = _name_outputs(ctx, outputs, names)
+    if output_names is not None and len(output_names) != len(outputs):
+        raise ValueError(f"output_names has {len(output_names)} name(s), the model returns "
+                         f"{len(outputs)} output(s)")
+    graph_outputs = _name_outputs(ctx, outputs, output_names)
     graph = onnx.helper.make_graph(
         ctx.nodes, type(model).__name__,
         [_value_info(onnx, n, x, dynamic_batch) for n, x in zip(names, arrays)],
@@ -309,11 +341,12 @@ def _write_atomically(path, data):
         raise
 
 
-def _name_outputs(ctx, outputs, input_names):
-    """Give the graph outputs the names ``output``/``output_i``: rename the value
-    where a node made it, else (an input passed through, an output twice) an
-    Identity."""
-    finals = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
+def _name_outputs(ctx, outputs, output_names):
+    """Give the graph outputs their names (``output``/``output_i`` by default, names
+    internal values never take): rename the value where a node made it, else (an
+    input passed through, an output twice) an Identity."""
+    finals = list(output_names) if output_names is not None else \
+        ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
     produced = {o for node in ctx.nodes for o in node.output}
     seen = set()
     for old, new in zip(outputs, finals):

@@ -1,12 +1,16 @@
 """``ExportContext``: the ONNX graph being built, and the API converters use (see
 :mod:`pydl.onnx._export` for the contract)."""
 
+import re
+
 import numpy as np
 
 from . import _export_registry as registry
 from ._export_compose import convert_by_calls
 
 __all__ = ["ExportContext"]
+
+_DEFAULT_OUTPUT = re.compile(r"output(_\d+)?")
 
 
 def _module_label(path, module):
@@ -26,15 +30,20 @@ class ExportContext:
         self._names = set()
         self._values = {}
         self._by_array = {}    # id(array) -> (array, name): the array is kept alive
+        self.output_names = ()   # the caller's names for the graph outputs, if any
 
     # ------------------------------------------------------------------ names
     def _unique(self, base):
         name, k = base, 1
-        while name in self._names:
+        while name in self._names or self._is_output_name(name):
             k += 1
             name = f"{base}_{k}"
         self._names.add(name)
         return name
+
+    def _is_output_name(self, name):
+        """Names kept for the graph outputs, which are named last."""
+        return name in self.output_names or _DEFAULT_OUTPUT.fullmatch(name) is not None
 
     def fresh(self, hint):
         """A new value name ``<path>/<hint>``, unique in the graph."""

@@ -527,6 +527,38 @@ def test_bad_arguments(tmp_path, rng):
     assert not ok.exists()
 
 
+def test_input_and_output_names(rng):
+    xs = [rng.standard_normal((n, 4)).astype(np.float32) for n in (2, 3)]
+    model = TwoHeads()
+    proto = export(model, xs[0], io.BytesIO(), input_names=["features"],
+                   output_names=("logits", "output"))
+    assert [i.name for i in proto.graph.input] == ["features"]
+    assert [o.name for o in proto.graph.output] == ["logits", "output"]
+    onnx.checker.check_model(proto, full_check=True)
+    sess = session(proto)
+    for x in xs:
+        got = sess.run(["logits", "output"], {"features": x})
+        for g, w in zip(got, pydl_forward(model, [x])):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_names(rng):
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    model = nn.Linear(4, 2)
+    with pytest.raises(TypeError, match="input_names must be a list or tuple of str"):
+        export(model, x, io.BytesIO(), input_names="x")
+    with pytest.raises(ValueError, match="input_names has 2 name"):
+        export(model, x, io.BytesIO(), input_names=["a", "b"])
+    with pytest.raises(TypeError, match="output_names must hold non-empty strings"):
+        export(model, x, io.BytesIO(), output_names=[""])
+    with pytest.raises(ValueError, match="output_names must be unique"):
+        export(model, x, io.BytesIO(), output_names=["y", "y"])
+    with pytest.raises(ValueError, match="share"):
+        export(model, x, io.BytesIO(), input_names=["y"], output_names=["y"])
+    with pytest.raises(ValueError, match="output_names has 2 name.*1 output"):
+        export(model, x, io.BytesIO(), output_names=["y", "z"])
+
+
 def test_tensor_example_input(rng):
     x = rng.standard_normal((2, 3)).astype(np.float32)
     model = nn.Linear(3, 2)
