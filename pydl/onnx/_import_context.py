@@ -86,9 +86,11 @@ class ImportContext:
                           f"pydl needs it to be a constant (an initializer or a Constant)")
 
     def initializer(self, node, i):
-        """Input ``i`` when it is an initializer (a weight), else None."""
+        """Input ``i`` when it is a float array known at load (an initializer, or one
+        folded from initializers: a weight), else None."""
         name = self.input(node, i)
-        return self.initializers.get(name) if name else None
+        value = self.static.get(name) if name else None
+        return value if value is not None and value.dtype.kind == "f" else None
 
     def rank(self, name):
         """The number of dimensions of a value when shape inference found it, else None."""

@@ -105,12 +105,14 @@ def _emit_layer(node, ctx, module, extra, fill=0.0, weight=None):
 
 
 def _weight(node, ctx, i, what):
-    """The initializer at input ``i`` (a layer's weight) or Unsupported."""
+    """Input ``i`` (a layer's weight) when it is known at load: an initializer, or
+    folded from initializers (PyTorch's weight_norm: g * v / |v|); else Unsupported."""
     name = ctx.input(node, i)
-    if name and name not in ctx.initializers:
+    if name and name not in ctx.static:
         raise Unsupported(f"its {what} (input {i}) is computed at run time; pydl imports "
-                          f"{node.op_type} with its {what} as an initializer")
-    return ctx.initializers.get(name) if name else None
+                          f"{node.op_type} with its {what} known at load (an initializer "
+                          f"or computed from initializers)")
+    return ctx.static.get(name) if name else None
 
 
 # -------------------------------------------------------------- convolution

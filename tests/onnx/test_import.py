@@ -459,3 +459,16 @@ def test_transformer_encoder_layer_matches_and_trains():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_weight_norm_and_weights_computed_from_initializers():
+    """PyTorch's weight_norm spells the weight as ops on g and v; exported without
+    constant folding they stay ops, which fold at load into the layer's weight."""
+    torch.manual_seed(13)
+    from torch.nn.utils.parametrizations import weight_norm
+    model = tnn.Sequential(weight_norm(tnn.Conv2d(3, 4, 3)), tnn.ReLU(), tnn.Flatten(),
+                           weight_norm(tnn.Linear(4 * 6 * 6, 2)))
+    loaded = pydl.onnx.load(export(model, torch.randn(2, 3, 8, 8), do_constant_folding=False))
+    assert isinstance(loaded, pnn.Sequential)
+    assert [type(m).__name__ for m in loaded] == ["Conv2d", "ReLU", "Flatten", "Linear"]
+    assert_same(loaded, model, [_images(2), _images(3, seed=6)])
