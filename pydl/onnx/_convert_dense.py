@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import nn
+from ..functional.embedding import check_indices
 from ._export import register
 
 _DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
@@ -48,7 +49,9 @@ def _embedding(module, ctx, inputs):
         over = norms > module.max_norm
         table[over] *= (module.max_norm / (norms[over] + 1e-7))[:, None].astype(table.dtype)
     (y,) = ctx.node("Gather", [ctx.initializer(table, "weight"), idx], axis=0)
-    ctx.set_value(y, np.take(table, ctx.value(idx), axis=0))   # forward would renorm
+    indices = ctx.value(idx)
+    check_indices(indices, module.num_embeddings)      # the forward's checks, by name
+    ctx.set_value(y, np.take(table, indices, axis=0))   # (the forward would renorm)
     return [y]
 
 

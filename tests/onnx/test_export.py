@@ -559,6 +559,17 @@ def test_bad_names(rng):
         export(model, x, io.BytesIO(), output_names=["y", "z"])
 
 
+def test_bad_example_values_fail_as_in_pydl(rng):
+    with pytest.raises(ValueError, match="out of range|indices"):
+        export(nn.Embedding(5, 2), np.array([[1, 7]]), io.BytesIO())
+    with pytest.raises(TypeError, match="indices must hold integers"):
+        export(nn.Embedding(5, 2), np.ones((2, 3), np.float32), io.BytesIO())
+    with pytest.raises(TypeError, match="dtype"):     # a float64 input to a float32 layer
+        export(nn.Linear(3, 2), np.ones((2, 3)), io.BytesIO())
+    with pytest.raises(ValueError, match="Flatten"):
+        export(nn.Flatten(3), np.ones((2, 3), np.float32), io.BytesIO())
+
+
 def test_tensor_example_input(rng):
     x = rng.standard_normal((2, 3)).astype(np.float32)
     model = nn.Linear(3, 2)
