@@ -248,8 +248,8 @@ def _convert_matmul(node, ctx):
     bias, output = None, node.output[0]
     if add is not None and add.op_type == "Add":
         other = add.input[1] if add.input[0] == node.output[0] else add.input[0]
-        b = ctx.initializers.get(other)
-        if b is not None and b.ndim == 1 and b.shape[0] == w.shape[1]:
+        b = ctx.static.get(other)
+        if b is not None and b.dtype.kind == "f" and b.ndim == 1 and b.shape[0] == w.shape[1]:
             bias, output = ctx.parameter(other), add.output[0]
             ctx.fuse(add)
     layer = _linear(Parameter(np.ascontiguousarray(w.T)), bias)
