@@ -24,8 +24,18 @@ class Unsupported(Exception):
     """A node that names a supported op but uses it in a way pydl cannot compute."""
 
 
+def _float32(value):
+    """An ONNX float attribute (stored as float32) as the shortest decimal that rounds
+    to it: epsilon 1e-05, not 9.999999747378752e-06, as the exporting model had it."""
+    return float(str(np.float32(value)))
+
+
 def _attr_value(attr, onnx):
     value = onnx.helper.get_attribute_value(attr)
+    if attr.type == onnx.AttributeProto.FLOAT:
+        return _float32(value)
+    if attr.type == onnx.AttributeProto.FLOATS:
+        return [_float32(v) for v in value]
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, list) and value and isinstance(value[0], bytes):

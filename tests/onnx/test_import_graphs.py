@@ -128,6 +128,8 @@ def test_lrn_layernorm_batchnorm_dropout():
     kinds = [type(x).__name__ for x in loaded.modules()]
     assert kinds[1:] == ["LocalResponseNorm", "BatchNorm2d", "Dropout", "LayerNorm"]
     assert loaded[2].p == 0.25
+    # float32 attributes as the decimals they were written from
+    assert (loaded[0].alpha, loaded[1].eps, loaded[3].eps) == (0.02, 1e-3, 1e-4)
 
 
 @pytest.mark.parametrize("mode, coord, nearest, scales", [
