@@ -18,15 +18,28 @@ def _snapshot(values):
     return [v.copy() if isinstance(v, np.ndarray) else v for v in values]
 
 
+def _callable_children(module):
+    """(name, module) of the direct submodules, a ModuleList's items in its place
+    (``for layer in self.layers: x = layer(x)``)."""
+    found = []
+    for name, child in module.named_children():
+        if isinstance(child, nn.ModuleList):
+            found += [(f"{name}.{sub}", item) for sub, item in child.named_children()]
+        else:
+            found.append((name, child))
+    return found
+
+
 def convert_by_calls(module, ctx, inputs):
-    """Convert a module whose forward only chains calls of its direct submodules.
+    """Convert a module whose forward only chains calls of its direct submodules (and
+    of the items of its ModuleLists).
 
     Runs the forward on the example arrays with each child's forward wrapped to note
     (child, its input arrays, its outputs). Arrays are matched by identity, and their
     values then must not have changed in between (an in-place edit outside the
     submodules), so any arithmetic done outside the submodules leaves an unmatched
     array and the module is not taken (None)."""
-    children = list(module.named_children())
+    children = _callable_children(module)
     if not children or type(module).forward is nn.Module.forward:
         return None
     calls = []
@@ -52,7 +65,15 @@ def convert_by_calls(module, ctx, inputs):
             object.__setattr__(child, "forward", wrap(name, child))
             wrapped.append(child)
         given = {id(ctx.value(i)): ctx.value(i).copy() for i in inputs}
-        result = module(*[ctx.value(i) for i in inputs])
+        # forward itself, on arrays: a module whose subtree is not all explicit (a
+        # ModuleList has no backward) would be sent to the tape by __call__, and its
+        # children handed tensors; a forward that needs tensors (tensor methods or
+        # operators on arrays) fails here, and the module is left to the other
+        # fallbacks (tracing), which report any real error
+        try:
+            result = module.forward(*[ctx.value(i) for i in inputs])
+        except (AttributeError, TypeError, ValueError):
+            return None
     finally:
         for child in wrapped:
             object.__delattr__(child, "forward")

@@ -385,6 +385,24 @@ class TwoHeads(nn.Module):
         return self.a(x), self.b(x)
 
 
+class Stack(nn.Module):
+    """Layers in a ModuleList, called in a loop (PyTorch's common pattern)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 3)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, grad_output):
+        for layer in reversed(list(self.layers)):
+            grad_output = layer.backward(grad_output)
+        return grad_output
+
+
 class Arithmetic(nn.Module):
     """forward does arithmetic outside submodules: no converter can be inferred."""
 
@@ -434,6 +452,8 @@ def test_in_place_edit_between_submodules_is_not_missed(rng, monkeypatch):
 def test_module_composed_of_submodules_is_converted_call_by_call(rng):
     xs = [rng.standard_normal((n, 4)).astype(np.float32) for n in (2, 5)]
     check_export(Chain(), xs)
+    proto = check_export(Stack(), xs)
+    assert [n.op_type for n in proto.graph.node] == ["Gemm", "Tanh", "Gemm"]
     proto = check_export(TwoHeads(), xs)
     assert [o.name for o in proto.graph.output] == ["output_0", "output_1"]
 
