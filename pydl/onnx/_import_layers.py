@@ -350,7 +350,9 @@ def _convert_batch_norm(node, ctx):
     rank = ctx.rank(node.input[0])
     cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}.get(
         rank, _BatchNormAnyRank)
-    bn = cls(scale.shape[0], eps=a.get("epsilon", 1e-5), momentum=1.0 - a.get("momentum", 0.9))
+    # ONNX keeps 0.9 of the running statistics, PyTorch says momentum 0.1
+    momentum = float(str(np.float32(1.0 - a.get("momentum", 0.9))))
+    bn = cls(scale.shape[0], eps=a.get("epsilon", 1e-5), momentum=momentum)
     ctx.set_weight(bn, "weight", ctx.parameter(node.input[1]))
     ctx.set_weight(bn, "bias", ctx.parameter(node.input[2]))
     dtype = bn.weight.dtype
