@@ -169,7 +169,8 @@ def load(model):
     Module
         In evaluation mode (as exported). A chain of layers is an ``nn.Sequential``;
         any other graph an ``OnnxGraph`` whose ``forward(*inputs)`` takes the graph's
-        inputs in order and returns its output (a tuple for several). Every layer's
+        inputs in order and returns its output as a ``pydl.Tensor`` (a tuple for
+        several; ``.data`` or ``np.asarray`` gives the array). Every layer's
         weights are ``Parameter``s in ``model.parameters()``: the model trains with
         ``pydl.fit`` or an optimizer; ``model.train()`` turns dropout and batch
         statistics on.
