@@ -40,8 +40,9 @@ class SyncBatchNorm(_BatchNorm):
     and variance; backward gathers the sums of ``dy`` and ``dy * x_hat`` the same way.
     Then R ranks at global batch B compute what one process computes at batch B.
 
-    Outside training, or without a process group (:func:`pydl.distributed.init` not
-    called and no ``process_group``), it is exactly BatchNorm.
+    In evaluation with running statistics, or without a process group
+    (:func:`pydl.distributed.init` not called and no ``process_group``), it is exactly
+    BatchNorm.
 
     Parameters
     ----------
@@ -75,11 +76,18 @@ class SyncBatchNorm(_BatchNorm):
 
     def forward(self, x):
         """Normalize ``x`` (N, C, *) with the global batch's statistics when training."""
-        comm = self._group() if self.training else None
+        # as PyTorch: without running statistics, evaluation syncs the batch's too
+        comm = self._group() if self.training or self.running_mean is None else None
         if comm is None:
             return super().forward(x)
         self._check_input(x)
         x = np.asarray(x)
+        dtype = self.running_mean.dtype if self.running_mean is not None else (
+            None if self.weight is None else self.weight.data.dtype)
+        if x.dtype not in (np.float32, np.float64) or (dtype is not None and x.dtype != dtype):
+            # refused before the collective, which every rank must reach alike
+            raise TypeError(f"SyncBatchNorm expected x of dtype {dtype or 'float32/float64'}, "
+                            f"got {x.dtype}")
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)
         x64 = x.astype(np.float64)

@@ -252,6 +252,17 @@ def check_tools(r, R):
                                            atol=tol * 10)
     # SyncBatchNorm's own backward, on a one-rank group: central differences
     from mpi4py import MPI
+    # without running statistics, evaluation normalizes with the global batch too
+    x = data("cnn")[0]
+    sync = nn.SyncBatchNorm(2, track_running_stats=False, dtype=np.float64).eval()
+    full = nn.BatchNorm2d(2, track_running_stats=False, dtype=np.float64).eval()
+    np.testing.assert_allclose(sync(x[shard]), full(x)[shard], rtol=1e-12, atol=1e-12)
+    try:        # a wrong dtype is refused before the collective
+        nn.SyncBatchNorm(2, process_group=MPI.COMM_SELF)(x)
+    except TypeError as exc:
+        assert "expected x of dtype float32, got float64" in str(exc), exc
+    else:
+        raise AssertionError("float64 input to a float32 SyncBatchNorm was not refused")
     for shape in ((7, 3), (5, 3, 4, 2)):
         bn = nn.SyncBatchNorm(3, process_group=MPI.COMM_SELF, dtype=np.float64)
         bn.weight.data[...] = np.linspace(0.5, 1.5, 3)
