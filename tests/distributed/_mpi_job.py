@@ -216,6 +216,10 @@ def check_tools(r, R):
     x, y = data("mlp")
     one_step(ddp, loss_fn, x[shard], y[shard], tape=False)
     assert model[0].weight.grad is None and model[0].bias.grad is not None
+    # the wrapper itself through gradcheck (explicit and tape): with the same input on
+    # every rank the averaged gradients are the local ones, in lockstep
+    ddp = dist.DistributedDataParallel(mlp(), bucket_cap_mb=1e-4)
+    pydl.testing.gradcheck(ddp, data("mlp")[0][:4])
     # broadcast_buffers: rank 0's buffers (both dtypes) at the start of each training
     # forward (momentum 0 keeps the running mean as it was broadcast)
     for flag in (True, False):
