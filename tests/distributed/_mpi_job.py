@@ -216,6 +216,34 @@ def check_tools(r, R):
     x, y = data("mlp")
     one_step(ddp, loss_fn, x[shard], y[shard], tape=False)
     assert model[0].weight.grad is None and model[0].bias.grad is not None
+    # a graph that grows after the first step: refused rather than averaged short
+    class Growing(nn.Module):
+        def __init__(self):
+            super().__init__()
+            pydl.manual_seed(0)
+            self.a, self.b = nn.Linear(5, 4).double(), nn.Linear(4, 3).double()
+            self.twice = False
+
+        def forward(self, x):
+            h = self.a(x)
+            out = self.b(h)
+            return out + self.b(h * 2.0) if self.twice else out
+
+    model = Growing()
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=1e-4)
+    x, y = data("mlp")
+    one_step(ddp, loss_fn, x[shard], y[shard], tape=True)
+    model.twice = True
+    try:
+        one_step(ddp, loss_fn, x[shard], y[shard], tape=True)
+    except RuntimeError as exc:
+        assert "more gradient contributions" in str(exc) and "overlap=False" in str(exc)
+    else:
+        raise AssertionError("a gradient contribution after its bucket started was missed")
+    ddp = dist.DistributedDataParallel(Growing(), overlap=False)
+    one_step(ddp, loss_fn, x[shard], y[shard], tape=True)
+    ddp.module.twice = True
+    one_step(ddp, loss_fn, x[shard], y[shard], tape=True)    # overlap=False: fine
     # the wrapper itself through gradcheck (explicit and tape): with the same input on
     # every rank the averaged gradients are the local ones, in lockstep
     ddp = dist.DistributedDataParallel(mlp(), bucket_cap_mb=1e-4)
