@@ -7,6 +7,7 @@ import pytest
 
 import pydl
 from pydl import models, nn
+from pydl.models.alexnet import _features as alexnet_features
 from pydl.testing import gradcheck
 
 
@@ -107,7 +108,7 @@ def test_alexnet_keys_shapes_and_outputs_match_torch(variant, small):
     _parity(torch, ours, theirs, (2, 3, side, side))
 
 
-def test_alexnet_torchvision_keys_at_1000_classes():
+def test_alexnet_torchvision_keys_at_1000_classes_and_smallest_input():
     model = models.alexnet()
     keys = list(model.state_dict())
     assert keys == [f"features.{i}.{p}" for i in (0, 3, 6, 8, 10) for p in ("weight", "bias")] \
@@ -115,11 +116,15 @@ def test_alexnet_torchvision_keys_at_1000_classes():
     assert model.classifier[1].weight.shape == (4096, 256 * 6 * 6)
     assert model.classifier[6].weight.shape == (1000, 4096)
     assert model(np.zeros((1, 3, 63, 63), np.float32)).shape == (1, 1000)   # smallest input
+    with pytest.raises(ValueError, match="kernel_size 3 is larger than the padded input"):
+        model(np.zeros((1, 3, 62, 62), np.float32))
 
 
 def test_alexnet_paper_layers_and_initialisation():
+    # the 32x32 variant has the same layers and initialisation and a tenth of the
+    # weights; the 224 trunk's map sizes are checked on its features alone
     pydl.manual_seed(0)
-    model = models.alexnet(variant="paper")
+    model = models.alexnet(variant="paper", small_input=True)
     lrn = [m for m in model.features if isinstance(m, nn.LocalResponseNorm)]
     assert len(lrn) == 2
     # the paper's denominator (2 + 1e-4 * sum of 5 squares) ** 0.75
@@ -140,28 +145,37 @@ def test_alexnet_paper_layers_and_initialisation():
         assert np.all(m.bias.data == want_bias), i
     sizes = []
     x = np.zeros((1, 3, 227, 227), np.float32)
-    for m in model.features:
+    for m in alexnet_features("paper", 3, small_input=False):
         x = m(x)
         if isinstance(m, nn.MaxPool2d):
             sizes.append(x.shape[-1])
     assert sizes == [27, 13, 6]
 
 
-@pytest.mark.parametrize("variant,tape", [("torchvision", False), ("paper", None)])
-def test_alexnet_gradcheck(variant, tape):
-    # 15x15 is the smallest input of the 32x32 variant: cheap enough for float64 checks;
-    # the paper's (LRN, groups) through both paths, torchvision's through the explicit one
+def test_alexnet_gradcheck():
+    # 15x15 is the smallest input of the 32x32 variant: cheap enough for float64 checks.
+    # The paper's network (LRN, groups, overlapping pools): input gradients through
+    # every layer on both paths. torchvision's through the explicit path, with the
+    # parameter gradients of its second convolution and last linear layer (the shared
+    # PooledClassifier backward; the layers' own parameter gradients are checked in
+    # their tests: all 16 parameters on both paths took 60 s).
     pydl.manual_seed(0)
-    model = models.alexnet(3, variant=variant, small_input=True, in_channels=1,
+    paper = models.alexnet(3, variant="paper", small_input=True, in_channels=1,
                            dropout=0.0).double()
     x = np.random.default_rng(1).standard_normal((2, 1, 15, 15))
-    assert model(x).shape == (2, 3)
-    gradcheck(model, x, max_elements=2, tape=tape)
+    assert paper(x).shape == (2, 3)
+    gradcheck(paper, x, max_elements=2, check_params=False)
+    tv = models.alexnet(3, small_input=True, in_channels=1, dropout=0.0).double()
+    checked = {"features.3.weight", "features.3.bias", "classifier.6.weight"}
+    for name, p in tv.named_parameters():
+        p.requires_grad_(name in checked)
+    gradcheck(tv, x, max_elements=2, tape=False)
 
 
 # ----------------------------------------------------------------- VGG
 @pytest.mark.parametrize("name,bn,small", [
-    ("vgg16", False, False), ("vgg11", True, False),     # the 224x224 networks
+    # the 224x224 head only in test_vgg11_outputs_match_torch (building one takes 5-30 s);
+    # its trunk is the 32x32 variant's
     *[(f"vgg{d}", bn, True) for d in (11, 13, 16, 19) for bn in (False, True)],
 ])
 def test_vgg_keys_and_shapes_match_torchvision(name, bn, small):
@@ -183,10 +197,14 @@ def test_vgg11_outputs_match_torch():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     theirs = _torch_vgg(torch, models.vgg.CONFIGS[11], 7)
-    _parity(torch, models.vgg11(7), theirs, (2, 3, 32, 32))
+    ours = models.vgg11(7)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert _shapes(ours.state_dict()) == _shapes(theirs.state_dict())
+    assert ours.classifier[0].weight.shape == (4096, 512 * 7 * 7)
+    _parity(torch, ours, theirs, (2, 3, 32, 32))
 
 
-@pytest.mark.parametrize("bn", [False, True], ids=["plain", "bn"])
+@pytest.mark.parametrize("bn", [True], ids=["bn"])   # plain: vgg11's parity
 def test_vgg16_small_input_matches_torch(bn):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
@@ -262,5 +280,6 @@ def test_bad_arguments(make, error, match):
 
 
 def test_too_small_input_is_a_clear_error():
-    with pytest.raises(ValueError):
-        models.alexnet()(np.zeros((1, 3, 32, 32), np.float32))
+    # the 224 network's is in test_alexnet_torchvision_keys_at_1000_classes_and_smallest_input
+    with pytest.raises(ValueError, match="kernel_size 3 is larger than the padded input"):
+        models.alexnet(3, small_input=True)(np.zeros((1, 3, 14, 14), np.float32))
