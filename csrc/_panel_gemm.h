@@ -94,18 +94,19 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
 {
     pydl_v8sf c00, c01, c10, c11, c20, c21, c30, c31;
     float init[PYDL_MR][PYDL_NR];
-    if (mr != PYDL_MR) {
-        pydl_panel_rows_generic_f(A, lda, mr, K, Bp, C, ldc, nc, bias, accumulate);
-        return;
-    }
+    /* A block of fewer than PYDL_MR rows (a batch of 1-3 rows, the last rows of a
+     * batch) runs the same register code with its missing rows aliased to row 0 and
+     * never stored: the generic path kept its sums in memory and ran an LSTM step at
+     * batch 1 about 4x slower. Each row's arithmetic is that of a full block. */
+    const ptrdiff_t l1 = mr > 1 ? ldc : 0, l2 = mr > 2 ? 2 * ldc : 0, l3 = mr > 3 ? 3 * ldc : 0;
     /* A full panel starts from vectors loaded in place (gcc turned the element loops
      * into memcpy calls: 10% of a Winograd convolution's time); a partial one from a
      * copy with zeros past column nc. Same starting values either way. */
     if (nc == PYDL_NR && (bias || accumulate)) {
         const float* s0 = bias ? bias : C;
-        const float* s1 = bias ? bias : C + ldc;
-        const float* s2 = bias ? bias : C + 2 * ldc;
-        const float* s3 = bias ? bias : C + 3 * ldc;
+        const float* s1 = bias ? bias : C + l1;
+        const float* s2 = bias ? bias : C + l2;
+        const float* s3 = bias ? bias : C + l3;
         c00 = *(const pydl_v8sf*)s0; c01 = *(const pydl_v8sf*)(s0 + 8);
         c10 = *(const pydl_v8sf*)s1; c11 = *(const pydl_v8sf*)(s1 + 8);
         c20 = *(const pydl_v8sf*)s2; c21 = *(const pydl_v8sf*)(s2 + 8);
@@ -115,16 +116,17 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
     } else {
         for (int r = 0; r < PYDL_MR; r++)
             for (int c = 0; c < PYDL_NR; c++)
-                init[r][c] = PYDL_PANEL_INIT(float, C + r * ldc, c, nc, bias, accumulate);
+                init[r][c] = PYDL_PANEL_INIT(float, C + (r < mr ? r : 0) * ldc, c, nc, bias,
+                                             accumulate);
         c00 = *(const pydl_v8sf*)&init[0][0]; c01 = *(const pydl_v8sf*)&init[0][8];
         c10 = *(const pydl_v8sf*)&init[1][0]; c11 = *(const pydl_v8sf*)&init[1][8];
         c20 = *(const pydl_v8sf*)&init[2][0]; c21 = *(const pydl_v8sf*)&init[2][8];
         c30 = *(const pydl_v8sf*)&init[3][0]; c31 = *(const pydl_v8sf*)&init[3][8];
     }
     const float* a0 = A;
-    const float* a1 = A + lda;
-    const float* a2 = A + 2 * lda;
-    const float* a3 = A + 3 * lda;
+    const float* a1 = A + (mr > 1 ? lda : 0);
+    const float* a2 = A + (mr > 2 ? 2 * lda : 0);
+    const float* a3 = A + (mr > 3 ? 3 * lda : 0);
     for (ptrdiff_t k = 0; k < K; k++) {
         pydl_v8sf b0 = *(const pydl_v8sf*)(Bp + k * PYDL_NR);
         pydl_v8sf b1 = *(const pydl_v8sf*)(Bp + k * PYDL_NR + 8);
@@ -134,7 +136,7 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
         v = (pydl_v8sf){a2[k], a2[k], a2[k], a2[k], a2[k], a2[k], a2[k], a2[k]}; c20 += v * b0; c21 += v * b1;
         v = (pydl_v8sf){a3[k], a3[k], a3[k], a3[k], a3[k], a3[k], a3[k], a3[k]}; c30 += v * b0; c31 += v * b1;
     }
-    if (nc == PYDL_NR) {
+    if (nc == PYDL_NR && mr == PYDL_MR) {
         *(pydl_v8sf*)C = c00; *(pydl_v8sf*)(C + 8) = c01;
         *(pydl_v8sf*)(C + ldc) = c10; *(pydl_v8sf*)(C + ldc + 8) = c11;
         *(pydl_v8sf*)(C + 2 * ldc) = c20; *(pydl_v8sf*)(C + 2 * ldc + 8) = c21;
@@ -145,7 +147,7 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
     *(pydl_v8sf*)&init[1][0] = c10; *(pydl_v8sf*)&init[1][8] = c11;
     *(pydl_v8sf*)&init[2][0] = c20; *(pydl_v8sf*)&init[2][8] = c21;
     *(pydl_v8sf*)&init[3][0] = c30; *(pydl_v8sf*)&init[3][8] = c31;
-    for (int r = 0; r < PYDL_MR; r++)
+    for (int r = 0; r < mr; r++)
         for (int c = 0; c < nc; c++)
             C[r * ldc + c] = init[r][c];
 }
