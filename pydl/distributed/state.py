@@ -20,7 +20,11 @@ __all__ = [
     "world_size",
 ]
 
-_state = {"comm": None, "MPI": None, "hook": None, "previous_hook": None}
+# comm: pydl's duplicate of the user's communicator (gradients, logs); norm_comm a
+# second one for SyncBatchNorm, whose blocking collectives run while gradient buckets
+# are in flight: on its own communicator their relative order cannot matter.
+_state = {"comm": None, "norm_comm": None, "MPI": None, "hook": None,
+          "previous_hook": None}
 
 
 def init(comm=None, *, abort_on_exception=True):
@@ -56,6 +60,7 @@ def init(comm=None, *, abort_on_exception=True):
                         f"got {type(comm).__name__}")
     _state["MPI"] = MPI
     _state["comm"] = comm.Dup()
+    _state["norm_comm"] = comm.Dup()
     if abort_on_exception and _state["hook"] is None:
         _state["previous_hook"] = sys.excepthook
         _state["hook"] = _abort_on_exception
@@ -70,8 +75,10 @@ def destroy():
         return
     if sys.excepthook is _state["hook"] and _state["previous_hook"] is not None:
         sys.excepthook = _state["previous_hook"]
-    _state.update(comm=None, hook=None, previous_hook=None)
+    norm_comm = _state["norm_comm"]
+    _state.update(comm=None, norm_comm=None, hook=None, previous_hook=None)
     comm.Free()
+    norm_comm.Free()
 
 
 def _abort_on_exception(exc_type, exc, tb):

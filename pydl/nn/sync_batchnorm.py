@@ -72,7 +72,7 @@ class SyncBatchNorm(_BatchNorm):
         if self.process_group is not None:
             return self.process_group
         from ..distributed.state import _state
-        return _state["comm"]
+        return _state["norm_comm"]
 
     def forward(self, x):
         """Normalize ``x`` (N, C, *) with the global batch's statistics when training."""

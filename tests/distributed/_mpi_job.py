@@ -467,6 +467,9 @@ def main(argv):
     else:
         raise ValueError(f"unknown scenario {scenario!r}")
     dist.barrier()
+    hook = sys.excepthook
+    dist.destroy()
+    assert not dist.is_initialized() and sys.excepthook is not hook
     print(f"rank {r} of {R}: {scenario} passed", flush=True)
 
 
