@@ -16,6 +16,7 @@ from ..nn.module import Module
 from ..random import manual_seed
 from ..training import evaluate
 from . import _plot
+from ._seeding import caller_rng_kept
 from ._table import format_table
 
 __all__ = ["LearningCurve", "learning_curve"]
@@ -149,7 +150,8 @@ def learning_curve(build_and_fit, x, y, *, loss, train_sizes=(0.1, 0.325, 0.55, 
         first ``n`` samples of that order, so the subsets are nested.
     seed : int
         Seeds the shuffle, and ``pydl.manual_seed(seed)`` runs before each call of
-        ``build_and_fit`` so every size starts from the same initialization.
+        ``build_and_fit`` so every size starts from the same initialization. pydl's
+        default generator is put back to its state before the call on return.
     batch_size : int
         Batch size of the evaluations.
 
@@ -199,8 +201,9 @@ def learning_curve(build_and_fit, x, y, *, loss, train_sizes=(0.1, 0.325, 0.55, 
     train_loss, val_loss, tracked = [], [], {}
     for n in sizes:
         x_train, y_train = x[order[:n]], y[order[:n]]
-        manual_seed(seed)
-        model = build_and_fit(x_train, y_train)
+        with caller_rng_kept():
+            manual_seed(seed)
+            model = build_and_fit(x_train, y_train)
         if not isinstance(model, Module):
             raise TypeError(f"build_and_fit must return the fitted pydl.nn.Module, "
                             f"got {type(model).__name__}")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from ..data._checks import as_generator, check_positive_int
 from ..random import manual_seed
 from . import _plot
+from ._seeding import caller_rng_kept
 from ._table import format_table
 from .distributions import Choice, Distribution
 
@@ -187,7 +188,8 @@ def random_search(build_and_fit, space, n_trials=20, seed=0, *, refine=0,
         Trials of the coarse round.
     seed : int
         Seeds the sampling; ``pydl.manual_seed(seed + trial)`` runs before each call,
-        so a trial reruns identically and the whole search is reproducible.
+        so a trial reruns identically and the whole search is reproducible; pydl's
+        default generator is put back to its state before the search on return.
     refine : int
         Refinement rounds after the coarse one. Each narrows every distribution
         (within the original range) around the best ``ceil(top * n_trials)`` trials
@@ -262,8 +264,10 @@ def random_search(build_and_fit, space, n_trials=20, seed=0, *, refine=0,
         for i in range(count):
             index = len(result.trials)
             params = {name: values[i] for name, values in drawn.items()}
-            manual_seed(seed + index)
-            score, extra = _score(build_and_fit(dict(params)), objective, index)
+            with caller_rng_kept():
+                manual_seed(seed + index)
+                result_of_fit = build_and_fit(dict(params))
+            score, extra = _score(result_of_fit, objective, index)
             result.trials.append({"trial": index, "round": r, **params,
                                   objective: score, **extra})
     return result

@@ -154,3 +154,13 @@ def test_bad_input():
             learning_curve(ok, x, y, loss="cross_entropy", seed=-1)
         with pytest.raises(ValueError, match="batch_size must be >= 1"):
             learning_curve(ok, x, y, loss="cross_entropy", batch_size=0)
+
+
+def test_the_callers_random_stream_is_left_alone():
+    x, y = _data(50)
+    pydl.manual_seed(123)
+    want = pydl.random.default_generator().random(3)
+    pydl.manual_seed(123)
+    learning_curve(lambda xt, yt: nn.Linear(6, 3), x, y, loss="cross_entropy",
+                   train_sizes=[5, 10])
+    np.testing.assert_array_equal(pydl.random.default_generator().random(3), want)

@@ -199,3 +199,12 @@ def test_bad_input():
         Choice("abc")
     with pytest.raises(ValueError, match="options must be distinct, 1 repeats"):
         Choice([1, 1])
+
+
+def test_the_callers_random_stream_is_left_alone():
+    # each trial reseeds pydl's default generator; the caller's stream goes on after
+    pydl.manual_seed(123)
+    want = pydl.random.default_generator().random(3)
+    pydl.manual_seed(123)
+    random_search(_bowl, SPACE, n_trials=3, seed=2, refine=1, refine_trials=2)
+    np.testing.assert_array_equal(pydl.random.default_generator().random(3), want)
