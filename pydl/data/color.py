@@ -57,6 +57,8 @@ def adjust_contrast(x, factor, value_range=(0.0, 1.0)):
     if x.shape[1] not in (1, 3):
         raise ValueError(f"x must have 1 or 3 channels, got shape {x.shape}")
     f = _factors(factor, len(x), "factor")
+    if not x.size:      # no pixels: nothing to blend (and no mean to take)
+        return x.copy()
     mean = _gray(x.astype(np.float64)).mean(axis=(1, 2, 3), keepdims=True)
     return _clip(f * x + (1 - f) * mean, value_range).astype(x.dtype)
 

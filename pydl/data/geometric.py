@@ -117,6 +117,9 @@ def random_resized_crop(x, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), order=
     ratio = interval(ratio, "ratio", low=0.0, low_open=True)
     order, mode, cval = check_interpolation(order, mode, cval)
     n, _, h, w = x.shape
+    if n and not h * w:
+        raise ValueError(f"x must hold images of at least 1x1 pixels to crop, got shape "
+                         f"{x.shape}")
     check_fits_in_memory(n * x.shape[1] * oh * ow * 8 * 4, f"the output of size {(oh, ow)}")
     top, left, bh, bw, ok = random_boxes(_random.resolve(generator), n, h, w, scale, ratio)
     # torchvision's fallback when no try fits: the central crop of the nearest allowed

@@ -4,6 +4,7 @@ colorsys and formulas by hand, with the random draws replayed; determinism at an
 thread count; composition; bad arguments."""
 
 import colorsys
+import warnings
 
 import numpy as np
 import pytest
@@ -272,6 +273,18 @@ def test_same_result_at_any_thread_count_and_seed(name):
 def test_empty_batch(name):
     x = np.zeros((0, 3, 16, 14), np.float32)
     assert CASES[name](x, np.random.default_rng(0)).shape[0] == 0
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_images_without_pixels(name):
+    x = np.zeros((2, 3, 0, 14), np.float32)
+    if name == "resized_crop":      # nothing to resample from
+        with pytest.raises(ValueError, match="at least 1x1 pixels"):
+            CASES[name](x, np.random.default_rng(0))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no mean-of-empty-slice warning
+        assert CASES[name](x, np.random.default_rng(0)).shape == x.shape
 
 
 def test_images_get_their_own_parameters():
