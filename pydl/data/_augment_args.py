@@ -62,19 +62,28 @@ def size_pair(value, name):
     return int(pair[0]), int(pair[1])
 
 
-def random_boxes(rng, n, h, w, scale, ratio, attempts=10):
-    """torchvision's box sampler (RandomResizedCrop, RandomErasing), for n images at
-    once: area ``U(scale) * h * w``, aspect ``w / h`` log-uniform in ``ratio``; the
-    first of ``attempts`` tries that fits is kept.
+def random_boxes(rng, n, h, w, scale, ratio, attempts=10, erasing=False):
+    """torchvision's box samplers, for n images at once: area ``U(scale) * h * w``,
+    aspect log-uniform in ``ratio``; the first of ``attempts`` tries that fits is kept.
+
+    RandomResizedCrop's (default): the aspect is ``width / height`` and a box fits
+    with sides in ``[1, w]`` and ``[1, h]``. RandomErasing's (``erasing``): the aspect
+    is ``height / width`` and a box fits with sides below the image's (``h < H and
+    w < W``; a side rounded to 0 fits and erases nothing), as torchvision's code has it.
 
     Returns ``top, left, height, width`` (int arrays (n,)) and ``ok`` (bool (n,): some
     try fitted).
     """
     area = rng.uniform(scale[0], scale[1], (n, attempts)) * (h * w)
     aspect = np.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1]), (n, attempts)))
-    bw = np.rint(np.sqrt(area * aspect)).astype(np.int64)
-    bh = np.rint(np.sqrt(area / aspect)).astype(np.int64)
-    fits = (bw >= 1) & (bw <= w) & (bh >= 1) & (bh <= h)
+    long_side = np.rint(np.sqrt(area * aspect)).astype(np.int64)
+    short_side = np.rint(np.sqrt(area / aspect)).astype(np.int64)
+    if erasing:
+        bh, bw = long_side, short_side
+        fits = (bh < h) & (bw < w)
+    else:
+        bw, bh = long_side, short_side
+        fits = (bw >= 1) & (bw <= w) & (bh >= 1) & (bh <= h)
     first = np.argmax(fits, axis=1)
     ok = fits[np.arange(n), first]
     bh = np.where(ok, bh[np.arange(n), first], h)

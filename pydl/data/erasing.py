@@ -42,9 +42,10 @@ def random_erasing(x, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0,
     """Random erasing (Zhong et al., 2017; torchvision's ``RandomErasing``): with
     probability ``p``, a box of each image, over all channels, is set to ``value``.
 
-    The box covers ``U(scale)`` of the area with aspect ratio log-uniform in ``ratio``,
-    placed uniformly inside the image; of 10 tries the first that fits is used, else
-    the image is left alone.
+    The box covers ``U(scale)`` of the area with aspect ratio (height / width, as
+    torchvision's) log-uniform in ``ratio``, placed uniformly inside the image; of 10
+    tries the first smaller than the image in both sides is used, else the image is
+    left alone.
 
     Parameters
     ----------
@@ -69,7 +70,7 @@ def random_erasing(x, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0,
     rng = _random.resolve(generator)
     n, _, h, w = x.shape
     apply = rng.random(n) < p
-    top, left, bh, bw, ok = random_boxes(rng, n, h, w, scale, ratio)
+    top, left, bh, bw, ok = random_boxes(rng, n, h, w, scale, ratio, erasing=True)
     return _fill(x, _box_mask(top, left, bh, bw, h, w, apply & ok), value, rng)
 
 

@@ -152,13 +152,27 @@ def test_random_erasing_replayed():
     out = data.random_erasing(x, p=0.5, value=-2.0, generator=np.random.default_rng(8))
     rng = np.random.default_rng(8)
     apply = rng.random(8) < 0.5
-    top, left, bh, bw, ok = random_boxes(rng, 8, 16, 16, (0.02, 0.33), (0.3, 3.3))
+    top, left, bh, bw, ok = random_boxes(rng, 8, 16, 16, (0.02, 0.33), (0.3, 3.3),
+                                         erasing=True)
     assert 0 < apply.sum() < 8
     for k in range(8):
         want = x[k].copy()
         if apply[k] and ok[k]:
             want[:, top[k]:top[k] + bh[k], left[k]:left[k] + bw[k]] = -2.0
         np.testing.assert_array_equal(out[k], want)
+
+
+def test_random_erasing_boxes_as_torchvision():
+    # torchvision's RandomErasing: h = round(sqrt(area * ratio)), w = round(sqrt(area /
+    # ratio)), kept only when h < H and w < W (RandomResizedCrop's aspect is w / h)
+    x = np.ones((3, 1, 30, 30))
+    out = data.random_erasing(x, p=1.0, scale=(0.1, 0.1), ratio=(3, 3),
+                              generator=np.random.default_rng(1))
+    for k in range(3):
+        rows, cols = np.nonzero(out[k, 0] == 0)
+        assert np.ptp(rows) + 1 == 16 and np.ptp(cols) + 1 == 5    # sqrt(270), sqrt(30)
+    whole = data.random_erasing(x, p=1.0, scale=(1, 1), ratio=(1, 1))
+    np.testing.assert_array_equal(whole, x)       # a box the image's size never fits
 
 
 def test_random_erasing_random_value_is_noise_in_the_box():
