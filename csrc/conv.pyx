@@ -209,7 +209,10 @@ cdef int _derive(Geom* g) except -1:
     g.kg = g.k // g.groups
     g.pointwise = g.stride1 = True
     for i in range(3):
-        g.pointwise = g.pointwise and g.ksz[i] == 1 and g.s[i] == 1 and g.p[i] == 0
+        # isz == osz too: a transposed convolution's output_padding gives its output
+        # (the input here) trailing elements no window of a 1x1 kernel reaches
+        g.pointwise = g.pointwise and g.ksz[i] == 1 and g.s[i] == 1 and g.p[i] == 0 \
+            and g.isz[i] == g.osz[i]
         g.stride1 = g.stride1 and g.s[i] == 1
     g.in_sp = _limited(int(g.isz[0]) * g.isz[1] * g.isz[2], BLAS_INT_MAX, "an input plane")
     g.out_sp = _limited(int(g.osz[0]) * g.osz[1] * g.osz[2], BLAS_INT_MAX,

@@ -76,6 +76,18 @@ def test_conv_transpose_random_configs_match_reference(nd, dtype, tiles):
                                 transposed=True)
 
 
+@pytest.mark.parametrize("nd", NDS)
+def test_conv_transpose_1x1_with_output_padding_writes_every_output(nd, dtype):
+    # A 1x1 stride-1 kernel took the pointwise (plain GEMM) path, which assumes input
+    # and output planes of one size, and left output_padding's trailing positions
+    # unwritten (found by the ONNX export sweep against onnxruntime)
+    rng = np.random.default_rng(300 + nd)
+    config = dict(x_shape=(2, 4) + (3,) * nd, w_shape=(4, 3) + (1,) * nd, bias=True,
+                  stride=1, padding=0, output_padding=(1,) * nd, groups=1,
+                  dilation=(2,) * nd)
+    check_against_reference(nd, config, dtype, rng, transposed=True)
+
+
 # Each path of the kernels, named: (nd, x shape, w shape, keyword arguments).
 PATHS = {
     "stride1-slab": (2, (3, 6, 9, 8), (5, 6, 3, 3), dict(padding=1)),
