@@ -5,6 +5,7 @@ training loop's checks (``is_initialized``, ``is_main_process``) work without it
 """
 
 import sys
+import time
 import traceback
 
 from ._require import require_mpi
@@ -91,6 +92,9 @@ def _abort_on_exception(exc_type, exc, tb):
     if comm is None or comm.Get_size() == 1:
         (_state["previous_hook"] or sys.__excepthook__)(exc_type, exc, tb)
         return
+    # The launcher forwards our stderr through a pipe, and MPI_Abort tears it down:
+    # give it a moment to read the traceback first (seen lost otherwise, now and then).
+    time.sleep(0.5)
     _state["MPI"].COMM_WORLD.Abort(1)
 
 
