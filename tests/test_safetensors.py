@@ -234,6 +234,9 @@ CRAFTED = {
     "not utf-8": (_file(None, raw_header=b'{"\xff": 1}'), "not UTF-8"),
     "nan": (_file(None, raw_header=b'{"a": NaN}'), "NaN, which is not valid JSON"),
     "deep": (_file(None, raw_header=b'{"a": [[[[1]]]]}'), "nested more than 3"),
+    # an open string of escaped quotes: the depth scan once rescanned the rest at each
+    # quote (quadratic: hours for this megabyte)
+    "open string": (_file(None, raw_header=b'{"' + b'\\"' * 500_000), "not valid JSON"),
     "duplicate tensor": (_file(None, bytes(16), raw_header=(
         b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},'
         b' "a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}')),
