@@ -40,13 +40,16 @@ def _reorder(array, kind, hidden):
 
 def _direction_weights(kind, hidden, params):
     """W (D, G*H, I), R (D, G*H, H) and B (D, 2*G*H) or None, for the directions whose
-    ``(w_ih, w_hh, b_ih, b_hh)`` arrays are ``params``."""
+    ``(w_ih, w_hh, b_ih, b_hh)`` arrays are ``params``. A bias left out (None) beside
+    the other is zeros, as the functional ops take it."""
     w = np.stack([_reorder(p[0], kind, hidden) for p in params])
     r = np.stack([_reorder(p[1], kind, hidden) for p in params])
-    if params[0][2] is None:
+    if all(p[2] is None and p[3] is None for p in params):
         return w, r, None
-    b = np.stack([np.concatenate([_reorder(p[2], kind, hidden), _reorder(p[3], kind, hidden)])
-                  for p in params])
+
+    def bias(b):
+        return np.zeros(len(w[0]), w.dtype) if b is None else _reorder(b, kind, hidden)
+    b = np.stack([np.concatenate([bias(p[2]), bias(p[3])]) for p in params])
     return w, r, b
 
 

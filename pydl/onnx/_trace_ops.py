@@ -490,6 +490,9 @@ def _cell(cls, *copied):
     def make(a):
         w_ih, w_hh = _constant(a["weight_ih"]), _constant(a["weight_hh"])
         b_ih, b_hh = _constant(a["bias_ih"]), _constant(a["bias_hh"])
+        if (b_ih is None) != (b_hh is None):    # the one left out is zeros, as in the op
+            b_ih, b_hh = (np.zeros_like(b_hh) if b_ih is None else b_ih,
+                          np.zeros_like(b_ih) if b_hh is None else b_hh)
         kwargs = {k: a[k] for k in copied}
         m = cls(w_ih.shape[1], w_hh.shape[1], bias=b_ih is not None, dtype=w_ih.dtype,
                 **kwargs)

@@ -164,6 +164,14 @@ F_OPS = [
      + F.gru_forward(x, x[0] * 0.5, m.g_ih, m.g_hh, reverse=True)[1]
      + F.rnn_forward(x, None, m.lin.weight, m.lin.weight, m.v, m.v, nonlinearity="relu")[0],
      X3),
+    # one bias of the two given: the other is zeros (it was left out of the graph, or a
+    # cell module kept its random one)
+    ("functional-cells-one-bias", lambda m, x: F.gru_cell_forward(x, x * 0.5, m.g_ih, m.g_hh,
+                                                                   m.g_b, None)[0]
+     + F.lstm_cell_forward(x, x, x * 0.1, m.l_ih, m.l_hh, None, m.l_b)[1], X),
+    ("functional-sequences-one-bias", lambda m, x: F.gru_forward(x, None, m.g_ih, m.g_hh,
+                                                                  None, m.g_b)[0]
+     + F.lstm_forward(x, None, None, m.l_ih, m.l_hh, m.l_b, None)[0], X3),
 ]
 
 
@@ -190,6 +198,7 @@ def _case_model(fn):
         m.av = nn.Parameter(rng.standard_normal(5).astype(np.float32))
         m.register_buffer("running_mean", rng.standard_normal(2).astype(np.float32))
         m.register_buffer("running_var", rng.uniform(0.5, 2.0, 2).astype(np.float32))
+        m.g_b = nn.Parameter(rng.standard_normal(18).astype(np.float32) * 0.3)
         return m
     return build
 
