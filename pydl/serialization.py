@@ -577,7 +577,7 @@ class _SafetensorsArchive:
     write, every tensor as the model's state_dict."""
 
     def __init__(self, f, size, path):
-        self.path = path
+        self.path, self.cache = path, {}
         try:
             self.reader = _safetensors.SafetensorsReader(f, size)
         except _safetensors.SafetensorsError as exc:
@@ -604,8 +604,11 @@ class _SafetensorsArchive:
         key = _safetensors_name(name)
         if key not in self.reader.entries:
             raise CheckpointError(f"{self.path}: metadata refers to a missing tensor {key!r}")
+        if key in self.cache:   # read once: metadata naming it again costs no memory
+            return self.cache[key]
         try:
-            return self.reader.array(key)
+            self.cache[key] = self.reader.array(key)
+            return self.cache[key]
         except _safetensors.SafetensorsError as exc:
             raise CheckpointError(f"{self.path}: {exc}") from None
         except OSError as exc:

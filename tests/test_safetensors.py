@@ -321,6 +321,25 @@ def test_a_declared_4_tib_tensor_allocates_nothing(tmp_path):
 META = '{"format": "pydl-checkpoint", "format_version": 1}'
 
 
+def test_a_tensor_named_many_times_is_read_once(tmp_path):
+    # as the .npz reader: 200 references to one 1 MiB tensor must not cost 200 MiB
+    n = 1 << 18
+    refs = [[f"k{i}", {"__array__": "arr/0"}] for i in range(200)]
+    text = META[:-1] + ', "extra": ' + json.dumps({"__dict__": refs}) + "}"
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(_file({"__metadata__": {"pydl": text},
+                            "__pydl__/arr/0": _entry(shape=(n,), offsets=(0, 4 * n))},
+                           bytes(4 * n)))
+    tracemalloc.start()
+    try:
+        extra = pydl.load(path)["extra"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(extra) == 200 and extra["k0"].shape == (n,)
+    assert peak < 8 * 4 * n
+
+
 def test_checkpoint_metadata_in_the_header_is_checked(tmp_path):
     path = tmp_path / "x.safetensors"
     for text, match in [("{bad", "corrupt checkpoint metadata"),
