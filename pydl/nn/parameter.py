@@ -1,5 +1,7 @@
 """Parameter: a trainable array and its gradient, a leaf of the autograd tape."""
 
+import weakref
+
 import numpy as np
 
 from ..autograd import graph as _graph
@@ -67,7 +69,14 @@ class Parameter(Tensor):
         """
         if not callable(hook):
             raise TypeError(f"hook must be callable, got {type(hook).__name__}")
-        _graph.post_accumulate_hooks.setdefault(id(self), []).append(hook)
+        key = id(self)
+        hooks = _graph.post_accumulate_hooks.get(key)
+        if hooks is None:
+            hooks = _graph.post_accumulate_hooks[key] = []
+            # The registry is keyed by id: drop the entry when this parameter dies, so
+            # that a later object given the same id never inherits its hooks
+            weakref.finalize(self, _graph.post_accumulate_hooks.pop, key, None)
+        hooks.append(hook)
         return _HookHandle(self, hook)
 
     def __repr__(self):
