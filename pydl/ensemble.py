@@ -77,19 +77,35 @@ def _apply(activation, out):
     return out
 
 
+class _WeightedSum:
+    """``sum_i w_i * out_i`` of the members' outputs, added one at a time (so
+    :func:`predict` holds one member's output at once), accumulated in float64 and
+    returned in the first output's dtype. ``name(i)`` names member ``i`` in errors."""
+
+    def __init__(self, name):
+        self.name, self.acc, self.dtype = name, None, None
+
+    def add(self, i, w, out):
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"{self.name(i)} returned {type(out).__name__}; one array is "
+                            f"expected")
+        if self.acc is None:
+            self.acc, self.dtype = np.zeros(out.shape, np.float64), out.dtype
+        elif out.shape != self.acc.shape:
+            raise ValueError(f"{self.name(i)} returned shape {out.shape}, {self.name(0)} "
+                             f"{self.acc.shape}; the outputs must agree")
+        self.acc += np.float64(w) * out   # in float64 (a Python float rounds to out.dtype)
+
+    def result(self):
+        return self.acc.astype(self.dtype, copy=False)
+
+
 def _weighted_sum(weights, outputs):
-    """sum_i w_i * out_i, accumulated in float64 and returned in the outputs' dtype."""
-    first = outputs[0]
-    if not isinstance(first, np.ndarray):
-        raise TypeError(f"an ensemble member returned {type(first).__name__}; "
-                        f"one array is expected")
-    acc = np.zeros(first.shape, np.float64)
+    """sum_i w_i * out_i of a list of outputs (see :class:`_WeightedSum`)."""
+    total = _WeightedSum(lambda i: f"ensemble member {i}")
     for i, (w, out) in enumerate(zip(weights, outputs)):
-        if not isinstance(out, np.ndarray) or out.shape != first.shape:
-            raise ValueError(f"ensemble member {i} returned shape {np.shape(out)}, "
-                             f"member 0 {first.shape}; the outputs must agree")
-        acc += np.float64(w) * out   # in float64 (a Python float would round to out.dtype)
-    return acc.astype(first.dtype, copy=False)
+        total.add(i, w, out)
+    return total.result()
 
 
 class Ensemble(nn.Module):
@@ -222,7 +238,7 @@ def predict(models, x, *, model=None, weights=None, activation=None, batch_size=
     weights = _check_weights(weights, len(members))
     activation = _check_activation(activation)
     holder = None
-    acc = dtype = None
+    total = _WeightedSum(lambda i: f"models[{i}]")
     for i, (w, member) in enumerate(zip(weights, members)):
         if _is_path(member):
             if holder is None:
@@ -230,14 +246,7 @@ def predict(models, x, *, model=None, weights=None, activation=None, batch_size=
             load(member, holder)
             member = holder
         out = predict_one(member, x, batch_size=batch_size, steps=steps)
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"models[{i}] returned {type(out).__name__}; one array is "
-                            f"expected")
-        out = np.asarray(_apply(activation, out))
-        if acc is None:
-            acc, dtype = np.zeros(out.shape, np.float64), out.dtype
-        elif out.shape != acc.shape:
-            raise ValueError(f"models[{i}] predicted shape {out.shape}, models[0] "
-                             f"{acc.shape}; the outputs must agree")
-        acc += np.float64(w) * out   # in float64 (a Python float would round to out.dtype)
-    return acc.astype(dtype, copy=False)
+        if isinstance(out, np.ndarray):
+            out = np.asarray(_apply(activation, out))
+        total.add(i, w, out)
+    return total.result()

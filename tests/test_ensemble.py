@@ -132,7 +132,7 @@ def test_ensemble_state_dict_keys():
     (lambda: ensemble.predict(["missing.npz"], _x(), model=_mlp(0)), FileNotFoundError,
      "missing.npz"),
     (lambda: ensemble.predict([_mlp(0), nn.Linear(5, 4)], _x()), ValueError,
-     r"models\[1\] predicted shape"),
+     r"models\[1\] returned shape \(6, 4\), models\[0\] \(6, 3\)"),
     (lambda: Ensemble([_mlp(0), nn.Linear(5, 4)])(_x()), ValueError, "member 1 returned"),
 ])
 def test_bad_arguments(make, error, match):
