@@ -27,15 +27,17 @@ def test_shapes_data_set():
 
 
 def test_tiny_run_trains_scores_and_plots(tmp_path):
-    res = detection.run(epochs=3, steps_per_epoch=4, batch_size=8, width=8, n_test=16,
+    res = detection.run(epochs=3, steps_per_epoch=2, batch_size=4, width=4, n_test=8,
                         verbose=False)
     losses = res["history"]
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert 0.0 <= res["map"] <= 1.0
     assert set(res["per_class_ap"]) <= {0, 1, 2}
     pytest.importorskip("matplotlib")
+    dets = detection.detect(res["model"], res["test"][0][:2], conf_threshold=0.05)
+    assert min(len(d[0]) for d in dets) > 3      # so max_boxes=3 below does cap them
     png = detection.plot_detections(res["model"], res["test"][0], tmp_path / "det.png",
-                                    conf_threshold=0.05)
+                                    conf_threshold=0.05, n=2, max_boxes=3)
     assert png.stat().st_size > 10_000
 
 
