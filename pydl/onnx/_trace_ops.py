@@ -108,8 +108,10 @@ def _clip(em, a, result):
     x = em.name(a["x"])
     lo, hi = a["min"], a["max"]
     if all(v is None or np.ndim(v.data if isinstance(v, Tensor) else v) == 0 for v in (lo, hi)):
-        return _node(em, "Clip", [x, "" if lo is None else em.name(_scalar(lo), dtype),
-                                  "" if hi is None else em.name(_scalar(hi), dtype)])
+        # the bounds by em.name: a traced 0-d bound (x.mean()) is its value in the graph,
+        # not the example's number
+        return _node(em, "Clip", [x, "" if lo is None else em.name(lo, dtype),
+                                  "" if hi is None else em.name(hi, dtype)])
     if lo is not None:
         x = _node(em, "Max", [x, em.name(lo, dtype)])
     if hi is not None:

@@ -68,6 +68,9 @@ OPS = [
      POS),
     ("clip-scalars", lambda m, x: pydl.clip(x, -0.5, 0.7) + x.clamp(min=0.1), X),
     ("clip-arrays", lambda m, x: pydl.clip(x, -m.v * m.v, m.v * m.v), X),
+    # 0-d bounds computed from the input: the graph's, not the example's numbers
+    ("clip-traced-scalars", lambda m, x: pydl.clip(x, x.min() * 0.5, x.max() * 0.5)
+     + x.clamp(min=x.mean()), X),
     ("maximum-minimum", lambda m, x: pydl.maximum(x, m.v) + pydl.minimum(x, 0.2), X),
     ("where-comparison", lambda m, x: pydl.where(x > 0.1, x, x * 0.01), X),
     ("where-constant-mask", lambda m, x: pydl.where(np.arange(6) % 2 == 0, x, -x), X),
