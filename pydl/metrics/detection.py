@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from ..functional._alloc import check_fits_in_memory
-from ..functional._validation import check_real
+from ..functional._validation import check_int, check_real
 from ..ops.boxes import _as_boxes, box_iou
 from .classification import UndefinedMetricWarning
 
@@ -178,6 +178,8 @@ def mean_average_precision(pred_boxes, scores, pred_labels, true_boxes, true_lab
     _check_per_box(p, "pred_boxes", pl, "pred_labels")
     _check_per_box(t, "true_boxes", tl, "true_labels")
     thr = check_real(iou_threshold, "iou_threshold", low=0.0, high=1.0)
+    if num_classes is not None:
+        num_classes = check_int(num_classes, "num_classes", low=1)
     classes = np.unique(np.concatenate(pl + tl + [np.zeros(0, np.int64)]))
     if num_classes is not None and classes.size and (classes[0] < 0
                                                      or classes[-1] >= num_classes):

@@ -181,8 +181,11 @@ def unpack_targets(targets, num_classes=None, name="targets"):
 
     Classes must be integers, below ``num_classes`` when given."""
     if isinstance(targets, (list, tuple)):
-        rows = [np.reshape(np.asarray(t), (-1, 5)) if np.size(t) else np.zeros((0, 5))
-                for t in targets]
+        rows = [np.asarray(t) if np.size(t) else np.zeros((0, 5)) for t in targets]
+        for i, r in enumerate(rows):
+            if r.ndim != 2 or r.shape[1] != 5:
+                raise ValueError(f"{name}[{i}] must have shape (k, 5), rows (class, x1, "
+                                 f"y1, x2, y2); got shape {r.shape}")
     else:
         t = np.asarray(targets)
         check_fits_in_memory(t.size * 8, f"a copy of {name}")

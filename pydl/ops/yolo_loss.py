@@ -119,7 +119,7 @@ def yolo_loss(input, targets, anchor_sizes, num_classes, image_size=None, *,
     # BCE(z, 1) = softplus(-z), BCE(z, 0) = softplus(z)
     per_cell = (pos * (l_coord * coord + l_obj * _softplus(-obj) + l_cls * cls_term)
                 + neg * l_noobj * _softplus(obj))
-    per_image = per_cell.reshape(n, -1).sum(axis=1)
+    per_image = per_cell.reshape(n, per_cell[0].size if n else 0).sum(axis=1)
     if reduction == "none":
         loss = per_image.astype(view.dtype)
     else:
@@ -136,5 +136,7 @@ def yolo_loss(input, targets, anchor_sizes, num_classes, image_size=None, *,
     g[..., 5:] = pos_f * l_cls * d_cls
     if reduction == "mean" and n:
         g /= n
-    grad = g.transpose(0, 1, 4, 2, 3).reshape(n, -1, h, w).astype(view.dtype)
+    # explicit sizes: reshape(n, -1, ...) cannot infer -1 for an empty batch
+    grad = g.transpose(0, 1, 4, 2, 3).reshape(n, x.shape[1] * x.shape[4], h, w)
+    grad = grad.astype(view.dtype)
     return loss, grad

@@ -164,5 +164,10 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\)"):
         mean_average_precision(PRED, SCORES, [np.ones(3, int), np.zeros(2, int)], TRUE,
                                [np.zeros(2, int), np.zeros(1, int)], num_classes=1)
+    for bad in (2.5, 0):
+        with pytest.raises((TypeError, ValueError), match="num_classes"):
+            mean_average_precision(PRED, SCORES, labels, TRUE, [np.zeros(2, int),
+                                                                np.zeros(1, int)],
+                                   num_classes=bad)
     with pytest.raises(ValueError, match=r"true_labels\[1\] has 2 entries but true_boxes"):
         mean_average_precision(PRED, SCORES, labels, TRUE, [np.zeros(2, int)] * 2)

@@ -186,3 +186,14 @@ def test_functional_form_matches_module():
     np.testing.assert_array_equal(crit.backward(), grad)
     assert ops.yolo_loss(x, t, ANCHORS, C, (32, 32), need_grad=False)[1] is None
     assert "YOLOLoss" in repr(crit) and "num_classes=3" in repr(crit)
+
+
+def test_empty_batch():
+    """N = 0: loss 0 and an empty gradient of the input's shape (reshape(0, -1) cannot
+    infer its -1, which made this an error)."""
+    x = np.zeros((0, 2 * 8, 4, 4), np.float32)
+    loss, grad = ops.yolo_loss(x, np.zeros((0, 0, 5)), [[10, 10], [20, 20]], 3, 32)
+    assert loss == 0.0 and grad.shape == x.shape and grad.dtype == np.float32
+    per_image, _ = ops.yolo_loss(x, np.zeros((0, 0, 5)), [[10, 10], [20, 20]], 3, 32,
+                             reduction="none")
+    assert per_image.shape == (0,)

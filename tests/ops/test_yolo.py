@@ -139,6 +139,8 @@ def test_targets_refused():
         ops.unpack_targets(np.array([[[0, np.nan, 0, 1, 1]]]))
     with pytest.raises(ValueError, match=r"is not \(x1, y1, x2, y2\)"):
         ops.unpack_targets(np.array([[[0, 2, 0, 1, 1]]]))
+    with pytest.raises(ValueError, match=r"targets\[0\] must have shape \(k, 5\).*\(1, 4\)"):
+        ops.unpack_targets([np.zeros((1, 4)), np.zeros((0, 5))])
 
 
 def test_assignment_hand_computed():
