@@ -204,6 +204,9 @@ def accuracy(y_true, y_pred, *, normalize=True, sample_weight=None):
         return float(correct.sum() if sample_weight is None else correct @ sample_weight)
     if sample_weight is None:
         return float(correct.mean())
+    if not sample_weight.sum() > 0:
+        raise ValueError("sample_weight sums to 0, so the weighted fraction is undefined; "
+                         "give some sample a positive weight (or normalize=False)")
     return float(np.average(correct, weights=sample_weight))
 
 

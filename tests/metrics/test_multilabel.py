@@ -144,3 +144,7 @@ def test_bad_multilabel_input():
         M.f1_score(y, y, average="samples", sample_weight=[1, 2, 3])
     with pytest.raises(ValueError, match="must hold only 0 and 1"):
         M.accuracy(y, np.array([[np.nan, 0], [0, 1]]))
+    for labels in (y, [0, 1]):      # was a ZeroDivisionError from np.average
+        with pytest.raises(ValueError, match="sample_weight sums to 0"):
+            M.accuracy(labels, labels, sample_weight=[0, 0])
+        assert M.accuracy(labels, labels, sample_weight=[0, 0], normalize=False) == 0
