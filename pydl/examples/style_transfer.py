@@ -139,7 +139,8 @@ def run(steps=300, size=64, width=32, lr=0.03, content_weight=1.0, style_weight=
               f"({c[0] / max(c[-1], 1e-30):.1f}x lower), style loss {s[0]:.3e} -> "
               f"{s[-1]:.3e} ({s[0] / max(s[-1], 1e-30):.1f}x lower)")
     return {"content_image": content[0], "style_image": style[0], "start": start[0],
-            "result": image.data[0].copy(), "history": history, "seconds": seconds}
+            "result": image.data[0].copy(), "history": history, "seconds": seconds,
+            "network": blocks}
 
 
 def save_pngs(result, out_dir):

@@ -7,17 +7,22 @@ from pydl.examples import style_transfer
 
 
 def test_tiny_run_lowers_both_losses_and_keeps_the_network_frozen():
-    res = style_transfer.run(steps=60, size=32, width=8, style_weight=1e3, seed=0,
+    # 16x16, 40 steps (0.8 s; 60 steps at 32x32 took 4.4 s and proved the same)
+    res = style_transfer.run(steps=40, size=16, width=8, lr=0.05, style_weight=1e3, seed=0,
                              verbose=False)
     content, style = res["history"]["content"], res["history"]["style"]
-    assert len(content) == len(style) == 60
-    assert content[-1] < content[0] / 1.3          # measured: 1.75x lower
-    assert style[-1] < style[0] / 10               # measured: 104x lower
+    assert len(content) == len(style) == 40
+    assert content[-1] < content[0] / 1.2          # measured: 1.36x lower
+    assert style[-1] < style[0] / 10               # measured: 212x lower
     img = res["result"]
-    assert img.shape == (3, 32, 32) and img.min() >= 0 and img.max() <= 1
+    assert img.shape == (3, 16, 16) and img.min() >= 0 and img.max() <= 1
     assert not np.array_equal(img, res["start"])
-    blocks = style_transfer.feature_network(8, seed=0)
-    assert all(not p.requires_grad for b in blocks for p in b.parameters())
+    # frozen: the weights that ran are the untouched initial ones, and got no gradient
+    fresh = style_transfer.feature_network(8, seed=0)
+    for used, new in zip(res["network"], fresh):
+        for (name, p), (_, q) in zip(used.named_parameters(), new.named_parameters()):
+            assert not p.requires_grad and p.grad is None, name
+            np.testing.assert_array_equal(p.data, q.data)
 
 
 def test_main_writes_before_and_after_pngs(tmp_path, capsys):
