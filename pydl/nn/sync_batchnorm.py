@@ -40,9 +40,12 @@ class SyncBatchNorm(_BatchNorm):
     and variance; backward gathers the sums of ``dy`` and ``dy * x_hat`` the same way.
     Then R ranks at global batch B compute what one process computes at batch B.
 
-    In evaluation with running statistics, or without a process group
-    (:func:`pydl.distributed.init` not called and no ``process_group``), it is exactly
-    BatchNorm.
+    In evaluation, or without a process group (:func:`pydl.distributed.init` not
+    called and no ``process_group``), it is exactly BatchNorm and communicates
+    nothing: as ``torch.nn.SyncBatchNorm``, evaluation without running statistics
+    normalizes with this rank's batch alone. (Synchronizing there would need every
+    rank to evaluate the same number of batches; a rank evaluating alone, or a
+    validation shard one batch longer than the others', would wait forever.)
 
     Parameters
     ----------
@@ -76,8 +79,10 @@ class SyncBatchNorm(_BatchNorm):
 
     def forward(self, x):
         """Normalize ``x`` (N, C, *) with the global batch's statistics when training."""
-        # as PyTorch: without running statistics, evaluation syncs the batch's too
-        comm = self._group() if self.training or self.running_mean is None else None
+        # as PyTorch: only training synchronizes (evaluation without running
+        # statistics uses this rank's batch; a collective there hangs when the ranks
+        # evaluate different numbers of batches)
+        comm = self._group() if self.training else None
         if comm is None:
             return super().forward(x)
         self._check_input(x)
