@@ -18,23 +18,27 @@ __all__ = ["DistributedDataParallel", "allreduce_gradients"]
 
 
 def _check_same_parameters(model, comm):
-    """Refuse, on every rank alike, a model whose parameters differ between ranks."""
-    mine = [(name, tuple(p.data.shape), p.data.dtype.str, bool(p.requires_grad))
-            for name, p in model.named_parameters()]
+    """Refuse, on every rank alike, a model whose parameters or buffers differ between
+    ranks (buffers too: they are broadcast with the parameters, and a Bcast of
+    another length fails inside MPI with a truncation error, or worse)."""
+    mine = ([(name, tuple(p.data.shape), p.data.dtype.str, bool(p.requires_grad))
+             for name, p in model.named_parameters()],
+            [(name, tuple(b.shape), b.dtype.str) for name, b in model.named_buffers()])
     everyone = comm.allgather(mine)
     for r, theirs in enumerate(everyone):
-        if theirs == everyone[0]:
-            continue
-        if len(theirs) != len(everyone[0]):
-            detail = (f"rank 0 has {len(everyone[0])} parameters, rank {r} has "
-                      f"{len(theirs)}")
-        else:
-            a, b = next((a, b) for a, b in zip(everyone[0], theirs) if a != b)
-            detail = (f"parameter {a[0]!r} is (shape {a[1]}, dtype {a[2]}, requires_grad "
-                      f"{a[3]}) on rank 0 and {b[0]!r} (shape {b[1]}, dtype {b[2]}, "
-                      f"requires_grad {b[3]}) on rank {r}")
-        raise ValueError(f"DistributedDataParallel needs the same model on every rank: "
-                         f"{detail}")
+        for kind, ours, other in (("parameters", everyone[0][0], theirs[0]),
+                                  ("buffers", everyone[0][1], theirs[1])):
+            if other == ours:
+                continue
+            if len(other) != len(ours):
+                detail = f"rank 0 has {len(ours)} {kind}, rank {r} has {len(other)}"
+            else:
+                a, b = next((a, b) for a, b in zip(ours, other) if a != b)
+                what = "shape {}, dtype {}" + (", requires_grad {}" if len(a) > 3 else "")
+                detail = (f"{kind[:-1]} {a[0]!r} is ({what.format(*a[1:])}) on rank 0 and "
+                          f"{b[0]!r} ({what.format(*b[1:])}) on rank {r}")
+            raise ValueError(f"DistributedDataParallel needs the same model on every "
+                             f"rank: {detail}")
 
 
 def _check_cap(bucket_cap_mb):
@@ -48,9 +52,9 @@ class DistributedDataParallel(Module):
     """Data-parallel training of ``module`` over the ranks of :func:`pydl.distributed.init`,
     as ``torch.nn.parallel.DistributedDataParallel``.
 
-    At wrap time the parameters are checked to be the same on every rank (names,
-    shapes, dtypes; otherwise ``ValueError`` on every rank) and rank 0's parameters
-    and buffers are broadcast. Each rank then runs forward and backward on its own
+    At wrap time the parameters and buffers are checked to be the same on every rank
+    (names, shapes, dtypes; otherwise ``ValueError`` on every rank) and rank 0's
+    parameters and buffers are broadcast. Each rank then runs forward and backward on its own
     part of the batch. During backward, gradients are packed into buckets of about
     ``bucket_cap_mb`` in reverse order of the parameters (the order backward makes
     them final); as soon as every gradient of a bucket is final its non-blocking

@@ -310,6 +310,14 @@ def check_tools(r, R):
         assert "same model on every rank" in str(exc) and "shape (5, 4)" in str(exc), exc
     else:
         raise AssertionError("different parameter shapes were not refused")
+    # buffers too (they are broadcast with the parameters: MPI failed on the lengths)
+    try:
+        dist.DistributedDataParallel(nn.BatchNorm1d(3 + r, affine=False).double())
+    except ValueError as exc:
+        assert "same model on every rank" in str(exc) and \
+            "buffer 'running_mean' is (shape (3,)" in str(exc), exc
+    else:
+        raise AssertionError("different buffer shapes were not refused")
     for call, error, match in (
             (lambda: dist.DistributedDataParallel(nn.Linear(4, 5), bucket_cap_mb=0),
              ValueError, "bucket_cap_mb must be a finite number > 0"),
