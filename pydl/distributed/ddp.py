@@ -157,7 +157,23 @@ class DistributedDataParallel(Module):
 
         handles = [p.register_post_accumulate_grad_hook(on_grad) for p in params]
         _graph.backward_end_hooks.append(on_backward_end)
-        weakref.finalize(self, _unregister, handles, on_backward_end)
+        # Removed when the wrapper is collected, or by remove_hooks(). Collection alone
+        # is not enough where it matters: a Module that ran backward sits in a reference
+        # cycle (its tape cache lists itself), so it lives until the garbage collector
+        # runs, which each rank does at its own moments.
+        object.__setattr__(self, "_finalizer",
+                           weakref.finalize(self, _unregister, handles, on_backward_end))
+
+    def remove_hooks(self):
+        """Detach this wrapper from its module's parameters now: later backward passes
+        no longer start reductions for it, and its gradients stay local. For a wrapper
+        that is done with (``pydl.fit`` calls it on the one it made); otherwise the
+        hooks go when the wrapper is garbage collected, which each rank does at its own
+        moment: until then a stale wrapper of the same model would start collectives on
+        some ranks and not on others."""
+        # (a reduction still in flight after an interrupted backward is not waited
+        # for: on the way out of an exception that could hang instead of raising)
+        self.__dict__["_finalizer"]()
 
     def _reset_step(self):
         d = self.__dict__

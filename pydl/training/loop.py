@@ -681,6 +681,11 @@ def fit(model, x, y=None, *, loss, optimizer, epochs=1, batch_size=32, shuffle=T
     finally:
         progress.close()
         model.train(was_training)
+        if train_model is not model:
+            # the wrapper fit made: its gradient hooks must not outlive this call (left
+            # to the garbage collector, a later fit's backward would run this stale
+            # wrapper's collectives on the ranks that had not collected it yet)
+            train_model.remove_hooks()
     return history
 
 
@@ -698,7 +703,9 @@ def _data_parallel_sources(train, val, batch_size, drop_last, steps_per_epoch, v
                              f"known number of steps on every rank (steps per rank: "
                              f"{everyone}); pass steps_per_epoch, or arrays (then fit "
                              f"shards them)")
-    if isinstance(val, _ArraySource):
+    # a set smaller than the ranks stays whole on each (a rank with no rows would
+    # divide by zero samples)
+    if isinstance(val, _ArraySource) and val.n_samples() >= comm.Get_size():
         val = val.rows(_dp.shard_rows(val.n_samples(), comm))
     return train, val, verbose if comm.Get_rank() == 0 else 0
 

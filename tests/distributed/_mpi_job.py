@@ -401,6 +401,32 @@ def check_fit(r, R, out):
         np.savez(os.path.join(out, "uninterrupted.npz"), **flat(model))
 
 
+def check_fit_edges(r, R):
+    """fit's validation when the ranks' shards differ in batches or are empty, and
+    the wrapper fit makes leaving no hooks behind."""
+    from pydl.autograd import graph
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((24, 6)), rng.integers(0, 3, 24)
+    for n_val, model in (
+            (7, nn.Sequential(nn.Linear(6, 4), nn.SyncBatchNorm(4, track_running_stats=False),
+                              nn.Linear(4, 3)).double()),
+            # fewer validation samples than ranks (a rank without rows divided by 0)
+            (1, nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3)).double())):
+        for _ in range(2):      # twice: the first fit's wrapper must be gone
+            history = pydl.fit(model, x, y, loss=nn.CrossEntropyLoss(),
+                               optimizer=SGD(model.parameters(), lr=0.1), batch_size=BATCH,
+                               validation_data=(x[:n_val], y[:n_val]),
+                               validation_batch_size=4, verbose=0)
+            assert not any(id(p) in graph.post_accumulate_hooks for p in model.parameters())
+        assert_equal_on_all_ranks(history.history, f"fit with {n_val} validation rows")
+        if n_val == 1:
+            want = pydl.evaluate(model, x[:1], y[:1], loss=nn.CrossEntropyLoss())["loss"]
+            np.testing.assert_allclose(history.history["val_loss"][-1], want, rtol=1e-12)
+        elif r == 0:    # rank 0 evaluating alone: SyncBatchNorm must not wait for the others
+            pydl.evaluate(model, x, y, loss=nn.CrossEntropyLoss(), batch_size=8)
+    dist.barrier()
+
+
 def check_resume(out):
     """Resume the 2-rank run from its epoch-2 checkpoint on this many ranks."""
     model, optimizer, scheduler, x, y, val = fit_setup(seed=99)    # weights from the file
@@ -466,6 +492,7 @@ def main(argv):
         check_correctness(r, R)
         check_deterministic(r, R)
         check_tools(r, R)
+        check_fit_edges(r, R)
         check_fit(r, R, out)
     elif scenario == "three":
         check_correctness(r, R)
