@@ -24,6 +24,13 @@ __all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "CSVLogger", "TerminateOnNaN"]
 
 
+def _say(message):
+    """A callback's ``verbose`` message: printed once, by rank 0 under data-parallel
+    training (every rank runs the callbacks and takes the same decisions)."""
+    if is_main_process():
+        print(message)
+
+
 class Callback:
     """Base class; override the hooks you need (each does nothing by default)."""
 
@@ -214,10 +221,10 @@ class EarlyStopping(_Monitor):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            _say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: "
+                _say(f"Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.load_state_dict(self.best_weights)
 
@@ -264,7 +271,7 @@ class ModelCheckpoint(_Monitor):
             if current is None or not self._improved(current, self.best):
                 return
             if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to "
+                _say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to "
                       f"{current}, saving the model")
             self.best = current
         if not is_main_process():   # data-parallel: rank 0 writes, the others agree
@@ -312,7 +319,7 @@ class LearningRateScheduler(Callback):
         for group in self.optimizer.param_groups:
             group["lr"] = float(new)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {new}.")
+            _say(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {new}.")
 
 
 class CSVLogger(Callback):

@@ -364,7 +364,8 @@ def run_fit(model, optimizer, scheduler, x, y, val, epochs, initial_epoch=0, cal
 
 def check_fit(r, R, out):
     model, optimizer, scheduler, x, y, val = fit_setup()
-    early = pydl.callbacks.EarlyStopping(monitor="val_loss", patience=2, min_delta=1e-3)
+    early = pydl.callbacks.EarlyStopping(monitor="val_loss", patience=2, min_delta=1e-3,
+                                         verbose=1)     # printed by rank 0 alone
     ckpt = pydl.callbacks.ModelCheckpoint(os.path.join(out, "ckpt-{epoch}.npz"),
                                           monitor="val_loss")
     csv = pydl.callbacks.CSVLogger(os.path.join(out, "log.csv"))

@@ -64,8 +64,9 @@ def test_two_ranks_match_one_process(two_rank_run):
     out, output = two_rank_run
     assert (out / "ckpt-1.npz").exists() and (out / "log.csv").exists()
     assert not (out / "never.png").exists()
-    # rank 0 alone prints the epoch lines
+    # rank 0 alone prints the epoch lines, and the callbacks' messages
     assert output.count("Epoch 1/8") == 1
+    assert output.count(": early stopping") == 1, output[-3000:]
 
 
 def test_fit_matches_one_process(two_rank_run):
