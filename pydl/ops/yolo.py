@@ -154,6 +154,13 @@ def pack_targets(boxes, labels, max_boxes=None, dtype=np.float32):
     """
     if not isinstance(boxes, (list, tuple)) or not isinstance(labels, (list, tuple)):
         raise TypeError("boxes and labels must be lists with one array per image")
+    try:
+        float_dtype = np.dtype(dtype)
+    except TypeError:
+        float_dtype = None
+    if float_dtype not in (np.float32, np.float64):
+        # an integer array would truncate the box coordinates without a word
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
     if len(boxes) != len(labels):
         raise ValueError(f"boxes has {len(boxes)} images but labels has {len(labels)}")
     bs = [_as_boxes(np.reshape(b, (-1, 4)), f"boxes[{i}]", np.float64)
@@ -167,7 +174,7 @@ def pack_targets(boxes, labels, max_boxes=None, dtype=np.float32):
                              f"{c.shape}")
     most = max((b.shape[0] for b in bs), default=0)
     m = most if max_boxes is None else check_int(max_boxes, "max_boxes", low=most)
-    out = np.zeros((len(bs), m, 5), dtype=dtype)
+    out = np.zeros((len(bs), m, 5), dtype=float_dtype)
     out[:, :, 0] = -1
     for i, (b, c) in enumerate(zip(bs, ls)):
         out[i, :len(c), 0] = c

@@ -129,6 +129,9 @@ def test_targets_refused():
         ops.pack_targets([np.zeros((2, 4))], [np.array([0, 1])], max_boxes=1)
     with pytest.raises(ValueError, match=r"labels\[0\] must hold 2"):
         ops.pack_targets([np.zeros((2, 4))], [np.array([0])])
+    for bad in (np.int32, "nope"):       # an int array truncated coordinates silently
+        with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+            ops.pack_targets([np.zeros((1, 4))], [np.array([0])], dtype=bad)
     with pytest.raises(ValueError, match=r"targets must have shape \(N, M, 5\)"):
         ops.unpack_targets(np.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"classes must be integers in \[0, 3\)"):
