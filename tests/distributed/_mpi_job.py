@@ -216,6 +216,28 @@ def check_tools(r, R):
     x, y = data("mlp")
     one_step(ddp, loss_fn, x[shard], y[shard], tape=False)
     assert model[0].weight.grad is None and model[0].bias.grad is not None
+    # a trainable parameter no rank uses keeps grad None; from the second step on its
+    # bucket counts as ready from the start, and the buckets after it still start
+    # during backward (overlap) with the right averages
+    class Spare(nn.Module):
+        def __init__(self):
+            super().__init__()
+            pydl.manual_seed(0)
+            self.a, self.spare = nn.Linear(5, 3).double(), nn.Linear(5, 3).double()
+
+        def forward(self, x):
+            return self.a(x)
+
+    ref, model = Spare(), Spare()
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=1e-4)
+    for step in range(3):
+        x, y = data("mlp", seed=300 + step)
+        one_step(ref, loss_fn, x, y, tape=True)
+        one_step(ddp, loss_fn, x[shard], y[shard], tape=True)
+        assert model.spare.weight.grad is None and model.spare.bias.grad is None
+        for p, q in ((model.a.weight, ref.a.weight), (model.a.bias, ref.a.bias)):
+            np.testing.assert_allclose(p.grad, q.grad, rtol=RTOL)
+    assert ddp.buckets_overlapped == len(ddp.buckets) == 4, ddp.buckets_overlapped
     # a graph that grows after the first step: refused rather than averaged short
     class Growing(nn.Module):
         def __init__(self):
