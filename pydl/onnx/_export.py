@@ -278,8 +278,14 @@ def export(model, example_input, path, opset=DEFAULT_OPSET, dynamic_batch=True, 
     for name, x in zip(names, arrays):
         ctx.reserve(name)
         ctx.set_value(name, x)
+    ctx.dynamic_batch = dynamic_batch
+    ctx.batch_fixed = False
     with eval_in_this_thread(), no_grad():
         outputs = ctx.convert(model, names)
+    if ctx.batch_fixed:
+        # a traced part holds the example's batch size: a symbolic batch dim would let
+        # onnxruntime run other sizes and silently give wrong values
+        dynamic_batch = False
     if output_names is not None and len(output_names) != len(outputs):
         raise ValueError(f"output_names has {len(output_names)} name(s), the model returns "
                          f"{len(outputs)} output(s)")

@@ -287,6 +287,7 @@ class _Emitter:
                           f"the file runs at that batch size only", UserWarning,
                           stacklevel=4)
             self.plan.static_reason = None
+            self.ctx.batch_fixed = True   # export() then declares that batch size
 
     # ------------------------------------------------------------------- walk
     def emit(self, input_names):
@@ -420,6 +421,7 @@ def trace_module(module, ctx, inputs):
                               f"the example's batch size and runs at that size only",
                               UserWarning, stacklevel=2)
                 plan.static_reason = None
+                ctx.batch_fixed = True    # export() then declares that batch size
     _normalize(calls)
     return _Emitter(ctx, plan, _module_paths(module)).emit(inputs)
 

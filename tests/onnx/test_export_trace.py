@@ -405,6 +405,25 @@ def test_batch_dependent_graph_warns():
     onnx.checker.check_model(proto, full_check=True)
 
 
+def test_graph_traced_at_the_example_batch_declares_that_batch():
+    # x.shape[0] read as a number: the file is right at the example's batch only, so
+    # its input must not claim a symbolic batch (onnxruntime ran batch 5 and returned
+    # 5/3 of the right values)
+    model = Fn(lambda m, x: x.sum(axis=0) / x.shape[0])
+    with pytest.warns(UserWarning, match="runs at that size only"):
+        proto = export(model, np.ones((3, 6), np.float32), io.BytesIO())
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims] == [3, 6]
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(proto.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    x = np.arange(18, dtype=np.float32).reshape(3, 6)
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], x.mean(axis=0),
+                               rtol=1e-6)
+    with pytest.raises(Exception, match="(?i)dimension|shape"):
+        session.run(None, {"input": np.ones((5, 6), np.float32)})
+
+
 def test_python_value_of_a_traced_tensor_warns():
     model = Fn(lambda m, x: x * 2.0 if x.sum() > 0 else x * 3.0)
     with pytest.warns(UserWarning, match=r"bool\(\) of a traced tensor"):
