@@ -285,6 +285,7 @@ def yolo_assign_targets(targets, anchor_sizes, grid_size, image_size=None,
     for k, (cls, gt) in enumerate(per_image):
         if not len(gt):
             continue
+        _check_target_boxes(gt, size, f"targets[{k}]")
         cand = pred[k] if pred_boxes is not None else placed
         overlap = box_iou(cand.reshape(-1, 4).astype(np.float64), gt)
         ignore[k] = (np.nan_to_num(overlap, nan=0.0).max(axis=1) > thr).reshape(shape[1:])
@@ -296,6 +297,21 @@ def yolo_assign_targets(targets, anchor_sizes, grid_size, image_size=None,
             classes[k, b, row, col] = c
     ignore &= ~positive
     return YOLOTargets(positive, ignore, boxes, classes)
+
+
+def _check_target_boxes(gt, size, name):
+    """Boxes an anchor can code: positive size, centre inside the image. (Checked here
+    so that the message names the targets, not the helpers' own arguments.)"""
+    w, h = gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1]
+    cx, cy = (gt[:, 0] + gt[:, 2]) / 2, (gt[:, 1] + gt[:, 3]) / 2
+    flat = (w <= 0) | (h <= 0)
+    outside = (cx < 0) | (cx > size[1]) | (cy < 0) | (cy > size[0])
+    for bad, why in ((flat, "has zero width or height"),
+                     (outside, f"has its centre outside the image (height, width) = {size}")):
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise ValueError(f"{name} box {i} = {gt[i].tolist()} {why}; a target box needs "
+                             f"a positive size and its centre in the image")
 
 
 def _per_anchor(output, num_anchors, num_classes, name="input"):

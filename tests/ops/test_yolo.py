@@ -142,6 +142,13 @@ def test_targets_refused():
         ops.unpack_targets(np.array([[[0, np.nan, 0, 1, 1]]]))
     with pytest.raises(ValueError, match=r"is not \(x1, y1, x2, y2\)"):
         ops.unpack_targets(np.array([[[0, 2, 0, 1, 1]]]))
+    # the message names the targets (it named the helpers' sizes1 and boxes[0])
+    with pytest.raises(ValueError, match=r"targets\[1\] box 0 .* zero width or height"):
+        ops.yolo_assign_targets([np.zeros((0, 5)), np.array([[0, 5, 5, 5, 9]])],
+                                [[10, 10]], 4, 32)
+    with pytest.raises(ValueError, match=r"targets\[0\] box 1 .* centre outside the image"):
+        ops.yolo_assign_targets([np.array([[0, 1, 1, 5, 5], [0, -5, -5, -1, -1]])],
+                                [[10, 10]], 4, 32)
     with pytest.raises(ValueError, match=r"targets\[0\] must have shape \(k, 5\).*\(1, 4\)"):
         ops.unpack_targets([np.zeros((1, 4)), np.zeros((0, 5))])
 
