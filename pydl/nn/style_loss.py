@@ -12,7 +12,7 @@ from .. import functional as F
 from .._grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..functional._validation import as_float_array
-from ..functional.style_loss import STYLE_REDUCTIONS
+from ..functional.style_loss import STYLE_REDUCTIONS, _check_normalize
 from .loss import _Loss
 from .module import Module
 
@@ -49,7 +49,7 @@ class GramMatrix(Module):
 
     def __init__(self, normalize=True):
         super().__init__()
-        self.normalize = bool(normalize)
+        self.normalize = _check_normalize(normalize)
 
     def forward(self, x):
         self.save_for_backward(x=x)
@@ -117,7 +117,7 @@ class StyleLoss(_Loss):
 
     def __init__(self, target_feature=None, reduction="mean", normalize=True):
         super().__init__(reduction)
-        self.normalize = bool(normalize)
+        self.normalize = _check_normalize(normalize)
         gram = None
         if target_feature is not None:
             gram = F.gram_matrix_forward(_target_array(target_feature, "target_feature"),

@@ -92,3 +92,6 @@ def test_bad_arguments():
         nn.StyleLoss(np.ones((1, 2, 3, 3), np.int64))
     with pytest.raises(ValueError, match="input has shape"):
         nn.ContentLoss(_x(1, 2, 3, 3))(_x(1, 2, 3, 4))
+    for make in (nn.GramMatrix, lambda normalize: nn.StyleLoss(normalize=normalize)):
+        with pytest.raises(TypeError, match="normalize must be a bool"):
+            make(normalize="no")           # bool("no") was True, silently
