@@ -15,8 +15,9 @@ per-class NMS at IoU 0.5) are scored with the VOC mean average precision at IoU 
 predicted boxes.
 
 Measured (seed 0, the defaults: 10 epochs of 40 batches of 32, 12,800 images): held-out
-mAP@0.5 0.998 on 300 images (AP square 1.000, circle 0.995, triangle 0.999); 208 s of
-CPU on 2 threads (2-core AMD EPYC, shared: 586 s wall). After 150 batches it was 0.58.
+mAP@0.5 0.995 on 300 images (AP square 1.000, circle 0.991, triangle 0.995); 61 s wall
+on 1 thread (2-core AMD EPYC, shared; 208 s of CPU on 2 threads in an earlier, busier
+run). After 150 batches it was 0.58 (measured before triangles got their apex row).
 
 Run: ``python -m pydl.examples.detection [--png detections.png]`` (matplotlib for the
 PNG).
@@ -49,8 +50,10 @@ def _shape_mask(kind, size, yy, xx):
     if kind == 1:
         r = size / 2
         return (xx + 0.5 - r) ** 2 + (yy + 0.5 - r) ** 2 <= r * r
-    # an upward triangle: apex at the top centre, base along the bottom edge
-    half = (yy + 0.5) / size * (size / 2)
+    # an upward triangle: apex at the top centre, base along the bottom edge; row y
+    # spans half-width (y + 1) / 2, so the apex row holds pixels at every size (with
+    # (y + 0.5) / 2 an even size left the top row empty: the box was a pixel too tall)
+    half = (yy + 1) / 2
     return (yy < size) & (np.abs(xx + 0.5 - size / 2) <= half)
 
 

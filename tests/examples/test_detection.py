@@ -26,6 +26,15 @@ def test_shapes_data_set():
     assert inside > 0.4
 
 
+@pytest.mark.parametrize("size", [10, 11, 27, 28])
+def test_every_shape_fills_its_box_tightly(size):
+    yy, xx = np.mgrid[0:size, 0:size]
+    for kind in range(3):
+        mask = detection._shape_mask(kind, size, yy, xx)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert (rows[0], rows[-1], cols[0], cols[-1]) == (0, size - 1, 0, size - 1), kind
+
+
 def test_tiny_run_trains_scores_and_plots(tmp_path):
     res = detection.run(epochs=3, steps_per_epoch=2, batch_size=4, width=4, n_test=8,
                         verbose=False)
