@@ -39,7 +39,12 @@ def init(comm=None, *, abort_on_exception=True):
     abort_on_exception : bool
         Install a ``sys.excepthook`` that prints the failing rank's traceback and calls
         ``MPI_Abort``, which ends every rank at once. Without it, an exception on one
-        rank leaves the others waiting forever in their next collective.
+        rank leaves the others waiting forever in their next collective. The hook
+        sees uncaught exceptions of the main thread only: ``sys.exit(1)`` (SystemExit
+        never reaches ``sys.excepthook``) or an exception caught and swallowed on one
+        rank still leaves the others waiting. To abort on any unsuccessful exit,
+        launch with ``mpiexec -n R python -m mpi4py script.py`` (mpi4py's runner
+        calls ``MPI_Abort`` for a non-zero exit status).
 
     Returns
     -------
