@@ -127,6 +127,10 @@ def test_tensor_path_and_no_grad():
 
 
 def test_trains_in_fit():
+    # seeded: the initial weights came from whatever the tests before had left in the
+    # global generator, and over 8 seeds the loss fell to 0.20-0.63 of its start, so
+    # the 0.5 bound failed in some orders (seen in a run of the detection tests)
+    pydl.manual_seed(0)
     rng = np.random.default_rng(0)
     images = rng.standard_normal((16, 3, 16, 16)).astype(np.float32)
     boxes = [np.array([[2.0, 2, 10, 10]])] * 8 + [np.array([[6.0, 4, 14, 12]])] * 8
@@ -139,7 +143,7 @@ def test_trains_in_fit():
                     optimizer=pydl.optim.Adam(model.parameters(), lr=1e-2), epochs=15,
                     batch_size=8, verbose=0, seed=0)
     losses = hist.history["loss"]
-    assert losses[-1] < 0.5 * losses[0]
+    assert losses[-1] < 0.5 * losses[0]          # seed 0: 0.20
 
 
 def test_bad_input():
