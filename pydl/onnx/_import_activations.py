@@ -89,6 +89,11 @@ def _convert_clip(node, ctx):
     a = ctx.attrs(node)
     lo, hi = a.get("min"), a.get("max")
     if lo is None and "max" not in a and "min" not in a:
+        if any(ctx.input(node, i) and ctx.input(node, i) not in ctx.static
+               and ctx.input(node, i) not in ctx.initializers for i in (1, 2)):
+            # bounds computed at run time (opset 11+ inputs): max, then min
+            ctx.emit("clip_bounds", list(node.input[:3]), node.output[:1], node=node)
+            return
         lo, hi = (ctx.const(node, i, what) for i, what in ((1, "min"), (2, "max")))
         lo = None if lo is None else float(lo.reshape(-1)[0])
         hi = None if hi is None else float(hi.reshape(-1)[0])

@@ -191,6 +191,17 @@ def _clip(module, attrs, x):
     return T.clip(x, lo, hi) if _is_t(x) else np.clip(x, lo, hi)
 
 
+@runtime("clip_bounds")
+def _clip_bounds(module, attrs, x, lo=None, hi=None):
+    """Clip with bounds that are values of the graph: ``min(max(x, lo), hi)``."""
+    for bound, tensor_op, numpy_op in ((lo, T.maximum, np.maximum),
+                                       (hi, T.minimum, np.minimum)):
+        if bound is not None:
+            x = (tensor_op(*_tensor_pair(x, bound)) if _is_t(x) or _is_t(bound)
+                 else numpy_op(x, bound))
+    return x
+
+
 # ----------------------------------------------------------------- shapes
 @runtime("shape")
 def _shape(module, attrs, x):
