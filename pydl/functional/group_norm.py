@@ -12,12 +12,10 @@ from ._alloc import empty, empty_like
 from ._validation import (
     as_float_array,
     check_int,
-    check_ndarray,
     check_real,
     check_same_shape,
-    check_writeable,
 )
-from .norm import _as_ncs, _channel_vector, _check_eps, _stats_vector
+from .norm import _as_ncs, _channel_vector, _check_eps, _running_stats, _stats_vector
 
 __all__ = [
     "group_norm_backward",
@@ -163,18 +161,9 @@ def instance_norm_forward(x, weight=None, bias=None, running_mean=None, running_
     eps = _check_eps(eps)
     use_input_stats = _check_bool(use_input_stats, "use_input_stats")
     momentum = check_real(momentum, "momentum", low=0.0, high=1.0)
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("running_mean and running_var must be given together (or neither)")
-    if running_mean is not None:
-        if use_input_stats:  # updated in place
-            for name, r in (("running_mean", running_mean), ("running_var", running_var)):
-                check_ndarray(r, name)
-                check_writeable(r, name)
-        running_mean = _channel_vector(running_mean, "running_mean", x, c)
-        running_var = _channel_vector(running_var, "running_var", x, c)
-    elif not use_input_stats:
-        raise ValueError("instance_norm_forward with use_input_stats=False needs "
-                         "running_mean and running_var")
+    running_mean, running_var = _running_stats(running_mean, running_var, x, c,
+                                               use_input_stats, "instance_norm_forward "
+                                               "with use_input_stats=False")
     xs = _as_ncs(x)
     spatial = xs.shape[2]
     if use_input_stats and spatial <= 1 and n * c:

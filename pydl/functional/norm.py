@@ -27,6 +27,24 @@ def _as_ncs(a):
     return a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))
 
 
+def _running_stats(running_mean, running_var, x, n_channels, updated, needed_by):
+    """A normalization's running statistics as (C,) arrays of x's dtype: both or
+    neither; writeable arrays when ``updated`` (in place), and required when not
+    (``needed_by`` says which call needs them)."""
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must be given together (or neither)")
+    if running_mean is None:
+        if not updated:
+            raise ValueError(f"{needed_by} needs running_mean and running_var")
+        return None, None
+    if updated:
+        for name, r in (("running_mean", running_mean), ("running_var", running_var)):
+            check_ndarray(r, name)
+            check_writeable(r, name)
+    return (_channel_vector(running_mean, "running_mean", x, n_channels),
+            _channel_vector(running_var, "running_var", x, n_channels))
+
+
 def _channel_vector(v, name, x, n_channels):
     """A per-channel (C,) float array of x's dtype, or None."""
     if v is None:
@@ -87,18 +105,9 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
     momentum = check_real(momentum, "momentum", low=0.0, high=1.0)
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("running_mean and running_var must be given together (or neither)")
-    if running_mean is not None:
-        if training:  # updated in place
-            for name, r in (("running_mean", running_mean), ("running_var", running_var)):
-                check_ndarray(r, name)
-                check_writeable(r, name)
-        running_mean = _channel_vector(running_mean, "running_mean", x, n_channels)
-        running_var = _channel_vector(running_var, "running_var", x, n_channels)
-    elif not training:
-        raise ValueError("batch_norm_forward with training=False needs running_mean and "
-                         "running_var")
+    running_mean, running_var = _running_stats(running_mean, running_var, x, n_channels,
+                                               training, "batch_norm_forward with "
+                                               "training=False")
     xs = _as_ncs(x)
     count = xs.shape[0] * xs.shape[2]
     if training and count <= 1 and n_channels:
