@@ -15,7 +15,7 @@ from ..data._checks import as_array, as_generator, check_positive_int, check_sam
 from ..nn.module import Module
 from ..random import manual_seed
 from ..training import evaluate
-from . import _plot
+from .. import _plotting as _plot
 from ._seeding import caller_rng_kept
 from ._table import format_table
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ..data._checks import as_generator, check_positive_int
 from ..random import manual_seed
-from . import _plot
+from .. import _plotting as _plot
 from ._seeding import caller_rng_kept
 from ._table import format_table
 from .distributions import Choice, Distribution

@@ -1,7 +1,6 @@
 """History: what :func:`pydl.fit` returns (Keras's ``History``), with learning-curve plots."""
 
-import os
-
+from .. import _plotting
 from ..distributed.state import is_main_process
 from .callbacks import Callback
 
@@ -62,8 +61,6 @@ class History(Callback):
             If matplotlib is not installed.
         """
         try:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
             from matplotlib.ticker import MaxNLocator
         except ImportError:
             raise ImportError("History.plot needs matplotlib: pip install matplotlib") from None
@@ -79,9 +76,7 @@ class History(Callback):
                 if key not in self.history:
                     raise ValueError(f"{key!r} is not in the history "
                                      f"(keys: {sorted(self.history)})")
-        # No pyplot: drawing on an Agg canvas touches no global backend state.
-        fig = Figure(figsize=(5 * len(metrics), 3.8))
-        FigureCanvasAgg(fig)
+        fig = _plotting.new_figure(5 * len(metrics), 3.8, "History.plot")
         epochs = [e + 1 for e in self.epoch]
         for i, key in enumerate(metrics):
             ax = fig.add_subplot(1, len(metrics), i + 1)
@@ -94,9 +89,4 @@ class History(Callback):
             ax.set_ylabel(key)
             ax.grid(True, alpha=0.3)
             ax.legend()
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        path = os.fspath(path)
-        fig.savefig(path, dpi=dpi, format="png")
-        return path
+        return _plotting.save(fig, path, dpi, title)

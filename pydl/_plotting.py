@@ -1,4 +1,5 @@
-"""A matplotlib figure drawn without pyplot (imported only when a plot is asked for)."""
+"""Matplotlib figures drawn without pyplot (imported only when a plot is asked for):
+the learning-curve plots of History, LearningCurve and SearchResult."""
 
 import os
 
