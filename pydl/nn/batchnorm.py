@@ -11,6 +11,24 @@ from .parameter import Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
+def register_running_stats(module, dtype):
+    """The buffers running_mean (zeros), running_var (ones) and num_batches_tracked of
+    a normalization over ``module.num_features`` channels; None each when
+    ``module.track_running_stats`` is off (PyTorch's state_dict keys either way)."""
+    track, n = module.track_running_stats, module.num_features
+    module.register_buffer("running_mean", np.zeros(n, dtype) if track else None)
+    module.register_buffer("running_var", np.ones(n, dtype) if track else None)
+    module.register_buffer("num_batches_tracked", np.zeros((), np.int64) if track else None)
+
+
+def reset_running_stats(module):
+    """Running mean 0, running variance 1, no batches tracked (when tracked)."""
+    if module.track_running_stats:
+        module.running_mean[...] = 0
+        module.running_var[...] = 1
+        module.num_batches_tracked[...] = 0
+
+
 class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d/3d, which differ only in the input ranks they accept."""
 
@@ -33,21 +51,11 @@ class _BatchNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
-            self.register_buffer("running_var", np.ones(self.num_features, dtype))
-            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        register_running_stats(self, dtype)
 
     def reset_running_stats(self):
         """Running mean 0, running variance 1, no batches tracked."""
-        if self.track_running_stats:
-            self.running_mean[...] = 0
-            self.running_var[...] = 1
-            self.num_batches_tracked[...] = 0
+        reset_running_stats(self)
 
     def reset_parameters(self):
         """Running statistics reset; weight 1, bias 0."""

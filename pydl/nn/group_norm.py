@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import functional as F
 from ..functional._validation import check_int, check_real
+from .batchnorm import register_running_stats, reset_running_stats
 from .linear import check_size, resolve_dtype
 from .module import Module
 from .parameter import Parameter
@@ -128,22 +129,12 @@ class _InstanceNorm(Module):
         self.track_running_stats = bool(track_running_stats)
         dtype = resolve_dtype(dtype)
         _affine_parameters(self, self.num_features, self.affine, bias, dtype)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
-            self.register_buffer("running_var", np.ones(self.num_features, dtype))
-            # kept for state_dict compatibility with PyTorch, which never counts here
-            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        # num_batches_tracked is kept for PyTorch's state_dict keys; it never counts here
+        register_running_stats(self, dtype)
 
     def reset_running_stats(self):
         """Running mean 0, running variance 1."""
-        if self.track_running_stats:
-            self.running_mean[...] = 0
-            self.running_var[...] = 1
-            self.num_batches_tracked[...] = 0
+        reset_running_stats(self)
 
     def reset_parameters(self):
         """Running statistics reset; weight 1, bias 0."""
