@@ -228,7 +228,7 @@ def _conv_transpose_spec_uncached(nd, x, weight, bias, stride, padding, output_p
 # the arrays are checked again (dtype, contiguity). Keys hold exact ints and strings
 # only (a bool or a NumPy integer must still reach check_int and its error).
 _GEOMETRY = {}
-_WORKSPACE_CHECKED = set()
+_WORKSPACE_CHECKED = {}   # keys whose workspace fits
 _CACHE_SIZE = 512
 
 
@@ -240,10 +240,7 @@ def _plain(value):
 def _remember(cache, key, value):
     if len(cache) >= _CACHE_SIZE:
         cache.clear()
-    if isinstance(cache, dict):
-        cache[key] = value
-    else:
-        cache.add(key)
+    cache[key] = value
 
 
 def _cached_spec(build, op, nd, x, weight, bias, params):
@@ -284,7 +281,7 @@ def _workspace_check(spec, n_threads):
     fwd, bwd = _conv.workspace_elements(spec.in5, spec.w5, spec.out5, spec.stride,
                                         spec.padding, spec.dilation, spec.groups, n_threads)
     check_fits_in_memory(max(fwd, bwd) * spec.weight.itemsize, "the convolution workspace")
-    _remember(_WORKSPACE_CHECKED, key, None)
+    _remember(_WORKSPACE_CHECKED, key, True)
 
 
 def _run(kernel, spec, *arrays):
