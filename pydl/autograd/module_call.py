@@ -131,16 +131,23 @@ def call_module(module, args, kwargs):
             out = module.forward(*raw_args, **raw_kwargs)
         return _wrap_outputs(out, None, [], _input_dtype(inputs, params))
 
+    out, members, caches = _forward_taking_caches(module, raw_args, raw_kwargs)
+    return _record_call(module, args, inputs, out, members, caches, params)
+
+
+def _forward_taking_caches(module, args, kwargs):
+    """Run ``module.forward`` on arrays and move the caches its subtree saved out of
+    the modules (the explicit path's state is put back); returns
+    ``(out, members, caches)``."""
     members = module._tape_members()
     before = [m._tape_stash() for m in members]
     try:
-        out = module.forward(*raw_args, **raw_kwargs)
+        out = module.forward(*args, **kwargs)
     except BaseException:
         for m, state in zip(members, before):
             m._tape_unstash(state)
         raise
-    caches = [m._tape_take(state) for m, state in zip(members, before)]
-    return _record_call(module, args, inputs, out, members, caches, params)
+    return out, members, [m._tape_take(state) for m, state in zip(members, before)]
 
 
 def _record_call(module, args, inputs, out, members, caches, params):
@@ -183,15 +190,7 @@ def _call_on_one_tensor(module, x):
         with no_grad():
             out = module.forward(x.data)
         return _wrap_outputs(out, None, [], _input_dtype((x,), params))
-    members = module._tape_members()
-    before = [m._tape_stash() for m in members]
-    try:
-        out = module.forward(x.data)
-    except BaseException:
-        for m, state in zip(members, before):
-            m._tape_unstash(state)
-        raise
-    caches = [m._tape_take(state) for m, state in zip(members, before)]
+    out, members, caches = _forward_taking_caches(module, (x.data,), {})
     if type(out) is not np.ndarray or out.dtype not in _FLOATS:
         # a tuple or an integer result: the general bookkeeping
         return _record_call(module, (x,), (x,), out, members, caches, params)
