@@ -25,6 +25,8 @@ IMPLS = ["pydl", "numpy", "torch"]
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "layers: the layer-shape suite of issue 13 "
+                            "(bench/test_bench_layers_*.py; select with -m layers or -k layers)")
     n = pydl.get_num_threads()
     if torch is not None:
         torch.set_num_threads(n)

@@ -61,6 +61,7 @@ def test_batch1_latency(benchmark, impl, case):
         pytest.skip("PyTorch is not installed")
     model, torch_model, x = _models(case)
     setup_bench(benchmark, f"latency_batch1_{case}", impl)
+    benchmark.extra_info["suite"] = "e2e"   # aggregated by report.py (issue 13)
     if impl == "torch":
         tm = torch_model().eval()
         tx = torch.from_numpy(x)

@@ -43,6 +43,7 @@ def test_digits_cnn_epoch(benchmark, impl):
         pytest.skip("PyTorch is not installed")
     x, y = _data()
     setup_bench(benchmark, "digits_cnn_epoch", impl)
+    benchmark.extra_info["suite"] = "e2e"   # aggregated by report.py (issue 13)
     batches = [slice(i, i + BATCH) for i in range(0, EPOCH, BATCH)]
     assert len(batches) == math.ceil(EPOCH / BATCH)
     if impl == "torch":
