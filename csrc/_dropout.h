@@ -53,26 +53,27 @@ static inline void pydl_stream_fill(pydl_stream_block* b, ptrdiff_t n, uint64_t 
 }
 
 /* mask[i] = 1 (keep) or 0 (drop) for elements start .. start + n - 1 (start even) */
-PYDL_SIMD_DISPATCH static void pydl_bernoulli_span(uint8_t* mask, ptrdiff_t n, uint64_t seed,
-                                                   uint64_t start, uint64_t threshold)
-{
-    pydl_stream_block b;
-    ptrdiff_t i0, j, m;
-    if (threshold > 0xFFFFFFFFULL) {    /* p = 1 */
-        for (j = 0; j < n; j++) mask[j] = 0;
-        return;
-    }
-    uint32_t t = (uint32_t)threshold;
-    for (i0 = 0; i0 < n; i0 += PYDL_DROPOUT_BLOCK) {
-        m = n - i0 < PYDL_DROPOUT_BLOCK ? n - i0 : PYDL_DROPOUT_BLOCK;
-        pydl_stream_fill(&b, m, seed, start + (uint64_t)i0);
-        for (j = 0; j < m; j++) mask[i0 + j] = b.h[j] >= t;
-    }
+#define PYDL_DEFINE_BERNOULLI(ISA, ATTR, T, SUFFIX)                                         \
+ATTR static void pydl_bernoulli_span##ISA(uint8_t* mask, ptrdiff_t n, uint64_t seed,        \
+                                                   uint64_t start, uint64_t threshold)      \
+{                                                                                           \
+    pydl_stream_block b;                                                                    \
+    ptrdiff_t i0, j, m;                                                                     \
+    if (threshold > 0xFFFFFFFFULL) {    /* p = 1 */                                         \
+        for (j = 0; j < n; j++) mask[j] = 0;                                                \
+        return;                                                                             \
+    }                                                                                       \
+    uint32_t t = (uint32_t)threshold;                                                       \
+    for (i0 = 0; i0 < n; i0 += PYDL_DROPOUT_BLOCK) {                                        \
+        m = n - i0 < PYDL_DROPOUT_BLOCK ? n - i0 : PYDL_DROPOUT_BLOCK;                      \
+        pydl_stream_fill(&b, m, seed, start + (uint64_t)i0);                                \
+        for (j = 0; j < m; j++) mask[i0 + j] = b.h[j] >= t;                                 \
+    }                                                                                       \
 }
 
 /* out = x * (kept ? scale : 0), with the mask written too; out may alias x */
-#define PYDL_DEFINE_DROPOUT(T, SUFFIX)                                                   \
-PYDL_SIMD_DISPATCH static void pydl_dropout_span_##SUFFIX(                             \
+#define PYDL_DEFINE_DROPOUT(ISA, ATTR, T, SUFFIX)                                               \
+ATTR static void pydl_dropout_span_##SUFFIX##ISA(                                     \
     const T* x, T* out, uint8_t* mask, ptrdiff_t n, uint64_t seed, uint64_t start,     \
     uint64_t threshold, T scale)                                                       \
 {                                                                                      \
@@ -95,7 +96,11 @@ PYDL_SIMD_DISPATCH static void pydl_dropout_span_##SUFFIX(                      
     }                                                                                  \
 }
 
-PYDL_DEFINE_DROPOUT(float, f)
-PYDL_DEFINE_DROPOUT(double, d)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_BERNOULLI, uint8_t, u8)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_DROPOUT, float, f)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_DROPOUT, double, d)
+PYDL_SIMD_RESOLVE(pydl_bernoulli_span)
+PYDL_SIMD_RESOLVE(pydl_dropout_span_f)
+PYDL_SIMD_RESOLVE(pydl_dropout_span_d)
 
 #endif

@@ -2,7 +2,7 @@
  *
  * One span is one (sample, channel) plane of S contiguous elements, which shares one
  * group mean and one per-channel scale, so each pass is a scalar-coefficient loop that
- * vectorizes; compiled per ISA (PYDL_SIMD_DISPATCH, csrc/_vmath.h) for float32. The
+ * vectorizes; compiled per ISA (PYDL_SIMD_INSTANCES, csrc/_vmath.h) for float32. The
  * statistics come from csrc/_norm.h (float64 accumulation, corrected two-pass form).
  */
 #ifndef PYDL_GROUP_NORM_H
@@ -16,9 +16,9 @@
 #endif
 #include "_norm.h"
 
-#define PYDL_DEFINE_GROUP_NORM_OPS(T, SUFFIX, ATTR)                                      \
+#define PYDL_DEFINE_GROUP_NORM_OPS(ISA, ATTR, T, SUFFIX)                                      \
 /* out = (x - m) * a + b: subtracting first keeps a constant plane exactly at b */      \
-ATTR static void pydl_gn_affine_##SUFFIX(const T* PYDL_RESTRICT x, ptrdiff_t n, T m,     \
+ATTR static void pydl_gn_affine_##SUFFIX##ISA(const T* PYDL_RESTRICT x, ptrdiff_t n, T m,     \
                                          T a, T b, T* PYDL_RESTRICT out)                 \
 {                                                                                        \
     ptrdiff_t i;                                                                         \
@@ -26,7 +26,7 @@ ATTR static void pydl_gn_affine_##SUFFIX(const T* PYDL_RESTRICT x, ptrdiff_t n, 
         out[i] = (x[i] - m) * a + b;                                                     \
 }                                                                                        \
 /* dx = a g + k (x - m) + e */                                                           \
-ATTR static void pydl_gn_affine_grad_##SUFFIX(const T* PYDL_RESTRICT g,                  \
+ATTR static void pydl_gn_affine_grad_##SUFFIX##ISA(const T* PYDL_RESTRICT g,                  \
                                               const T* PYDL_RESTRICT x, ptrdiff_t n,     \
                                               T a, T k, T m, T e, T* PYDL_RESTRICT dx)   \
 {                                                                                        \
@@ -35,7 +35,9 @@ ATTR static void pydl_gn_affine_grad_##SUFFIX(const T* PYDL_RESTRICT g,         
         dx[i] = a * g[i] + k * (x[i] - m) + e;                                           \
 }
 
-PYDL_DEFINE_GROUP_NORM_OPS(float, f, PYDL_SIMD_DISPATCH)
-PYDL_DEFINE_GROUP_NORM_OPS(double, d, )
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_GROUP_NORM_OPS, float, f)
+PYDL_SIMD_RESOLVE(pydl_gn_affine_f)
+PYDL_SIMD_RESOLVE(pydl_gn_affine_grad_f)
+PYDL_DEFINE_GROUP_NORM_OPS(, , double, d)
 
 #endif

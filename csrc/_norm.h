@@ -20,9 +20,9 @@
 /* no aliasing between a kernel's outputs and inputs, so that fused loops vectorize */
 #define PYDL_RESTRICT __restrict
 
-#define PYDL_DEFINE_NORM_OPS(T, SUFFIX, ATTR)                                             \
+#define PYDL_DEFINE_NORM_OPS(ISA, ATTR, T, SUFFIX)                                           \
 /* s1 = sum(x - c), s2 = sum((x - c)^2) over x[0:n] */                               \
-ATTR static void pydl_centered_moments_##SUFFIX(const T* x, ptrdiff_t n, double c,  \
+ATTR static void pydl_centered_moments_##SUFFIX##ISA(const T* x, ptrdiff_t n, double c,  \
                                                 double* s1, double* s2)             \
 {                                                                                   \
     double a1[PYDL_LANES], a2[PYDL_LANES];                                          \
@@ -45,7 +45,7 @@ ATTR static void pydl_centered_moments_##SUFFIX(const T* x, ptrdiff_t n, double 
     *s2 = r2;                                                                       \
 }                                                                                   \
 /* sg = sum(g * w), sgx = sum(g * w * (x - c)) over [0:n]; w NULL means all ones */  \
-ATTR static void pydl_grad_moments_##SUFFIX(const T* g, const T* w, const T* x,     \
+ATTR static void pydl_grad_moments_##SUFFIX##ISA(const T* g, const T* w, const T* x,     \
                                             ptrdiff_t n, double c,                  \
                                             double* sg, double* sgx)                \
 {                                                                                   \
@@ -78,7 +78,7 @@ ATTR static void pydl_grad_moments_##SUFFIX(const T* g, const T* w, const T* x, 
     *sgx = r2;                                                                      \
 }
 
-PYDL_DEFINE_NORM_OPS(double, d, )
+PYDL_DEFINE_NORM_OPS(, , double, d)
 
 /* The float32 versions sum blocks of PYDL_FBLOCK elements in float lanes (16 terms per
  * lane: twice the SIMD width of float64 and no conversions), adding each block's lane
@@ -90,7 +90,7 @@ PYDL_DEFINE_NORM_OPS(double, d, )
 
 #if !defined(__GNUC__)
 /* other compilers: the float64-accumulating lane version */
-PYDL_DEFINE_NORM_OPS(float, f, )
+PYDL_DEFINE_NORM_OPS(, , float, f)
 #else
 typedef float pydl_f8 __attribute__((vector_size(32)));
 /* always_inline: a 32-byte vector returned from a baseline-ABI function to an AVX2 or
@@ -106,78 +106,82 @@ static inline __attribute__((always_inline)) pydl_f8 pydl_load_f8(const float* p
 #define PYDL_F16_ADD_TO(r, a) do { int l_; for (l_ = 0; l_ < 8; l_++) r += a##0[l_];       \
                                    for (l_ = 0; l_ < 8; l_++) r += a##1[l_]; } while (0)
 
-PYDL_SIMD_DISPATCH static void pydl_centered_moments_f(const float* x, ptrdiff_t n, double c,
-                                                       double* s1, double* s2)
-{
-    float cf = (float)c;
-    double dc = (double)cf - c, r1 = 0, r2 = 0;
-    ptrdiff_t i0, i, n16 = n - n % 16, end;
-    for (i0 = 0; i0 < n16; i0 += PYDL_FBLOCK) {
-        end = i0 + PYDL_FBLOCK < n16 ? i0 + PYDL_FBLOCK : n16;
-        PYDL_F16_DECLARE(a1);
-        PYDL_F16_DECLARE(a2);
-        for (i = i0; i < end; i += 16) {
-            pydl_f8 d0 = pydl_load_f8(x + i) - cf, d1 = pydl_load_f8(x + i + 8) - cf;
-            a10 += d0;
-            a11 += d1;
-            a20 += d0 * d0;
-            a21 += d1 * d1;
-        }
-        PYDL_F16_ADD_TO(r1, a1);
-        PYDL_F16_ADD_TO(r2, a2);
-    }
-    for (i = n16; i < n; i++) {
-        double d = (double)x[i] - (double)cf;
-        r1 += d;
-        r2 += d * d;
-    }
-    /* x - c = (x - cf) + dc: sum(x - c) = r1 + n dc, sum((x - c)^2) = r2 + 2 dc r1 + n dc^2
-     * (dc = 0 for the callers' centres, which are float32 values) */
-    *s1 = r1 + (double)n * dc;
-    *s2 = r2 + 2.0 * dc * r1 + (double)n * dc * dc;
+#define PYDL_DEFINE_NORM_OPS_F8(ISA, ATTR, T, SUFFIX)                                       \
+ATTR static void pydl_centered_moments_f##ISA(const float* x, ptrdiff_t n, double c,        \
+                                                       double* s1, double* s2)              \
+{                                                                                           \
+    float cf = (float)c;                                                                    \
+    double dc = (double)cf - c, r1 = 0, r2 = 0;                                             \
+    ptrdiff_t i0, i, n16 = n - n % 16, end;                                                 \
+    for (i0 = 0; i0 < n16; i0 += PYDL_FBLOCK) {                                             \
+        end = i0 + PYDL_FBLOCK < n16 ? i0 + PYDL_FBLOCK : n16;                              \
+        PYDL_F16_DECLARE(a1);                                                               \
+        PYDL_F16_DECLARE(a2);                                                               \
+        for (i = i0; i < end; i += 16) {                                                    \
+            pydl_f8 d0 = pydl_load_f8(x + i) - cf, d1 = pydl_load_f8(x + i + 8) - cf;       \
+            a10 += d0;                                                                      \
+            a11 += d1;                                                                      \
+            a20 += d0 * d0;                                                                 \
+            a21 += d1 * d1;                                                                 \
+        }                                                                                   \
+        PYDL_F16_ADD_TO(r1, a1);                                                            \
+        PYDL_F16_ADD_TO(r2, a2);                                                            \
+    }                                                                                       \
+    for (i = n16; i < n; i++) {                                                             \
+        double d = (double)x[i] - (double)cf;                                               \
+        r1 += d;                                                                            \
+        r2 += d * d;                                                                        \
+    }                                                                                       \
+    /* x - c = (x - cf) + dc: sum(x - c) = r1 + n dc, sum((x - c)^2) = r2 + 2 dc r1 + n dc^2\
+     * (dc = 0 for the callers' centres, which are float32 values) */                       \
+    *s1 = r1 + (double)n * dc;                                                              \
+    *s2 = r2 + 2.0 * dc * r1 + (double)n * dc * dc;                                         \
+}                                                                                           \
+                                                                                            \
+ATTR static void pydl_grad_moments_f##ISA(const float* g, const float* w,                   \
+                                                   const float* x, ptrdiff_t n, double c,   \
+                                                   double* sg, double* sgx)                 \
+{                                                                                           \
+    float cf = (float)c;                                                                    \
+    double dc = (double)cf - c, r1 = 0, r2 = 0;                                             \
+    ptrdiff_t i0, i, n16 = n - n % 16, end;                                                 \
+    for (i0 = 0; i0 < n16; i0 += PYDL_FBLOCK) {                                             \
+        end = i0 + PYDL_FBLOCK < n16 ? i0 + PYDL_FBLOCK : n16;                              \
+        PYDL_F16_DECLARE(a1);                                                               \
+        PYDL_F16_DECLARE(a2);                                                               \
+        for (i = i0; i < end; i += 16) {                                                    \
+            pydl_f8 g0 = pydl_load_f8(g + i), g1 = pydl_load_f8(g + i + 8);                 \
+            if (w) {                                                                        \
+                g0 *= pydl_load_f8(w + i);                                                  \
+                g1 *= pydl_load_f8(w + i + 8);                                              \
+            }                                                                               \
+            a10 += g0;                                                                      \
+            a11 += g1;                                                                      \
+            a20 += g0 * (pydl_load_f8(x + i) - cf);                                         \
+            a21 += g1 * (pydl_load_f8(x + i + 8) - cf);                                     \
+        }                                                                                   \
+        PYDL_F16_ADD_TO(r1, a1);                                                            \
+        PYDL_F16_ADD_TO(r2, a2);                                                            \
+    }                                                                                       \
+    for (i = n16; i < n; i++) {                                                             \
+        double gi = (double)g[i] * (w ? (double)w[i] : 1.0);                                \
+        r1 += gi;                                                                           \
+        r2 += gi * ((double)x[i] - (double)cf);                                             \
+    }                                                                                       \
+    /* sum(gw (x - c)) = sum(gw (x - cf)) + dc sum(gw) */                                   \
+    *sg = r1;                                                                               \
+    *sgx = r2 + dc * r1;                                                                    \
 }
-
-PYDL_SIMD_DISPATCH static void pydl_grad_moments_f(const float* g, const float* w,
-                                                   const float* x, ptrdiff_t n, double c,
-                                                   double* sg, double* sgx)
-{
-    float cf = (float)c;
-    double dc = (double)cf - c, r1 = 0, r2 = 0;
-    ptrdiff_t i0, i, n16 = n - n % 16, end;
-    for (i0 = 0; i0 < n16; i0 += PYDL_FBLOCK) {
-        end = i0 + PYDL_FBLOCK < n16 ? i0 + PYDL_FBLOCK : n16;
-        PYDL_F16_DECLARE(a1);
-        PYDL_F16_DECLARE(a2);
-        for (i = i0; i < end; i += 16) {
-            pydl_f8 g0 = pydl_load_f8(g + i), g1 = pydl_load_f8(g + i + 8);
-            if (w) {
-                g0 *= pydl_load_f8(w + i);
-                g1 *= pydl_load_f8(w + i + 8);
-            }
-            a10 += g0;
-            a11 += g1;
-            a20 += g0 * (pydl_load_f8(x + i) - cf);
-            a21 += g1 * (pydl_load_f8(x + i + 8) - cf);
-        }
-        PYDL_F16_ADD_TO(r1, a1);
-        PYDL_F16_ADD_TO(r2, a2);
-    }
-    for (i = n16; i < n; i++) {
-        double gi = (double)g[i] * (w ? (double)w[i] : 1.0);
-        r1 += gi;
-        r2 += gi * ((double)x[i] - (double)cf);
-    }
-    /* sum(gw (x - c)) = sum(gw (x - cf)) + dc sum(gw) */
-    *sg = r1;
-    *sgx = r2 + dc * r1;
-}
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_NORM_OPS_F8, float, f)
+PYDL_SIMD_RESOLVE(pydl_centered_moments_f)
+PYDL_SIMD_RESOLVE(pydl_grad_moments_f)
 #endif
 
 /* Column sums over `rows` rows of m contiguous elements, `ld` apart: batch norm on
  * inputs with few spatial positions (e.g. (N, C)), vectorized across the columns.
  * Each column j has its own centre c[j]; sums are added into s1 and s2 (float64). */
-#define PYDL_DEFINE_COLUMN_OPS(T, SUFFIX, ATTR)                                          \
-ATTR static void pydl_column_moments_##SUFFIX(                                           \
+#define PYDL_DEFINE_COLUMN_OPS(ISA, ATTR, T, SUFFIX)                                         \
+ATTR static void pydl_column_moments_##SUFFIX##ISA(                                           \
     const T* PYDL_RESTRICT x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t m,                 \
     const double* PYDL_RESTRICT c, double* PYDL_RESTRICT s1, double* PYDL_RESTRICT s2)   \
 {                                                                                        \
@@ -192,7 +196,7 @@ ATTR static void pydl_column_moments_##SUFFIX(                                  
     }                                                                                    \
 }                                                                                        \
 /* sg[j] += g, sgx[j] += g * (x - c[j]) over the rows */                                 \
-ATTR static void pydl_column_grad_moments_##SUFFIX(                                      \
+ATTR static void pydl_column_grad_moments_##SUFFIX##ISA(                                      \
     const T* PYDL_RESTRICT g, const T* PYDL_RESTRICT x, ptrdiff_t rows, ptrdiff_t ld,    \
     ptrdiff_t m, const double* PYDL_RESTRICT c, double* PYDL_RESTRICT sg,                \
     double* PYDL_RESTRICT sgx)                                                           \
@@ -209,7 +213,7 @@ ATTR static void pydl_column_grad_moments_##SUFFIX(                             
     }                                                                                    \
 }                                                                                        \
 /* one row of (N, C) batch norm: out = (x - mu) * a + b, per column */                   \
-ATTR static void pydl_column_affine_##SUFFIX(                                            \
+ATTR static void pydl_column_affine_##SUFFIX##ISA(                                            \
     const T* PYDL_RESTRICT x, const T* PYDL_RESTRICT mu, const T* PYDL_RESTRICT a,       \
     const T* PYDL_RESTRICT b, T* PYDL_RESTRICT out, ptrdiff_t m)                         \
 {                                                                                        \
@@ -218,7 +222,7 @@ ATTR static void pydl_column_affine_##SUFFIX(                                   
         out[j] = (x[j] - mu[j]) * a[j] + b[j];                                           \
 }                                                                                        \
 /* its gradient: dx = a g + k (x - mu) + e, per column */                                \
-ATTR static void pydl_column_affine_grad_##SUFFIX(                                       \
+ATTR static void pydl_column_affine_grad_##SUFFIX##ISA(                                       \
     const T* PYDL_RESTRICT g, const T* PYDL_RESTRICT x, const T* PYDL_RESTRICT a,        \
     const T* PYDL_RESTRICT k, const T* PYDL_RESTRICT mu, const T* PYDL_RESTRICT e,       \
     T* PYDL_RESTRICT dx, ptrdiff_t m)                                                    \
@@ -228,13 +232,17 @@ ATTR static void pydl_column_affine_grad_##SUFFIX(                              
         dx[j] = a[j] * g[j] + k[j] * (x[j] - mu[j]) + e[j];                              \
 }
 
-PYDL_DEFINE_COLUMN_OPS(float, f, PYDL_SIMD_DISPATCH)
-PYDL_DEFINE_COLUMN_OPS(double, d, )
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_COLUMN_OPS, float, f)
+PYDL_SIMD_RESOLVE(pydl_column_moments_f)
+PYDL_SIMD_RESOLVE(pydl_column_grad_moments_f)
+PYDL_SIMD_RESOLVE(pydl_column_affine_f)
+PYDL_SIMD_RESOLVE(pydl_column_affine_grad_f)
+PYDL_DEFINE_COLUMN_OPS(, , double, d)
 
 /* Layer norm, one row of d elements (d >= 1): the statistics in float64 around the
  * row's first element, then out = (x - mean) * rstd * w + b in the row's type. */
-#define PYDL_DEFINE_LAYER_NORM(T, SUFFIX, ATTR)                                          \
-ATTR static void pydl_layer_norm_row_##SUFFIX(const T* PYDL_RESTRICT x,                  \
+#define PYDL_DEFINE_LAYER_NORM(ISA, ATTR, T, SUFFIX)                                         \
+ATTR static void pydl_layer_norm_row_##SUFFIX##ISA(const T* PYDL_RESTRICT x,                  \
                                               const T* PYDL_RESTRICT w,                  \
                                               const T* PYDL_RESTRICT b,                  \
                                               T* PYDL_RESTRICT out, ptrdiff_t d, double eps, \
@@ -256,7 +264,7 @@ ATTR static void pydl_layer_norm_row_##SUFFIX(const T* PYDL_RESTRICT x,         
  *   dx = rstd * (gw - mean(gw) - (x - mean) * rstd^2 * mean(gw * (x - mean)))         \
  * (the two means in float64); when pw and pb are given, pw += g * xhat and pb += g    \
  * in the row's type (the caller flushes them to float64 every few rows). */           \
-ATTR static void pydl_layer_norm_backward_row_##SUFFIX(                                  \
+ATTR static void pydl_layer_norm_backward_row_##SUFFIX##ISA(                                  \
     const T* PYDL_RESTRICT g, const T* PYDL_RESTRICT x, const T* PYDL_RESTRICT w,        \
     ptrdiff_t d, double mean, double rstd, T* PYDL_RESTRICT dx, T* PYDL_RESTRICT pw,     \
     T* PYDL_RESTRICT pb)                                                                 \
@@ -288,7 +296,9 @@ ATTR static void pydl_layer_norm_backward_row_##SUFFIX(                         
     }                                                                                    \
 }
 
-PYDL_DEFINE_LAYER_NORM(float, f, PYDL_SIMD_DISPATCH)
-PYDL_DEFINE_LAYER_NORM(double, d, )
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_LAYER_NORM, float, f)
+PYDL_SIMD_RESOLVE(pydl_layer_norm_row_f)
+PYDL_SIMD_RESOLVE(pydl_layer_norm_backward_row_f)
+PYDL_DEFINE_LAYER_NORM(, , double, d)
 
 #endif

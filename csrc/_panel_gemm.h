@@ -159,8 +159,8 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
  * [p*NR, p*NR + NR) that are < n. K is walked in chunks of PYDL_KC so that a chunk of
  * the panel stays in L1 while every row block reads it; between chunks the partial
  * sums wait in C, which repeats the additions of an unchunked loop exactly. */
-#define PYDL_DEFINE_PANEL_GEMM(T, SUFFIX, ATTR)                                          \
-ATTR static void pydl_panel_gemm_##SUFFIX(const T* A, ptrdiff_t lda, ptrdiff_t M,       \
+#define PYDL_DEFINE_PANEL_GEMM(ISA, ATTR, T, SUFFIX)                                        \
+ATTR static void pydl_panel_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdiff_t M,  \
         ptrdiff_t K, const T* Bp, ptrdiff_t p, ptrdiff_t n, T* C, ptrdiff_t ldc,        \
         const T* bias, int accumulate)                                                  \
 {                                                                                       \
@@ -181,8 +181,9 @@ ATTR static void pydl_panel_gemm_##SUFFIX(const T* A, ptrdiff_t lda, ptrdiff_t M
     } while (k0 < K);                                                                   \
 }
 
-PYDL_DEFINE_PANEL_GEMM(float, f, PYDL_SIMD_DISPATCH)
-PYDL_DEFINE_PANEL_GEMM(double, d, )
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_PANEL_GEMM, float, f)
+PYDL_SIMD_RESOLVE(pydl_panel_gemm_f)
+PYDL_DEFINE_PANEL_GEMM(, , double, d)
 
 /* All panels: C (M x n) = A @ B (+ bias, or + C when accumulate). */
 #define PYDL_DEFINE_ROWS_GEMM(T, SUFFIX)                                                   \

@@ -23,10 +23,10 @@
 
 static inline double pydl_sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-#define PYDL_DEFINE_GATES(T, SUFFIX, SIGMOID, TANH, ATTR)                                 \
+#define PYDL_DEFINE_GATES(ISA, ATTR, T, SUFFIX, SIGMOID, TANH)                                \
 /* g: [i f g o] pre-activations in, activations out, c written to g[4H:5H];          \
  * h = o * tanh(c) */                                                                \
-ATTR static void pydl_lstm_row_##SUFFIX(T* PYDL_RESTRICT g, const T* PYDL_RESTRICT c_prev,\
+ATTR static void pydl_lstm_row_##SUFFIX##ISA(T* PYDL_RESTRICT g, const T* PYDL_RESTRICT c_prev,\
                                         T* PYDL_RESTRICT h, ptrdiff_t H)              \
 {                                                                                    \
     T* PYDL_RESTRICT gi = g;                                                         \
@@ -43,7 +43,7 @@ ATTR static void pydl_lstm_row_##SUFFIX(T* PYDL_RESTRICT g, const T* PYDL_RESTRI
 }                                                                                    \
 /* From the gradients into h (gy + dh) and c (dc): pre-activation gradients dg       \
  * [di df dg do], and dc for the previous cell state (in place). */                  \
-ATTR static void pydl_lstm_row_backward_##SUFFIX(const T* PYDL_RESTRICT g,           \
+ATTR static void pydl_lstm_row_backward_##SUFFIX##ISA(const T* PYDL_RESTRICT g,           \
         const T* PYDL_RESTRICT c_prev, const T* PYDL_RESTRICT gy,                    \
         const T* PYDL_RESTRICT dh, T* PYDL_RESTRICT dc, T* PYDL_RESTRICT dg, ptrdiff_t H) \
 {                                                                                    \
@@ -61,7 +61,7 @@ ATTR static void pydl_lstm_row_backward_##SUFFIX(const T* PYDL_RESTRICT g,      
 }                                                                                    \
 /* g: [xr xz xn] (input side, with b_ih) in, [r z n hn] out; hh: [hr hz hn] (hidden \
  * side, with b_hh); h = n + z (h_prev - n) */                                       \
-ATTR static void pydl_gru_row_##SUFFIX(T* PYDL_RESTRICT g, const T* PYDL_RESTRICT hh,  \
+ATTR static void pydl_gru_row_##SUFFIX##ISA(T* PYDL_RESTRICT g, const T* PYDL_RESTRICT hh,  \
         const T* PYDL_RESTRICT h_prev, T* PYDL_RESTRICT h, ptrdiff_t H)              \
 {                                                                                    \
     T* PYDL_RESTRICT gr = g;                                                         \
@@ -79,7 +79,7 @@ ATTR static void pydl_gru_row_##SUFFIX(T* PYDL_RESTRICT g, const T* PYDL_RESTRIC
 }                                                                                    \
 /* dgh = [dr dz dn*r] (hidden side), dxn = dn (input side of n); dh (in: gradient   \
  * from the next step) becomes z * (gy + dh), the direct share into h_prev. */       \
-ATTR static void pydl_gru_row_backward_##SUFFIX(const T* PYDL_RESTRICT g,            \
+ATTR static void pydl_gru_row_backward_##SUFFIX##ISA(const T* PYDL_RESTRICT g,            \
         const T* PYDL_RESTRICT h_prev, const T* PYDL_RESTRICT gy, T* PYDL_RESTRICT dh,\
         T* PYDL_RESTRICT dgh, T* PYDL_RESTRICT dxn, ptrdiff_t H)                     \
 {                                                                                    \
@@ -95,7 +95,7 @@ ATTR static void pydl_gru_row_backward_##SUFFIX(const T* PYDL_RESTRICT g,       
     }                                                                                \
 }                                                                                    \
 /* Elman RNN: y holds pre-activations, becomes tanh(y) or relu(y) */                 \
-ATTR static void pydl_rnn_row_##SUFFIX(T* PYDL_RESTRICT y, ptrdiff_t H, int relu)   \
+ATTR static void pydl_rnn_row_##SUFFIX##ISA(T* PYDL_RESTRICT y, ptrdiff_t H, int relu)   \
 {                                                                                    \
     if (relu) {                                                                      \
         for (ptrdiff_t j = 0; j < H; j++) { T v = y[j]; y[j] = v > 0 ? v : 0; }      \
@@ -104,7 +104,7 @@ ATTR static void pydl_rnn_row_##SUFFIX(T* PYDL_RESTRICT y, ptrdiff_t H, int relu
     }                                                                                \
 }                                                                                    \
 /* dpre = (gy + dh) * act'(.), from the activation's output y */                     \
-ATTR static void pydl_rnn_row_backward_##SUFFIX(const T* PYDL_RESTRICT y,            \
+ATTR static void pydl_rnn_row_backward_##SUFFIX##ISA(const T* PYDL_RESTRICT y,            \
         const T* PYDL_RESTRICT gy, const T* PYDL_RESTRICT dh, T* PYDL_RESTRICT dpre, \
         ptrdiff_t H, int relu)                                                       \
 {                                                                                    \
@@ -121,7 +121,13 @@ ATTR static void pydl_rnn_row_backward_##SUFFIX(const T* PYDL_RESTRICT y,       
     }                                                                                \
 }
 
-PYDL_DEFINE_GATES(float, f, pydl_sigmoidf, pydl_tanhf, PYDL_SIMD_DISPATCH)
-PYDL_DEFINE_GATES(double, d, pydl_sigmoid_d, tanh, )
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_GATES, float, f, pydl_sigmoidf, pydl_tanhf)
+PYDL_SIMD_RESOLVE(pydl_lstm_row_f)
+PYDL_SIMD_RESOLVE(pydl_lstm_row_backward_f)
+PYDL_SIMD_RESOLVE(pydl_gru_row_f)
+PYDL_SIMD_RESOLVE(pydl_gru_row_backward_f)
+PYDL_SIMD_RESOLVE(pydl_rnn_row_f)
+PYDL_SIMD_RESOLVE(pydl_rnn_row_backward_f)
+PYDL_DEFINE_GATES(, , double, d, pydl_sigmoid_d, tanh)
 
 #endif

@@ -23,17 +23,63 @@
 #define inline __inline  /* MSVC's C mode predates C99 inline */
 #endif
 
-/* The span and row kernels below are compiled three times, for AVX-512, AVX2+FMA and
- * the baseline, and the loader picks one per process (gcc's target_clones, through a
- * glibc ifunc resolver). On the development machine this made float32 sigmoid 2.3x
- * faster than the SSE2 baseline. Elsewhere (clang, macOS, Windows, musl) they are
- * plain functions built for the baseline. One machine always runs the same clone, so
- * results stay bitwise identical across thread counts. */
+/* SIMD dispatch. The span and row kernels below (and those of the other csrc/_*.h
+ * headers) are compiled three times, for AVX-512 (x86-64-v4), AVX2+FMA (x86-64-v3)
+ * and the baseline, and each name is bound once per process, when the module loads, to
+ * one copy (a glibc ifunc whose resolver is pydl_cpu_capability). On the development
+ * machine this made float32 sigmoid 2.3x faster than the SSE2 baseline. The
+ * environment variable PYDL_CPU_CAPABILITY (read at load time, as PyTorch reads
+ * ATEN_CPU_CAPABILITY) caps the choice: "default" forces the baseline copy, "avx2" the
+ * AVX2 one, "avx512" allows everything; a cap above what the CPU has, or an unknown
+ * value, leaves the CPU's best. So every copy runs and is tested on any AVX2 machine.
+ * One process always runs the same copy, so results stay bitwise identical across
+ * thread counts. Elsewhere (clang, macOS, Windows, musl, arm64) each kernel is one
+ * plain function built for the baseline.
+ *
+ * A family of dispatched functions is a macro DEFINE(ISA, ATTR, T, SUFFIX, ...) whose
+ * functions are named name_##SUFFIX##ISA and carry ATTR; PYDL_SIMD_INSTANCES defines
+ * the copies and PYDL_SIMD_RESOLVE(name_f) binds the plain name to them. */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) \
-    && defined(__linux__) && defined(__GLIBC__) && !defined(PYDL_NO_TARGET_CLONES)
-#define PYDL_SIMD_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+    && defined(__linux__) && defined(__GLIBC__) && !defined(PYDL_NO_SIMD_DISPATCH)
+#define PYDL_SIMD_CLONES 1
+#include <stdlib.h>
+
+/* 4: x86-64-v4 (AVX-512), 3: x86-64-v3 (AVX2+FMA), 0: baseline. Runs in the ifunc
+ * resolvers, while the loader holds its lock: the cached value is computed once. */
+static int pydl_cpu_capability(void)
+{
+    static int level = -1;
+    if (level < 0) {
+        int best, cap;
+        const char* want = getenv("PYDL_CPU_CAPABILITY");
+        __builtin_cpu_init();
+        best = __builtin_cpu_supports("x86-64-v4") ? 4 : __builtin_cpu_supports("x86-64-v3") ? 3 : 0;
+        cap = best;
+        if (want && strcmp(want, "default") == 0) cap = 0;
+        else if (want && strcmp(want, "avx2") == 0) cap = 3;
+        level = cap < best ? cap : best;
+    }
+    return level;
+}
+
+#define PYDL_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define PYDL_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#define PYDL_SIMD_INSTANCES(DEFINE, ...) DEFINE(_v4, PYDL_TARGET_V4, __VA_ARGS__)             \
+                                         DEFINE(_v3, PYDL_TARGET_V3, __VA_ARGS__)             \
+                                         DEFINE(_v0, , __VA_ARGS__)
+#define PYDL_SIMD_RESOLVE(NAME)                                                             \
+static __typeof__(NAME##_v0)* NAME##_resolver(void)                                         \
+{                                                                                           \
+    int level = pydl_cpu_capability();                                                      \
+    return level >= 4 ? NAME##_v4 : level >= 3 ? NAME##_v3 : NAME##_v0;                     \
+}                                                                                           \
+__attribute__((unused)) static __typeof__(NAME##_v0) NAME __attribute__((ifunc(#NAME "_resolver")));
 #else
-#define PYDL_SIMD_DISPATCH
+#define PYDL_SIMD_CLONES 0
+static int pydl_cpu_capability(void) { return -1; }   /* no dispatch in this build */
+#define PYDL_SIMD_EXPAND(x) x   /* MSVC's preprocessor passes __VA_ARGS__ as one argument otherwise */
+#define PYDL_SIMD_INSTANCES(DEFINE, ...) PYDL_SIMD_EXPAND(DEFINE(, , __VA_ARGS__))
+#define PYDL_SIMD_RESOLVE(NAME)
 #endif
 
 static inline float pydl_bits_to_float(int32_t i) { float f; memcpy(&f, &i, sizeof f); return f; }
@@ -131,10 +177,10 @@ static inline float pydl_sigmoidf(float x)
  * only on the row length, so every thread count gives the same bits. */
 #define PYDL_LANES 16
 
-#define PYDL_DEFINE_ROW_OPS(T, SUFFIX, EXPF, ATTR)                                        \
+#define PYDL_DEFINE_ROW_OPS(ISA, ATTR, T, SUFFIX, EXPF)                                       \
 /* max over x[0:n] (n >= 1); NaNs are skipped by the compare, a NaN row stays NaN  \
  * downstream because exp(NaN - m) is NaN */                                        \
-ATTR static T pydl_row_max_##SUFFIX(const T* x, ptrdiff_t n)                     \
+ATTR static T pydl_row_max_##SUFFIX##ISA(const T* x, ptrdiff_t n)                     \
 {                                                                                   \
     T acc[PYDL_LANES];                                                              \
     ptrdiff_t i, l, n_main = n - n % PYDL_LANES;                                   \
@@ -148,7 +194,7 @@ ATTR static T pydl_row_max_##SUFFIX(const T* x, ptrdiff_t n)                    
     return m;                                                                       \
 }                                                                                   \
 /* sum over x[0:n] */                                                               \
-ATTR static T pydl_row_sum_##SUFFIX(const T* x, ptrdiff_t n)                     \
+ATTR static T pydl_row_sum_##SUFFIX##ISA(const T* x, ptrdiff_t n)                     \
 {                                                                                   \
     T acc[PYDL_LANES];                                                              \
     ptrdiff_t i, l, n_main = n - n % PYDL_LANES;                                   \
@@ -161,7 +207,7 @@ ATTR static T pydl_row_sum_##SUFFIX(const T* x, ptrdiff_t n)                    
     return s;                                                                       \
 }                                                                                   \
 /* sum over x[0:n] * y[0:n] */                                                      \
-ATTR static T pydl_row_dot_##SUFFIX(const T* x, const T* y, ptrdiff_t n)         \
+ATTR static T pydl_row_dot_##SUFFIX##ISA(const T* x, const T* y, ptrdiff_t n)         \
 {                                                                                   \
     T acc[PYDL_LANES];                                                              \
     ptrdiff_t i, l, n_main = n - n % PYDL_LANES;                                   \
@@ -175,7 +221,7 @@ ATTR static T pydl_row_dot_##SUFFIX(const T* x, const T* y, ptrdiff_t n)        
 }                                                                                   \
 /* sum over (shift - x[0:n]) * w[0:n] (w may be NULL for all-ones); subtracting  \
  * before summing keeps precision when x is large and close to shift */          \
-ATTR static T pydl_row_shift_dot_##SUFFIX(const T* x, const T* w, ptrdiff_t n, T shift) \
+ATTR static T pydl_row_shift_dot_##SUFFIX##ISA(const T* x, const T* w, ptrdiff_t n, T shift) \
 {                                                                                   \
     T acc[PYDL_LANES];                                                              \
     ptrdiff_t i, l, n_main = n - n % PYDL_LANES;                                   \
@@ -193,7 +239,7 @@ ATTR static T pydl_row_shift_dot_##SUFFIX(const T* x, const T* w, ptrdiff_t n, T
     return s;                                                                       \
 }                                                                                   \
 /* out[j] = exp(x[j] - shift); returns the sum of out (out may alias x) */          \
-ATTR static T pydl_row_exp_sum_##SUFFIX(const T* x, T* out, ptrdiff_t n, T shift) \
+ATTR static T pydl_row_exp_sum_##SUFFIX##ISA(const T* x, T* out, ptrdiff_t n, T shift) \
 {                                                                                   \
     T acc[PYDL_LANES];                                                              \
     ptrdiff_t i, l, n_main = n - n % PYDL_LANES;                                   \
@@ -211,57 +257,71 @@ ATTR static T pydl_row_exp_sum_##SUFFIX(const T* x, T* out, ptrdiff_t n, T shift
 }
 
 /* float32: SIMD-dispatched; float64: libm's exp does not vectorize, so no clones. */
-PYDL_DEFINE_ROW_OPS(float, f, pydl_expf, PYDL_SIMD_DISPATCH)
-PYDL_DEFINE_ROW_OPS(double, d, exp, )
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_ROW_OPS, float, f, pydl_expf)
+PYDL_SIMD_RESOLVE(pydl_row_max_f)
+PYDL_SIMD_RESOLVE(pydl_row_sum_f)
+PYDL_SIMD_RESOLVE(pydl_row_dot_f)
+PYDL_SIMD_RESOLVE(pydl_row_shift_dot_f)
+PYDL_SIMD_RESOLVE(pydl_row_exp_sum_f)
+PYDL_DEFINE_ROW_OPS(, , double, d, exp)
 
 /* Elementwise float32 spans: out[i] = f(x[i]) for i < n, SIMD-dispatched. Kernels call
  * them on fixed-size chunks from their OpenMP loops. */
-PYDL_SIMD_DISPATCH static void pydl_span_sigmoid_f(const float* x, float* out, ptrdiff_t n)
-{
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = pydl_sigmoidf(x[i]);
+#define PYDL_DEFINE_SPANS_F(ISA, ATTR, T, SUFFIX)                                           \
+ATTR static void pydl_span_sigmoid_f##ISA(const float* x, float* out, ptrdiff_t n)          \
+{                                                                                           \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = pydl_sigmoidf(x[i]);                         \
+}                                                                                           \
+                                                                                            \
+ATTR static void pydl_span_tanh_f##ISA(const float* x, float* out, ptrdiff_t n)             \
+{                                                                                           \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = pydl_tanhf(x[i]);                            \
+}                                                                                           \
+                                                                                            \
+/* silu: x * sigmoid(x) */                                                                  \
+ATTR static void pydl_span_silu_f##ISA(const float* x, float* out, ptrdiff_t n)             \
+{                                                                                           \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] * pydl_sigmoidf(x[i]);                  \
+}                                                                                           \
+                                                                                            \
+/* d silu: g * s * (1 + x * (1 - s)), s = sigmoid(x) */                                     \
+ATTR static void pydl_span_silu_backward_f##ISA(const float* g, const float* x,             \
+                                                         float* out, ptrdiff_t n)           \
+{                                                                                           \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                     \
+        float s = pydl_sigmoidf(x[i]);                                                      \
+        out[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));                                     \
+    }                                                                                       \
+}                                                                                           \
+                                                                                            \
+/* elu: x if x > 0 else alpha * (exp(x) - 1) */                                             \
+ATTR static void pydl_span_elu_f##ISA(const float* x, float* out, ptrdiff_t n,              \
+                                               float alpha)                                 \
+{                                                                                           \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                     \
+        float v = x[i];                                                                     \
+        float e = alpha * (pydl_expf(v) - 1.0f);                                            \
+        out[i] = v > 0.0f ? v : e;                                                          \
+    }                                                                                       \
+}                                                                                           \
+                                                                                            \
+/* d elu: g if x > 0 else g * alpha * exp(x) */                                             \
+ATTR static void pydl_span_elu_backward_f##ISA(const float* g, const float* x,              \
+                                                        float* out, ptrdiff_t n, float alpha)\
+{                                                                                           \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                     \
+        float v = x[i], gi = g[i];                                                          \
+        float d = gi * alpha * pydl_expf(v);                                                \
+        out[i] = v > 0.0f ? gi : d;                                                         \
+    }                                                                                       \
 }
 
-PYDL_SIMD_DISPATCH static void pydl_span_tanh_f(const float* x, float* out, ptrdiff_t n)
-{
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = pydl_tanhf(x[i]);
-}
-
-/* silu: x * sigmoid(x) */
-PYDL_SIMD_DISPATCH static void pydl_span_silu_f(const float* x, float* out, ptrdiff_t n)
-{
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] * pydl_sigmoidf(x[i]);
-}
-
-/* d silu: g * s * (1 + x * (1 - s)), s = sigmoid(x) */
-PYDL_SIMD_DISPATCH static void pydl_span_silu_backward_f(const float* g, const float* x,
-                                                         float* out, ptrdiff_t n)
-{
-    for (ptrdiff_t i = 0; i < n; i++) {
-        float s = pydl_sigmoidf(x[i]);
-        out[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
-    }
-}
-
-/* elu: x if x > 0 else alpha * (exp(x) - 1) */
-PYDL_SIMD_DISPATCH static void pydl_span_elu_f(const float* x, float* out, ptrdiff_t n,
-                                               float alpha)
-{
-    for (ptrdiff_t i = 0; i < n; i++) {
-        float v = x[i];
-        float e = alpha * (pydl_expf(v) - 1.0f);
-        out[i] = v > 0.0f ? v : e;
-    }
-}
-
-/* d elu: g if x > 0 else g * alpha * exp(x) */
-PYDL_SIMD_DISPATCH static void pydl_span_elu_backward_f(const float* g, const float* x,
-                                                        float* out, ptrdiff_t n, float alpha)
-{
-    for (ptrdiff_t i = 0; i < n; i++) {
-        float v = x[i], gi = g[i];
-        float d = gi * alpha * pydl_expf(v);
-        out[i] = v > 0.0f ? gi : d;
-    }
-}
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_SPANS_F, float, f)
+PYDL_SIMD_RESOLVE(pydl_span_sigmoid_f)
+PYDL_SIMD_RESOLVE(pydl_span_tanh_f)
+PYDL_SIMD_RESOLVE(pydl_span_silu_f)
+PYDL_SIMD_RESOLVE(pydl_span_silu_backward_f)
+PYDL_SIMD_RESOLVE(pydl_span_elu_f)
+PYDL_SIMD_RESOLVE(pydl_span_elu_backward_f)
 
 #endif

@@ -72,13 +72,38 @@ static inline const T* pydl_wino_row_##SUFFIX(const T* x, ptrdiff_t H, ptrdiff_t
     for (j = hi; j < len; j++) buf[j] = 0;                                               \
     return buf;                                                                          \
 }                                                                                        \
+/* dw[k, c] = G^T D G (3 x 3) for D[i][j] = dU[(4i + j) * C * K + c * K + k] */          \
+static void pydl_wino_grad_weight_##SUFFIX(const T* dU, ptrdiff_t K, ptrdiff_t C, T* dw) \
+{                                                                                        \
+    ptrdiff_t xs = C * K;                                                                \
+    for (ptrdiff_t k = 0; k < K; k++)                                                    \
+        for (ptrdiff_t c = 0; c < C; c++) {                                              \
+            const T* d = dU + c * K + k;                                                 \
+            T h[3][4];                          /* G^T D */                              \
+            for (int j = 0; j < 4; j++) {                                                \
+                T d0 = d[j * xs], d1 = d[(4 + j) * xs];                                  \
+                T d2 = d[(8 + j) * xs], d3 = d[(12 + j) * xs];                           \
+                h[0][j] = d0 + (d1 + d2) * (T)0.5;                                       \
+                h[1][j] = (d1 - d2) * (T)0.5;                                            \
+                h[2][j] = (d1 + d2) * (T)0.5 + d3;                                       \
+            }                                                                            \
+            T* o = dw + (k * C + c) * 9;                                                 \
+            for (int r = 0; r < 3; r++) {       /* (G^T D) G */                          \
+                o[3 * r] = h[r][0] + (h[r][1] + h[r][2]) * (T)0.5;                       \
+                o[3 * r + 1] = (h[r][1] - h[r][2]) * (T)0.5;                             \
+                o[3 * r + 2] = (h[r][1] + h[r][2]) * (T)0.5 + h[r][3];                   \
+            }                                                                            \
+        }                                                                                \
+}
+
+#define PYDL_DEFINE_WINOGRAD_SPANS(ISA, ATTR, T, SUFFIX)                                 \
 /* V of tiles [t0, t0 + nt) of one channel plane x (H x W, low padding ph, pw; tw_n     \
  * tiles per row): value xi of the q-th tile goes to                                   \
  * dst[xi * xs + (q / NR) * ps + q % NR] (ps: the panel stride, C * NR). Runs of up to \
  * NR tiles in one tile row and one panel at a time: their four input rows are split   \
  * into even and odd columns, so that both transforms are unit-stride loops over the   \
  * run's tiles. */                                                                     \
-PYDL_SIMD_DISPATCH static void pydl_wino_input_##SUFFIX(const T* x, ptrdiff_t H,        \
+ATTR static void pydl_wino_input_##SUFFIX##ISA(const T* x, ptrdiff_t H,             \
         ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t tw_n, ptrdiff_t t0,           \
         ptrdiff_t nt, T* dst, ptrdiff_t xs, ptrdiff_t ps)                                \
 {                                                                                        \
@@ -120,7 +145,7 @@ PYDL_SIMD_DISPATCH static void pydl_wino_input_##SUFFIX(const T* x, ptrdiff_t H,
 /* Outputs of tiles [t0, t0 + nt) of one output channel plane out (OH x OW) from m     \
  * (value xi of the q-th tile at m[xi * xs + q]): Y = A^T m A + bias, runs of up to NR  \
  * tiles of one tile row at a time (two output rows, copied out within the plane). */  \
-PYDL_SIMD_DISPATCH static void pydl_wino_output_##SUFFIX(const T* m, ptrdiff_t xs,      \
+ATTR static void pydl_wino_output_##SUFFIX##ISA(const T* m, ptrdiff_t xs,           \
         ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T bias, T* out, ptrdiff_t OH,        \
         ptrdiff_t OW)                                                                    \
 {                                                                                        \
@@ -156,7 +181,7 @@ PYDL_SIMD_DISPATCH static void pydl_wino_output_##SUFFIX(const T* m, ptrdiff_t x
  * 2x2 output-gradient block of the tile in the plane dy (OH x OW), zero outside it:   \
  * one output channel's lane of the packed GEMM panels (tiles x NR channels), written  \
  * in place rather than packed afterwards (a transposing pack took 12% of the time). */\
-PYDL_SIMD_DISPATCH static void pydl_wino_grad_output_##SUFFIX(const T* dy, ptrdiff_t OH,\
+ATTR static void pydl_wino_grad_output_##SUFFIX##ISA(const T* dy, ptrdiff_t OH,     \
         ptrdiff_t OW, ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T* dst, ptrdiff_t xs) \
 {                                                                                        \
     T buf0[2 * PYDL_NR], buf1[2 * PYDL_NR];                                              \
@@ -181,29 +206,6 @@ PYDL_SIMD_DISPATCH static void pydl_wino_grad_output_##SUFFIX(const T* dy, ptrdi
         }                                                                                \
         q += n;                                                                          \
     }                                                                                    \
-}                                                                                        \
-/* dw[k, c] = G^T D G (3 x 3) for D[i][j] = dU[(4i + j) * C * K + c * K + k] */          \
-static void pydl_wino_grad_weight_##SUFFIX(const T* dU, ptrdiff_t K, ptrdiff_t C, T* dw) \
-{                                                                                        \
-    ptrdiff_t xs = C * K;                                                                \
-    for (ptrdiff_t k = 0; k < K; k++)                                                    \
-        for (ptrdiff_t c = 0; c < C; c++) {                                              \
-            const T* d = dU + c * K + k;                                                 \
-            T h[3][4];                          /* G^T D */                              \
-            for (int j = 0; j < 4; j++) {                                                \
-                T d0 = d[j * xs], d1 = d[(4 + j) * xs];                                  \
-                T d2 = d[(8 + j) * xs], d3 = d[(12 + j) * xs];                           \
-                h[0][j] = d0 + (d1 + d2) * (T)0.5;                                       \
-                h[1][j] = (d1 - d2) * (T)0.5;                                            \
-                h[2][j] = (d1 + d2) * (T)0.5 + d3;                                       \
-            }                                                                            \
-            T* o = dw + (k * C + c) * 9;                                                 \
-            for (int r = 0; r < 3; r++) {       /* (G^T D) G */                          \
-                o[3 * r] = h[r][0] + (h[r][1] + h[r][2]) * (T)0.5;                       \
-                o[3 * r + 1] = (h[r][1] - h[r][2]) * (T)0.5;                             \
-                o[3 * r + 2] = (h[r][1] + h[r][2]) * (T)0.5 + h[r][3];                   \
-            }                                                                            \
-        }                                                                                \
 }
 
 /* Winograd F(4x4, 3x3): a 4x4 block of outputs from a 6x6 input patch, 36 multiplies
@@ -452,97 +454,102 @@ PYDL_INLINE void pydl_wino_transpose8(const pydl_wino_v8* r, pydl_wino_v8* c)
     }
 }
 
-/* The F(4x4) weight gradient's output transform for eight output channels at once
- * (planes dy + l * plane, l < nch; lanes l >= nch get zeros): dst[xi * xs + q * NR + l]
- * = (A dy_l A^T)[xi] for the q-th tile of [t0, t0 + nt). Eight tiles of one channel
- * are transformed as vectors (rows split into column phases as in pydl_wino4_rows_f),
- * then each of the 36 values is turned from (channel, tile) to (tile, channel) by an
- * 8x8 transpose and stored as eight lanes of a panel row: one element at a time,
- * those stores took more time than the weight gradient's GEMMs. */
-PYDL_SIMD_DISPATCH static void pydl_wino4_grad_output8_f(const float* dy,
-        ptrdiff_t plane, int nch, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t tw_n,
-        ptrdiff_t t0, ptrdiff_t nt, float* dst, ptrdiff_t xs)
-{
-    pydl_wino_v8 buf[36][8], col[8];
-    ptrdiff_t q = 0;
-    while (q < nt) {
-        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 4 * (t / tw_n);
-        ptrdiff_t n = pydl_wino_run(t, nt - q, tw_n, 8);
-        for (int l = 0; l < 8; l++) {
-            pydl_wino_v8 p[4][4], z[6][4];
-            for (int i = 0; i < 4; i++) {       /* row i's four column phases */
-                const float* y = l < nch && oh + i < OH ? dy + l * plane + (oh + i) * OW
-                                                        : NULL;
-                pydl_wino_phases8(y, OW, 4 * a, p[i]);
-            }
-            for (int c = 0; c < 4; c++)         /* A dy: down each column */
-                PYDL_WINO4_A(p[0][c], p[1][c], p[2][c], p[3][c], z[0][c], z[1][c],
-                             z[2][c], z[3][c], z[4][c], z[5][c]);
-            for (int i = 0; i < 6; i++)         /* (A dy) A^T: along each row */
-                PYDL_WINO4_A(z[i][0], z[i][1], z[i][2], z[i][3], buf[6 * i][l],
-                             buf[6 * i + 1][l], buf[6 * i + 2][l], buf[6 * i + 3][l],
-                             buf[6 * i + 4][l], buf[6 * i + 5][l]);
-        }
-        /* tiles past the plane's last tile column read zeros and are not stored */
-        float* o = dst + q * PYDL_NR;
-        for (int xi = 0; xi < 36; xi++) {
-            pydl_wino_transpose8(buf[xi], col);
-            for (ptrdiff_t k = 0; k < n; k++)
-                *(pydl_wino_v8*)(o + xi * xs + k * PYDL_NR) = col[k];
-        }
-        q += n;
-    }
+#define PYDL_DEFINE_WINO4_VECTOR_SPANS(ISA, ATTR, T, SUFFIX)                                \
+/* The F(4x4) weight gradient's output transform for eight output channels at once          \
+ * (planes dy + l * plane, l < nch; lanes l >= nch get zeros): dst[xi * xs + q * NR + l]    \
+ * = (A dy_l A^T)[xi] for the q-th tile of [t0, t0 + nt). Eight tiles of one channel        \
+ * are transformed as vectors (rows split into column phases as in pydl_wino4_rows_f),      \
+ * then each of the 36 values is turned from (channel, tile) to (tile, channel) by an       \
+ * 8x8 transpose and stored as eight lanes of a panel row: one element at a time,           \
+ * those stores took more time than the weight gradient's GEMMs. */                         \
+ATTR static void pydl_wino4_grad_output8_f##ISA(const float* dy,                            \
+        ptrdiff_t plane, int nch, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t tw_n,               \
+        ptrdiff_t t0, ptrdiff_t nt, float* dst, ptrdiff_t xs)                               \
+{                                                                                           \
+    pydl_wino_v8 buf[36][8], col[8];                                                        \
+    ptrdiff_t q = 0;                                                                        \
+    while (q < nt) {                                                                        \
+        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 4 * (t / tw_n);                            \
+        ptrdiff_t n = pydl_wino_run(t, nt - q, tw_n, 8);                                    \
+        for (int l = 0; l < 8; l++) {                                                       \
+            pydl_wino_v8 p[4][4], z[6][4];                                                  \
+            for (int i = 0; i < 4; i++) {       /* row i's four column phases */            \
+                const float* y = l < nch && oh + i < OH ? dy + l * plane + (oh + i) * OW    \
+                                                        : NULL;                             \
+                pydl_wino_phases8(y, OW, 4 * a, p[i]);                                      \
+            }                                                                               \
+            for (int c = 0; c < 4; c++)         /* A dy: down each column */                \
+                PYDL_WINO4_A(p[0][c], p[1][c], p[2][c], p[3][c], z[0][c], z[1][c],          \
+                             z[2][c], z[3][c], z[4][c], z[5][c]);                           \
+            for (int i = 0; i < 6; i++)         /* (A dy) A^T: along each row */            \
+                PYDL_WINO4_A(z[i][0], z[i][1], z[i][2], z[i][3], buf[6 * i][l],             \
+                             buf[6 * i + 1][l], buf[6 * i + 2][l], buf[6 * i + 3][l],       \
+                             buf[6 * i + 4][l], buf[6 * i + 5][l]);                         \
+        }                                                                                   \
+        /* tiles past the plane's last tile column read zeros and are not stored */         \
+        float* o = dst + q * PYDL_NR;                                                       \
+        for (int xi = 0; xi < 36; xi++) {                                                   \
+            pydl_wino_transpose8(buf[xi], col);                                             \
+            for (ptrdiff_t k = 0; k < n; k++)                                               \
+                *(pydl_wino_v8*)(o + xi * xs + k * PYDL_NR) = col[k];                       \
+        }                                                                                   \
+        q += n;                                                                             \
+    }                                                                                       \
+}                                                                                           \
+                                                                                            \
+/* pydl_wino4_output_* for float32, eight tiles as vector lanes: the 36 values of each      \
+ * tile in, A^T m A out as four column phases, interleaved by shuffles into 32              \
+ * consecutive output columns. */                                                           \
+ATTR static void pydl_wino4_output8_f##ISA(const float* m, ptrdiff_t xs,                    \
+        ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, float bias, float* out, ptrdiff_t OH,   \
+        ptrdiff_t OW)                                                                       \
+{                                                                                           \
+    ptrdiff_t q = 0;                                                                        \
+    while (q < nt) {                                                                        \
+        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 4 * (t / tw_n);                            \
+        ptrdiff_t n = pydl_wino_run(t, nt - q, tw_n, 8);                                    \
+        /* lanes past the run read the block's next tiles or the workspace's padding        \
+         * (finite) and are not stored */                                                   \
+        pydl_wino_v8 s[4][6];                                                               \
+        for (int j = 0; j < 6; j++) {           /* A^T m: down each column */               \
+            const float* mj = m + j * xs + q;                                               \
+            pydl_wino_v8 v0 = *(const pydl_wino_v8*)mj;                                     \
+            pydl_wino_v8 v1 = *(const pydl_wino_v8*)(mj + 6 * xs);                          \
+            pydl_wino_v8 v2 = *(const pydl_wino_v8*)(mj + 12 * xs);                         \
+            pydl_wino_v8 v3 = *(const pydl_wino_v8*)(mj + 18 * xs);                         \
+            pydl_wino_v8 v4 = *(const pydl_wino_v8*)(mj + 24 * xs);                         \
+            pydl_wino_v8 v5 = *(const pydl_wino_v8*)(mj + 30 * xs);                         \
+            PYDL_WINO4_AT(v0, v1, v2, v3, v4, v5, s[0][j], s[1][j], s[2][j], s[3][j]);      \
+        }                                                                                   \
+        ptrdiff_t w = 4 * n < OW - 4 * a ? 4 * n : OW - 4 * a;                              \
+        for (int i = 0; i < 4 && oh + i < OH; i++) {    /* (A^T m) A: along each row */     \
+            pydl_wino_v8 r[4], c[4];                                                        \
+            PYDL_WINO4_AT(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], r[0], r[1], \
+                          r[2], r[3]);                                                      \
+            for (int p = 0; p < 4; p++) r[p] += bias;                                       \
+            /* phases r[p][k] -> columns 4k + p */                                          \
+            pydl_wino_v8 l01 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 2, 10, 3, 11);\
+            pydl_wino_v8 l23 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 2, 10, 3, 11);\
+            pydl_wino_v8 h01 = __builtin_shufflevector(r[0], r[1], 4, 12, 5, 13, 6, 14, 7, 15);\
+            pydl_wino_v8 h23 = __builtin_shufflevector(r[2], r[3], 4, 12, 5, 13, 6, 14, 7, 15);\
+            c[0] = __builtin_shufflevector(l01, l23, 0, 1, 8, 9, 2, 3, 10, 11);             \
+            c[1] = __builtin_shufflevector(l01, l23, 4, 5, 12, 13, 6, 7, 14, 15);           \
+            c[2] = __builtin_shufflevector(h01, h23, 0, 1, 8, 9, 2, 3, 10, 11);             \
+            c[3] = __builtin_shufflevector(h01, h23, 4, 5, 12, 13, 6, 7, 14, 15);           \
+            float* o = out + (oh + i) * OW + 4 * a;                                         \
+            if (w == 32) {                                                                  \
+                for (int g = 0; g < 4; g++) *(pydl_wino_v8*)(o + 8 * g) = c[g];             \
+            } else {                                                                        \
+                for (ptrdiff_t k = 0; k < w; k++) o[k] = c[k / 8][k % 8];                   \
+            }                                                                               \
+        }                                                                                   \
+        q += n;                                                                             \
+    }                                                                                       \
 }
 
-/* pydl_wino4_output_* for float32, eight tiles as vector lanes: the 36 values of each
- * tile in, A^T m A out as four column phases, interleaved by shuffles into 32
- * consecutive output columns. */
-PYDL_SIMD_DISPATCH static void pydl_wino4_output8_f(const float* m, ptrdiff_t xs,
-        ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, float bias, float* out, ptrdiff_t OH,
-        ptrdiff_t OW)
-{
-    ptrdiff_t q = 0;
-    while (q < nt) {
-        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 4 * (t / tw_n);
-        ptrdiff_t n = pydl_wino_run(t, nt - q, tw_n, 8);
-        /* lanes past the run read the block's next tiles or the workspace's padding
-         * (finite) and are not stored */
-        pydl_wino_v8 s[4][6];
-        for (int j = 0; j < 6; j++) {           /* A^T m: down each column */
-            const float* mj = m + j * xs + q;
-            pydl_wino_v8 v0 = *(const pydl_wino_v8*)mj;
-            pydl_wino_v8 v1 = *(const pydl_wino_v8*)(mj + 6 * xs);
-            pydl_wino_v8 v2 = *(const pydl_wino_v8*)(mj + 12 * xs);
-            pydl_wino_v8 v3 = *(const pydl_wino_v8*)(mj + 18 * xs);
-            pydl_wino_v8 v4 = *(const pydl_wino_v8*)(mj + 24 * xs);
-            pydl_wino_v8 v5 = *(const pydl_wino_v8*)(mj + 30 * xs);
-            PYDL_WINO4_AT(v0, v1, v2, v3, v4, v5, s[0][j], s[1][j], s[2][j], s[3][j]);
-        }
-        ptrdiff_t w = 4 * n < OW - 4 * a ? 4 * n : OW - 4 * a;
-        for (int i = 0; i < 4 && oh + i < OH; i++) {    /* (A^T m) A: along each row */
-            pydl_wino_v8 r[4], c[4];
-            PYDL_WINO4_AT(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], r[0], r[1],
-                          r[2], r[3]);
-            for (int p = 0; p < 4; p++) r[p] += bias;
-            /* phases r[p][k] -> columns 4k + p */
-            pydl_wino_v8 l01 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 2, 10, 3, 11);
-            pydl_wino_v8 l23 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 2, 10, 3, 11);
-            pydl_wino_v8 h01 = __builtin_shufflevector(r[0], r[1], 4, 12, 5, 13, 6, 14, 7, 15);
-            pydl_wino_v8 h23 = __builtin_shufflevector(r[2], r[3], 4, 12, 5, 13, 6, 14, 7, 15);
-            c[0] = __builtin_shufflevector(l01, l23, 0, 1, 8, 9, 2, 3, 10, 11);
-            c[1] = __builtin_shufflevector(l01, l23, 4, 5, 12, 13, 6, 7, 14, 15);
-            c[2] = __builtin_shufflevector(h01, h23, 0, 1, 8, 9, 2, 3, 10, 11);
-            c[3] = __builtin_shufflevector(h01, h23, 4, 5, 12, 13, 6, 7, 14, 15);
-            float* o = out + (oh + i) * OW + 4 * a;
-            if (w == 32) {
-                for (int g = 0; g < 4; g++) *(pydl_wino_v8*)(o + 8 * g) = c[g];
-            } else {
-                for (ptrdiff_t k = 0; k < w; k++) o[k] = c[k / 8][k % 8];
-            }
-        }
-        q += n;
-    }
-}
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINO4_VECTOR_SPANS, float, f)
+PYDL_SIMD_RESOLVE(pydl_wino4_grad_output8_f)
+PYDL_SIMD_RESOLVE(pydl_wino4_output8_f)
 #define PYDL_WINO4_OUTPUT_f pydl_wino4_output8_f
 #define PYDL_WINO4_GRAD_OUTPUT8_f pydl_wino4_grad_output8_f
 #else
@@ -574,11 +581,13 @@ static void pydl_wino4_weight_##SUFFIX(const T* w, ptrdiff_t K, ptrdiff_t C, T* 
                     U[(6 * i + j) * K * C + k * C + c] = (T)u[j];                        \
             }                                                                            \
         }                                                                                \
-}                                                                                        \
+}
+
+#define PYDL_DEFINE_WINOGRAD4_SPANS(ISA, ATTR, T, SUFFIX)                                \
 /* V of tiles [t0, t0 + nt) of one channel plane, as pydl_wino_input_* (tw_n tiles of \
  * 4x4 outputs a row, 6x6 input patches): rows first (d B, pydl_wino4_rows_*), then    \
  * columns (B^T (d B), pydl_wino4_cols_*), each over a run of tiles as vector lanes. */ \
-PYDL_SIMD_DISPATCH static void pydl_wino4_input_##SUFFIX(const T* x, ptrdiff_t H,       \
+ATTR static void pydl_wino4_input_##SUFFIX##ISA(const T* x, ptrdiff_t H,            \
         ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t tw_n, ptrdiff_t t0,           \
         ptrdiff_t nt, T* dst, ptrdiff_t xs, ptrdiff_t ps)                                \
 {                                                                                        \
@@ -610,7 +619,7 @@ PYDL_SIMD_DISPATCH static void pydl_wino4_input_##SUFFIX(const T* x, ptrdiff_t H
 /* Outputs of tiles [t0, t0 + nt) of one output channel plane from m, as               \
  * pydl_wino_output_*: Y = A^T m A + bias, four output rows per run; columns first     \
  * (A^T m), then rows, unit stride over the run's tiles, phases interleaved last. */    \
-PYDL_SIMD_DISPATCH static void pydl_wino4_output_##SUFFIX(const T* m, ptrdiff_t xs,     \
+ATTR static void pydl_wino4_output_##SUFFIX##ISA(const T* m, ptrdiff_t xs,          \
         ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T bias, T* out, ptrdiff_t OH,        \
         ptrdiff_t OW)                                                                    \
 {                                                                                        \
@@ -654,7 +663,7 @@ PYDL_SIMD_DISPATCH static void pydl_wino4_output_##SUFFIX(const T* m, ptrdiff_t 
 /* The weight gradient's transforms, as pydl_wino_grad_output_* and                    \
  * pydl_wino_grad_weight_*: dst[xi * xs + q * NR] = (A dy A^T)[xi] for the 4x4 block   \
  * of output gradient of the q-th tile (zero outside the plane). */                    \
-PYDL_SIMD_DISPATCH static void pydl_wino4_grad_output_##SUFFIX(const T* dy,            \
+ATTR static void pydl_wino4_grad_output_##SUFFIX##ISA(const T* dy,                 \
         ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T* dst,  \
         ptrdiff_t xs)                                                                    \
 {                                                                                        \
@@ -690,7 +699,9 @@ PYDL_SIMD_DISPATCH static void pydl_wino4_grad_output_##SUFFIX(const T* dy,     
         }                                                                                \
         q += n;                                                                          \
     }                                                                                    \
-}                                                                                        \
+}
+
+#define PYDL_DEFINE_WINOGRAD4_GRAD(T, SUFFIX)                                            \
 /* Up to eight channels of pydl_wino4_grad_output_* (planes dy + l * plane, lanes     \
  * dst + l, l < nch), as pydl_wino4_grad_output8_f does them as vectors */             \
 static void pydl_wino4_grad_output8_generic_##SUFFIX(const T* dy, ptrdiff_t plane,      \
@@ -726,8 +737,26 @@ static void pydl_wino4_grad_weight_##SUFFIX(const T* dU, ptrdiff_t K, ptrdiff_t 
 
 PYDL_DEFINE_WINOGRAD(float, f)
 PYDL_DEFINE_WINOGRAD(double, d)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD_SPANS, float, f)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD_SPANS, double, d)
 PYDL_DEFINE_WINOGRAD4(float, f)
 PYDL_DEFINE_WINOGRAD4(double, d)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD4_SPANS, float, f)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD4_SPANS, double, d)
+PYDL_SIMD_RESOLVE(pydl_wino_input_f)
+PYDL_SIMD_RESOLVE(pydl_wino_output_f)
+PYDL_SIMD_RESOLVE(pydl_wino_grad_output_f)
+PYDL_SIMD_RESOLVE(pydl_wino4_input_f)
+PYDL_SIMD_RESOLVE(pydl_wino4_output_f)
+PYDL_SIMD_RESOLVE(pydl_wino4_grad_output_f)
+PYDL_SIMD_RESOLVE(pydl_wino_input_d)
+PYDL_SIMD_RESOLVE(pydl_wino_output_d)
+PYDL_SIMD_RESOLVE(pydl_wino_grad_output_d)
+PYDL_SIMD_RESOLVE(pydl_wino4_input_d)
+PYDL_SIMD_RESOLVE(pydl_wino4_output_d)
+PYDL_SIMD_RESOLVE(pydl_wino4_grad_output_d)
+PYDL_DEFINE_WINOGRAD4_GRAD(float, f)
+PYDL_DEFINE_WINOGRAD4_GRAD(double, d)
 
 /* The entry points csrc/conv.pyx calls: F(m x m, 3x3) for m = 2 or 4. */
 #define PYDL_DEFINE_WINOGRAD_DISPATCH(T, SUFFIX)                                          \

@@ -15,6 +15,39 @@ from ._version import __version__
 
 __all__ = ["show_config"]
 
+#: Values of the environment variable PYDL_CPU_CAPABILITY, lowest first (PyTorch's
+#: ATEN_CPU_CAPABILITY names).
+CPU_CAPABILITIES = ("default", "avx2", "avx512")
+
+
+def _read_cpu_capability():
+    """The SIMD copy of the dispatched kernels this process runs, and a warning when
+    PYDL_CPU_CAPABILITY asked for something else.
+
+    The kernel modules bind their dispatched functions when they load (csrc/_vmath.h),
+    from the same variable and the same CPU test as _build_info, which is asked here,
+    at import, so that a later change of os.environ is not mistaken for the kernels'.
+    """
+    got = _build_info.cpu_capability()
+    want = os.environ.get("PYDL_CPU_CAPABILITY")
+    if not want:
+        return got
+    if want not in CPU_CAPABILITIES:
+        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r} is not one of {CPU_CAPABILITIES}; "
+                      f"ignored: running the {got or 'only'} kernels", RuntimeWarning,
+                      stacklevel=3)
+    elif got is None:
+        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r} is ignored: this build has one copy "
+                      "of each kernel (no runtime dispatch on this compiler or platform)",
+                      RuntimeWarning, stacklevel=3)
+    elif CPU_CAPABILITIES.index(want) > CPU_CAPABILITIES.index(got):
+        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r}: this CPU does not have it; running "
+                      f"the {got!r} kernels", RuntimeWarning, stacklevel=3)
+    return got
+
+
+CPU_CAPABILITY = _read_cpu_capability()
+
 
 def _cpu_name():
     try:
@@ -63,7 +96,10 @@ def show_config(print_out=True):
     -------
     dict
         ``version``, ``openmp`` (were the kernels compiled with OpenMP),
-        ``num_threads`` (threads in use), ``physical_cores``, ``cpu``, ``blas`` (a
+        ``num_threads`` (threads in use), ``physical_cores``, ``cpu``,
+        ``cpu_capability`` (the SIMD copy of the dispatched kernels in use:
+        ``"avx512"``, ``"avx2"`` or ``"default"``, capped by the environment variable
+        ``PYDL_CPU_CAPABILITY``; ``None`` in a build without runtime dispatch), ``blas`` (a
         list of the loaded BLAS libraries with their threading layer, from
         threadpoolctl), ``openmp_runtimes`` (every OpenMP runtime loaded in the
         process, each with ``pydl: True`` where pydl's kernels use it), and the Python,
@@ -84,6 +120,7 @@ def show_config(print_out=True):
         "physical_cores": physical_cpu_count(),
         "openmp_procs": _build_info.num_procs(),
         "cpu": _cpu_name(),
+        "cpu_capability": CPU_CAPABILITY,
         "blas": blas,
         "openmp_runtimes": _openmp_runtimes(),
         "python": sys.version.split()[0],
@@ -96,6 +133,7 @@ def show_config(print_out=True):
         print(f"  threads        : {config['num_threads']} "
               f"(physical cores {config['physical_cores']})")
         print(f"  CPU            : {config['cpu']}")
+        print(f"  SIMD kernels   : {config['cpu_capability'] or 'one copy (no dispatch)'}")
         for b in blas:
             print(f"  BLAS           : {b['internal_api']} {b['version']} "
                   f"({b['threading_layer']}, {b['architecture']}) {b['filepath']}")
