@@ -8,11 +8,14 @@ Usage::
 Each JSON file (one run, one thread count) becomes a section: for every group the
 median time of each member, pydl's speed-up over each peer (peer time / pydl time:
 above 1 means pydl is faster) and GFLOP/s where the benchmark records a FLOP count.
-All ratios compare members of the same run.
+All ratios compare members of the same run. Runs that record ``extra_info["suite"]``
+(the layer-shape suite, bench/test_bench_layers_*.py) get a second table: each suite's
+geometric-mean speed-up over PyTorch and its worst row.
 """
 
 import argparse
 import json
+import math
 import sys
 from collections import defaultdict
 
@@ -71,7 +74,34 @@ def section(data, path):
         cells.append(f"{flops / ours / 1e9:.1f}" if flops else "–")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines.extend(suite_summary(groups))
     return "\n".join(lines)
+
+
+def suite_summary(groups):
+    """Lines of the per-suite table (issue 13's layer-shape suite): for every
+    ``extra_info["suite"]``, the geometric mean over its groups of pydl's speed-up over
+    PyTorch (PyTorch time / pydl time) and the group where it is lowest. Empty when no
+    benchmark of the run records a suite."""
+    ratios = defaultdict(list)
+    for group, members in groups.items():
+        suite = next((m["extra_info"]["suite"] for m in members.values()
+                      if "suite" in m.get("extra_info", {})), None)
+        if suite is None or "pydl" not in members or "torch" not in members:
+            continue
+        ratios[suite].append((members["torch"]["stats"]["median"]
+                              / members["pydl"]["stats"]["median"], group))
+    if not ratios:
+        return []
+    lines = ["| suite | rows | pydl vs PyTorch, geometric mean | worst row | worst ratio |",
+             "|---|---:|---:|---|---:|"]
+    for suite in sorted(ratios):
+        rows = ratios[suite]
+        geo = math.exp(sum(math.log(r) for r, _ in rows) / len(rows))
+        worst, group = min(rows)
+        lines.append(f"| {suite} | {len(rows)} | {geo:.2f}x | {group} | {worst:.2f}x |")
+    lines.append("")
+    return lines
 
 
 def main(argv=None):
