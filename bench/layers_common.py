@@ -79,6 +79,9 @@ def run_row(benchmark, suite, name, mode, impl, run, flops=None):
     setup_bench(benchmark, f"layers.{suite}.{name}.{mode}", impl, flops=flops)
     benchmark.extra_info["suite"] = suite
     benchmark.extra_info["mode"] = mode
+    if getattr(benchmark, "disabled", False):   # --benchmark-disable: one call, no sizing
+        benchmark(run)
+        return
     t0 = time.perf_counter()
     run()
     once = time.perf_counter() - t0
