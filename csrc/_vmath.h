@@ -33,13 +33,14 @@
  * AVX2 one, "avx512" allows everything; a cap above what the CPU has, or an unknown
  * value, leaves the CPU's best. So every copy runs and is tested on any AVX2 machine.
  * One process always runs the same copy, so results stay bitwise identical across
- * thread counts. Elsewhere (clang, macOS, Windows, musl, arm64) each kernel is one
- * plain function built for the baseline.
+ * thread counts. Elsewhere (clang, macOS, Windows, musl, arm64, gcc before 12, which
+ * lacks __builtin_cpu_supports("x86-64-v4")) each kernel is one plain function built
+ * for the baseline.
  *
  * A family of dispatched functions is a macro DEFINE(ISA, ATTR, T, SUFFIX, ...) whose
  * functions are named name_##SUFFIX##ISA and carry ATTR; PYDL_SIMD_INSTANCES defines
  * the copies and PYDL_SIMD_RESOLVE(name_f) binds the plain name to them. */
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) \
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) \
     && defined(__linux__) && defined(__GLIBC__) && !defined(PYDL_NO_SIMD_DISPATCH)
 #define PYDL_SIMD_CLONES 1
 #include <stdlib.h>
