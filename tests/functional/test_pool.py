@@ -100,6 +100,28 @@ def test_adaptive_output_size_none_and_global_average(dtype):
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
+def test_global_adaptive_average_matches_reference(nd, dtype):
+    """Output size 1 on every axis takes its own path (a row sum per plane): batched,
+    unbatched, non-contiguous input and a plane of 12544 values, both directions."""
+    rng = np.random.default_rng(40 + nd)
+    big = {1: (12544,), 2: (112, 112), 3: (8, 28, 56)}[nd]
+    for shape in [(2, 3) + (5, 7, 3)[:nd], (4,) + (6, 2, 5)[:nd], (2, 3) + big]:
+        x = randn(rng, shape, dtype)
+        for xin in (x, np.flip(x, -1)):  # the flipped view is not contiguous
+            y = getattr(F, f"adaptive_avg_pool{nd}d_forward")(xin, 1)
+            assert y.shape == xin.shape[:-nd] + (1,) * nd and y.dtype == dtype
+            assert_close(y, getattr(R, f"adaptive_avg_pool{nd}d_forward")(*as64(xin), 1),
+                         dtype)
+            g = randn(rng, y.shape, dtype)
+            gx = getattr(F, f"adaptive_avg_pool{nd}d_backward")(g, xin.shape)
+            assert_close(gx, getattr(R, f"adaptive_avg_pool{nd}d_backward")(*as64(g), xin.shape),
+                         dtype)
+            with pydl.threads(1):
+                y1 = getattr(F, f"adaptive_avg_pool{nd}d_forward")(xin, 1)
+            np.testing.assert_array_equal(y, y1)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
 def test_max_unpool_matches_reference_and_inverts_pooling(nd, dtype):
     rng = np.random.default_rng(30 + nd)
     spatial = (6, 5, 4)[:nd]
