@@ -20,29 +20,35 @@ __all__ = ["show_config"]
 CPU_CAPABILITIES = ("default", "avx2", "avx512")
 
 
+def _check_cpu_capability(got, want):
+    """Warn when the environment variable PYDL_CPU_CAPABILITY (``want``, None when
+    unset) asked for something other than the copy the kernels run (``got``: a name
+    of CPU_CAPABILITIES, or None in a build without runtime dispatch)."""
+    if not want:
+        return
+    if want not in CPU_CAPABILITIES:
+        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r} is not one of {CPU_CAPABILITIES}; "
+                      f"ignored: running the {got or 'only'} kernels", RuntimeWarning,
+                      stacklevel=4)
+    elif got is None:
+        if want != "default":  # the one copy is the baseline
+            warnings.warn(f"PYDL_CPU_CAPABILITY={want!r} is ignored: this build has one "
+                          "copy of each kernel (no runtime dispatch on this compiler or "
+                          "platform)", RuntimeWarning, stacklevel=4)
+    elif CPU_CAPABILITIES.index(want) > CPU_CAPABILITIES.index(got):
+        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r}: this CPU does not have it; running "
+                      f"the {got!r} kernels", RuntimeWarning, stacklevel=4)
+
+
 def _read_cpu_capability():
-    """The SIMD copy of the dispatched kernels this process runs, and a warning when
-    PYDL_CPU_CAPABILITY asked for something else.
+    """The SIMD copy of the dispatched kernels this process runs.
 
     The kernel modules bind their dispatched functions when they load (csrc/_vmath.h),
     from the same variable and the same CPU test as _build_info, which is asked here,
     at import, so that a later change of os.environ is not mistaken for the kernels'.
     """
     got = _build_info.cpu_capability()
-    want = os.environ.get("PYDL_CPU_CAPABILITY")
-    if not want:
-        return got
-    if want not in CPU_CAPABILITIES:
-        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r} is not one of {CPU_CAPABILITIES}; "
-                      f"ignored: running the {got or 'only'} kernels", RuntimeWarning,
-                      stacklevel=3)
-    elif got is None and want != "default":  # the one copy is the baseline
-        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r} is ignored: this build has one copy "
-                      "of each kernel (no runtime dispatch on this compiler or platform)",
-                      RuntimeWarning, stacklevel=3)
-    elif CPU_CAPABILITIES.index(want) > CPU_CAPABILITIES.index(got):
-        warnings.warn(f"PYDL_CPU_CAPABILITY={want!r}: this CPU does not have it; running "
-                      f"the {got!r} kernels", RuntimeWarning, stacklevel=3)
+    _check_cpu_capability(got, os.environ.get("PYDL_CPU_CAPABILITY"))
     return got
 
 

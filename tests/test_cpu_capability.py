@@ -87,6 +87,26 @@ def test_unknown_value_warns_and_is_ignored(value):
     assert any("PYDL_CPU_CAPABILITY" in w and "not one of" in w for w in r["warnings"]), r
 
 
+@pytest.mark.parametrize("got", [None, *CPU_CAPABILITIES])
+@pytest.mark.parametrize("want", [None, "", "bogus", *CPU_CAPABILITIES])
+def test_every_setting_on_every_kind_of_build(got, want):
+    """The import-time check for each value on each possible copy, one-copy builds
+    (clang, macOS, arm64: got None) included: never an error, a warning exactly when
+    the setting is not honoured."""
+    import warnings
+
+    from pydl._config import _check_cpu_capability
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _check_cpu_capability(got, want)
+    honoured = (not want or (want == "default" and got is None)
+                or (want in CPU_CAPABILITIES and got is not None
+                    and CPU_CAPABILITIES.index(want) <= CPU_CAPABILITIES.index(got)))
+    assert len(caught) == (0 if honoured else 1), [str(w.message) for w in caught]
+    assert all(issubclass(w.category, RuntimeWarning) for w in caught)
+
+
 def test_empty_value_is_unset():
     r = _report("")
     assert r["warnings"] == []
