@@ -181,9 +181,12 @@ def test_every_copy_gives_the_same_results(tmp_path):
         other = results[cap]
         assert other.keys() == base.keys()
         # the variable did switch the code that ran: FMA contraction alone changes
-        # the float32 rounding of most of these kernels
+        # the float32 rounding of most of these kernels. Builds below -O2 form no
+        # fused multiply-adds, so there every copy computes the same bits: the -O0 and
+        # -O1 CI stages (.ci/debug-build, .ci/sanitize) set PYDL_TEST_UNOPTIMIZED.
         differ = [n for n in base if not np.array_equal(base[n], other[n])]
-        assert len(differ) >= 10, differ
+        if not os.environ.get("PYDL_TEST_UNOPTIMIZED"):
+            assert len(differ) >= 10, differ
         for name in base:
             a, b = base[name], other[name]
             assert a.shape == b.shape and a.dtype == b.dtype, name
