@@ -301,10 +301,10 @@ def _adaptive_avg_pool_forward(nd, x, output_size):
     outs = _adaptive_sizes(output_size, nd, spatial)
     out = empty(x.shape[:-nd] + outs, x.dtype)
     if _is_global(outs, spatial) and out.size:
-        # A plane's mean is one contiguous row sum: NumPy's pairwise row reduction is
-        # 7.8x faster here than the general window kernel (128x64x8x8, 1 thread:
-        # 0.29 ms vs 2.29 ms) and no less accurate; single-threaded, so the same bits at
-        # every thread count.
+        # A plane's mean is one contiguous row sum: with NumPy's pairwise row reduction
+        # this call took 0.36 ms against the general window kernel's 2.29 ms
+        # (128x64x8x8, 1 thread, AMD EPYC) and is no less accurate; single-threaded, so
+        # the same bits at every thread count.
         planes = np.ascontiguousarray(x).reshape(out.size, -1)
         np.divide(np.add.reduce(planes, axis=1), x.dtype.type(planes.shape[1]),
                   out=out.reshape(-1))
