@@ -61,25 +61,30 @@ class Node:
 
 
 def _topological_order(root):
-    """Nodes reachable from ``root``, each after every node that consumes it."""
+    """Nodes reachable from ``root``, each after every node that consumes it (the
+    reverse of a depth-first post-order; inputs are visited in order)."""
     order = []
-    seen = {id(root)}
+    append = order.append
+    seen = {root}
     stack = [(root, 0)]
+    pop = stack.pop
+    push = stack.append
     while stack:
-        node, i = stack.pop()
+        node, i = pop()
         inputs = node.inputs
-        while i < len(inputs):
+        n = len(inputs)
+        while i < n:
             t = inputs[i]
             i += 1
             if t is not None:
                 child = t._node
-                if child is not None and id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append((node, i))
-                    stack.append((child, 0))
-                    break
-        else:
-            order.append(node)
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    push((node, i))
+                    node, i = child, 0      # descend without a round trip via the stack
+                    inputs = node.inputs
+                    n = len(inputs)
+        append(node)
     order.reverse()
     return order
 
@@ -124,26 +129,35 @@ def _walk(root_tensor, gradient, retain_graph):
         return
     if root.backward is None:
         raise RuntimeError(_freed_message(root))
-    pending = {id(root): [None] * root.n_out}
-    pending[id(root)][root_tensor._out_index] = gradient
+    # node -> its outputs' gradients (Node hashes by identity)
+    grads = [None] * root.n_out
+    grads[root_tensor._out_index] = gradient
+    pending = {root: grads}
+    pop = pending.pop
     for node in _topological_order(root):
-        grads = pending.pop(id(node), None)
+        grads = pop(node, None)
         if grads is None:       # reachable, but no gradient flowed into it
             continue
         fn = node.backward
         if fn is None:
             raise RuntimeError(_freed_message(node))
         if node.saved:
-            _check_versions(node)
-        for k in range(node.n_out):
-            if grads[k] is None:
-                shape, dtype = node.out_meta[k]
-                grads[k] = np.zeros(shape, dtype)
+            for t, version in node.saved:
+                if t._vc[0] != version:
+                    _check_versions(node)       # raises
+        n_out = node.n_out
+        if n_out != 1:      # one output: its gradient is what brought the node here
+            for k in range(n_out):
+                if grads[k] is None:
+                    shape, dtype = node.out_meta[k]
+                    grads[k] = np.zeros(shape, dtype)
         in_grads = fn(grads)
+        inputs = node.inputs
         if not retain_graph:
             node.backward = None
             node.saved = ()
-        for t, g in zip(node.inputs, in_grads):
+            node.inputs = ()
+        for t, g in zip(inputs, in_grads):
             if t is None or g is None:
                 continue
             child = t._node
@@ -151,13 +165,14 @@ def _walk(root_tensor, gradient, retain_graph):
                 if t.requires_grad:
                     _add_into_leaf(t, g)
                 continue
-            slot = pending.get(id(child))
+            slot = pending.get(child)
             if slot is None:
-                slot = pending[id(child)] = [None] * child.n_out
+                if child.n_out == 1:
+                    pending[child] = [g]
+                    continue
+                slot = pending[child] = [None] * child.n_out
             k = t._out_index
             slot[k] = g if slot[k] is None else slot[k] + g
-        if not retain_graph:
-            node.inputs = ()
 
 
 def _freed_message(node):

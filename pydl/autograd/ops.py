@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .._grad_mode import is_grad_enabled
+from .._grad_mode import _local as _mode
 from .graph import Node
 from .tensor import _FLOATS, Tensor, _check_inplace
 
@@ -74,7 +74,7 @@ def _unbroadcast(g, shape):
 
 
 def _needs(*tensors):
-    if not is_grad_enabled():
+    if not _mode.enabled:
         return False
     for t in tensors:
         if isinstance(t, Tensor) and t.requires_grad:
@@ -82,19 +82,35 @@ def _needs(*tensors):
     return False
 
 
+_new_tensor = Tensor.__new__
+
+
+def _result(data, node):
+    """The tensor an op returns (``Tensor._wrap`` without its keywords: this runs once
+    per recorded op)."""
+    t = _new_tensor(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = node is not None
+    t._node = node
+    t._out_index = 0
+    t._vc = [0]
+    return t
+
+
 def _record(data, inputs, backward, name, saved=()):
     """The result tensor of an op; a node when gradients are wanted."""
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    if is_grad_enabled():
+    if _mode.enabled:
         for t in inputs:
             if isinstance(t, Tensor) and t.requires_grad:
+                # one output: its gradient always arrives, so no out_meta (graph.Node)
                 node = Node(backward, tuple([x if isinstance(x, Tensor) and x.requires_grad
                                              else None for x in inputs]), name, 1,
-                            tuple([(x, x._vc[0]) for x in saved]) if saved else (),
-                            ((data.shape, data.dtype),))
-                return _wrap(data, node)
-    return _wrap(data)
+                            tuple([(x, x._vc[0]) for x in saved]) if saved else (), None)
+                return _result(data, node)
+    return _result(data, None)
 
 
 def _data(x):
@@ -150,61 +166,136 @@ def _binary_inputs(a, b):
     return a, _operand(b, a)
 
 
+# Python numbers (exactly float or int) with a tensor: the common ``x * 0.5``,
+# ``1 - x``, without _binary_inputs and without a closure where the backward needs
+# none. The gradients are those of the general path (the scalar keeps the tensor's
+# shape, so nothing is summed back).
+def _first(grads):
+    return grads[0], None
+
+
+def _second(grads):
+    return None, grads[0]
+
+
+def _neg_second(grads):
+    return None, -grads[0]
+
+
+def _with_number(x, out, backward, name, inputs, save):
+    """The result of an op of the tensor ``x`` with a Python number."""
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    t = _new_tensor(Tensor)             # _result, inlined
+    t.data = out
+    t.grad = None
+    if x.requires_grad and _mode.enabled:
+        t.requires_grad = True
+        t._node = Node(backward, inputs, name, 1, ((x, x._vc[0]),) if save else (), None)
+    else:
+        t.requires_grad = False
+        t._node = None
+    t._out_index = 0
+    t._vc = [0]
+    return t
+
+
+def _shape(x):
+    return x.shape if type(x) is np.ndarray else np.shape(x)
+
+
 def add(a, b):
     """``a + b`` with broadcasting."""
+    if isinstance(a, Tensor):
+        tb = type(b)
+        if tb is float or tb is int:
+            return _with_number(a, a.data + b, _first, "add", (a, None), False)
+    elif isinstance(b, Tensor):
+        ta = type(a)
+        if ta is float or ta is int:
+            return _with_number(b, a + b.data, _second, "add", (None, b), False)
     a, b = _binary_inputs(a, b)
-    out = _data(a) + _data(b)
+    da, db = _data(a), _data(b)
+    out = da + db
 
     def backward(grads):
         g = grads[0]
-        return _unbroadcast(g, np.shape(_data(a))), _unbroadcast(g, np.shape(_data(b)))
+        return (_unbroadcast(g, _shape(da)) if _wants(a) else None,
+                _unbroadcast(g, _shape(db)) if _wants(b) else None)
     return _record(out, (a, b), backward, "add")
 
 
 def sub(a, b):
     """``a - b`` with broadcasting."""
+    if isinstance(a, Tensor):
+        tb = type(b)
+        if tb is float or tb is int:
+            return _with_number(a, a.data - b, _first, "sub", (a, None), False)
+    elif isinstance(b, Tensor):
+        ta = type(a)
+        if ta is float or ta is int:
+            return _with_number(b, a - b.data, _neg_second, "sub", (None, b), False)
     a, b = _binary_inputs(a, b)
-    out = _data(a) - _data(b)
+    da, db = _data(a), _data(b)
+    out = da - db
 
     def backward(grads):
         g = grads[0]
-        return _unbroadcast(g, np.shape(_data(a))), _unbroadcast(-g, np.shape(_data(b)))
+        return (_unbroadcast(g, _shape(da)) if _wants(a) else None,
+                _unbroadcast(-g, _shape(db)) if _wants(b) else None)
     return _record(out, (a, b), backward, "sub")
 
 
 def mul(a, b):
     """``a * b`` with broadcasting."""
+    if isinstance(a, Tensor):
+        tb = type(b)
+        if tb is float or tb is int:
+            return _with_number(a, a.data * b, lambda grads: (grads[0] * b, None), "mul",
+                                (a, None), True)
+    elif isinstance(b, Tensor):
+        ta = type(a)
+        if ta is float or ta is int:
+            return _with_number(b, a * b.data, lambda grads: (None, grads[0] * a), "mul",
+                                (None, b), True)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     out = da * db
 
     def backward(grads):
         g = grads[0]
-        ga = _unbroadcast(g * db, np.shape(da)) if _wants(a) else None
-        gb = _unbroadcast(g * da, np.shape(db)) if _wants(b) else None
+        ga = _unbroadcast(g * db, _shape(da)) if _wants(a) else None
+        gb = _unbroadcast(g * da, _shape(db)) if _wants(b) else None
         return ga, gb
     return _record(out, (a, b), backward, "mul", _saved(a, b))
 
 
 def div(a, b):
     """``a / b`` with broadcasting."""
+    if isinstance(a, Tensor):
+        tb = type(b)
+        if tb is float or tb is int:
+            return _with_number(a, a.data / b, lambda grads: (grads[0] / b, None), "div",
+                                (a, None), True)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     out = da / db
 
     def backward(grads):
         g = grads[0]
-        ga = _unbroadcast(g / db, np.shape(da)) if _wants(a) else None
-        gb = _unbroadcast(-g * out / db, np.shape(db)) if _wants(b) else None
+        ga = _unbroadcast(g / db, _shape(da)) if _wants(a) else None
+        gb = _unbroadcast(-g * out / db, _shape(db)) if _wants(b) else None
         return ga, gb
     return _record(out, (a, b), backward, "div", _saved(a, b))
 
 
+def _neg_backward(grads):
+    return (-grads[0],)
+
+
 def neg(a):
     """``-a``."""
-    def backward(grads):
-        return (-grads[0],)
-    return _record(-a.data, (a,), backward, "neg")
+    return _record(-a.data, (a,), _neg_backward, "neg")
 
 
 def pow(a, b):
@@ -217,12 +308,12 @@ def pow(a, b):
         g = grads[0]
         ga = gb = None
         if _wants(a):
-            ga = _unbroadcast(g * db * da ** (db - 1), np.shape(da))
+            ga = _unbroadcast(g * db * da ** (db - 1), _shape(da))
         if _wants(b):
             # d/db a**b = a**b log a; taken as 0 where a == 0 (the limit for b > 0).
             with np.errstate(divide="ignore", invalid="ignore"):
                 logs = np.where(da > 0, np.log(np.where(da > 0, da, 1)), np.where(da == 0, 0, np.nan))
-            gb = _unbroadcast(g * out * logs, np.shape(db))
+            gb = _unbroadcast(g * out * logs, _shape(db))
         return ga, gb
     return _record(out, (a, b), backward, "pow", _saved(a, b))
 
