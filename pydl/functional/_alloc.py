@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-__all__ = ["empty", "empty_like", "poisoned_outputs", "poisoning", "check_fits_in_memory"]
+__all__ = ["empty", "empty_checked", "empty_like", "poisoned_outputs", "poisoning", "check_fits_in_memory"]
 
 _state = {"poison": os.environ.get("PYDL_POISON_OUTPUTS", "") not in ("", "0")}
 
@@ -74,6 +74,14 @@ def empty(shape, dtype):
     check_fits_in_memory(_count(shape) * dtype.itemsize, f"an output of shape {shape}")
     fill = np.nan if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else 0
     return np.full(shape, fill, dtype)
+
+
+def empty_checked(shape, dtype):
+    """:func:`empty` for a shape whose size was already checked against the machine's
+    memory (an op's cached plan): the common call is bare ``np.empty``."""
+    if not _state["poison"]:
+        return np.empty(shape, dtype)
+    return empty(shape, dtype)
 
 
 def _count(shape):

@@ -10,8 +10,11 @@ import numpy as np
 
 from .._ext import activation as _act
 from .._threading import get_num_threads
-from ._alloc import empty, empty_like
-from ._validation import as_float_array, check_int, check_real, check_same_shape
+from ._alloc import empty, empty_checked, empty_like
+from ._validation import FLOAT_DTYPES, as_float_array, check_int, check_real, check_same_shape
+
+_ndarray = np.ndarray
+_F32, _F64 = FLOAT_DTYPES
 
 __all__ = [
     "relu_forward", "relu_backward",
@@ -30,6 +33,15 @@ __all__ = [
 
 
 def _elementwise(kernel, x, *hyper):
+    if type(x) is _ndarray and x.flags.c_contiguous:
+        dt = x.dtype
+        if dt is _F32 or dt is _F64:
+            # as_float_array's common case: x as it is. The output is allocated flat,
+            # one reshape fewer (np.empty's own size check; an output of x's size
+            # fits wherever x does)
+            out = empty_checked(x.size, dt)
+            kernel(x if x.ndim == 1 else x.reshape(-1), out, *hyper, get_num_threads())
+            return out.reshape(x.shape)
     x = as_float_array(x, "x")
     out = empty_like(x)
     kernel(x.reshape(-1), out.reshape(-1), *hyper, get_num_threads())

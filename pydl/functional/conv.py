@@ -18,8 +18,9 @@ from collections import namedtuple
 import numpy as np
 
 from .._ext import conv as _conv
+from .._threading import _state as _threading_state
 from .._threading import blas_single_threaded, get_num_threads
-from ._alloc import check_fits_in_memory, empty
+from ._alloc import check_fits_in_memory, empty, empty_checked
 from ._validation import BLAS_INT_MAX, as_float_array, check_blas_dims, check_int
 
 __all__ = [
@@ -268,6 +269,79 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups):
                         (stride, padding, dilation, groups))
 
 
+# The forward convolution of C-contiguous ndarrays whose key (shapes, dtypes and the
+# hyper-parameters) passed every check once: a plan with the kernels' arguments, so a
+# layer called again with the same shapes pays a dict lookup instead of the checks.
+# The hyper-parameters in the key must be exact ints/strings (``_plain``): 2.0 and True
+# hash like 2 and 1, so a plan is used for the objects that built it (identity, which
+# small ints and a layer's own tuples keep call after call) or after ``_plain``.
+_FORWARD_PLANS = {}
+_ndarray = np.ndarray
+
+
+class _ConvPlan:
+    __slots__ = ("params", "batched", "in5", "w5", "out5", "result", "stride",
+                 "padding", "dilation", "groups", "itemsize", "threads_checked")
+
+
+def _conv_plan(nd, x, weight, bias, stride, padding, dilation, groups):
+    """The plan of a forward convolution of C-contiguous ndarrays, or None where the
+    general path must run (hyper-parameters that are not plain, nothing to compute)."""
+    key = (nd, x.shape, x.dtype, weight.shape, weight.dtype,
+           None if bias is None else (bias.shape, bias.dtype), stride, padding, dilation,
+           groups)
+    try:
+        plan = _FORWARD_PLANS.get(key)
+    except TypeError:       # a list among the hyper-parameters: the general path
+        return None
+    if plan is not None:
+        p = plan.params
+        if (p[0] is stride and p[1] is padding and p[2] is dilation and p[3] is groups) \
+                or all(map(_plain, (stride, padding, dilation, groups))):
+            return plan
+        return None
+    if not all(map(_plain, (stride, padding, dilation, groups))):
+        return None
+    spec = _conv_spec_uncached(nd, x, weight, bias, stride, padding, dilation, groups)
+    if _empty_case(spec, spec.out5[0], spec.in5[1]):
+        return None
+    check_fits_in_memory(math.prod(spec.out5) * spec.weight.itemsize,
+                         f"an output of shape {spec.out_shape}")
+    plan = _ConvPlan()
+    plan.params = (stride, padding, dilation, groups)
+    plan.batched = spec.batched
+    plan.in5, plan.w5, plan.out5, plan.result = spec.in5, spec.w5, spec.out5, spec.out_shape
+    plan.stride, plan.padding, plan.dilation = spec.stride, spec.padding, spec.dilation
+    plan.groups, plan.itemsize = spec.groups, spec.weight.itemsize
+    plan.threads_checked = None
+    _remember(_FORWARD_PLANS, key, plan)
+    return plan
+
+
+def conv_forward_arrays(nd, x, weight, bias, stride, padding, dilation, groups):
+    """``conv{nd}d_forward`` for ndarray arguments (the layers' explicit path): the
+    same checks and result, the checks done once per shape, dtype and arguments."""
+    if type(x) is _ndarray and type(weight) is _ndarray \
+            and (bias is None or type(bias) is _ndarray and bias.flags.c_contiguous) \
+            and x.flags.c_contiguous and weight.flags.c_contiguous:
+        plan = _conv_plan(nd, x, weight, bias, stride, padding, dilation, groups)
+        if plan is not None:
+            n_threads = get_num_threads()
+            if plan.threads_checked != n_threads:
+                _workspace_check(plan, n_threads)
+                plan.threads_checked = n_threads
+            out = empty_checked(plan.out5, weight.dtype)
+            args = (x.reshape(plan.in5), weight.reshape(plan.w5), bias, out, plan.stride,
+                    plan.padding, plan.dilation, plan.groups, n_threads)
+            if n_threads > 1 or _threading_state["n_threads"] > 1:
+                with blas_single_threaded(n_threads):
+                    _conv.conv_forward(*args)
+            else:   # blas_single_threaded's no-op case, without building the context
+                _conv.conv_forward(*args)
+            return out.reshape(plan.result)
+    return _conv_forward(_conv_spec(nd, x, weight, bias, stride, padding, dilation, groups))
+
+
 def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
                          dilation):
     return _cached_spec(_conv_transpose_spec_uncached, f"conv_transpose{nd}d", nd, x,
@@ -275,6 +349,12 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
 
 
 def _workspace_check(spec, n_threads):
+    if type(spec) is _ConvPlan:
+        fwd, bwd = _conv.workspace_elements(spec.in5, spec.w5, spec.out5, spec.stride,
+                                            spec.padding, spec.dilation, spec.groups,
+                                            n_threads)
+        check_fits_in_memory(max(fwd, bwd) * spec.itemsize, "the convolution workspace")
+        return
     key = (spec[5:], n_threads, spec.weight.itemsize)
     if key in _WORKSPACE_CHECKED:
         return
@@ -471,17 +551,17 @@ def _documented(template, nd):
 
 @_documented(_FORWARD_DOC, 1)
 def conv1d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return _conv_forward(_conv_spec(1, x, weight, bias, stride, padding, dilation, groups))
+    return conv_forward_arrays(1, x, weight, bias, stride, padding, dilation, groups)
 
 
 @_documented(_FORWARD_DOC, 2)
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return _conv_forward(_conv_spec(2, x, weight, bias, stride, padding, dilation, groups))
+    return conv_forward_arrays(2, x, weight, bias, stride, padding, dilation, groups)
 
 
 @_documented(_FORWARD_DOC, 3)
 def conv3d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return _conv_forward(_conv_spec(3, x, weight, bias, stride, padding, dilation, groups))
+    return conv_forward_arrays(3, x, weight, bias, stride, padding, dilation, groups)
 
 
 @_documented(_BACKWARD_DOC, 1)

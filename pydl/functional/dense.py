@@ -2,9 +2,12 @@
 
 import math
 
+import numpy as np
+
 from .._ext import dense as _dense
+from .._threading import _state as _threading_state
 from .._threading import blas_single_threaded, get_num_threads
-from ._alloc import empty
+from ._alloc import check_fits_in_memory, empty, empty_checked
 from ._validation import as_float_array, check_blas_dims
 
 __all__ = ["linear_forward", "linear_backward"]
@@ -28,6 +31,52 @@ def _check_linear_args(x, weight, bias):
     return x.reshape(n, in_features), weight, bias, lead
 
 
+# The checks of _check_linear_args depend only on the arrays' types, shapes, dtypes and
+# C-contiguity: for ndarrays that are all C-contiguous they are a function of the key
+# (x.shape, x.dtype, weight.shape, weight.dtype, bias.shape, bias.dtype), and a call
+# whose key passed them once takes the short path (no argument walk). Non-contiguous
+# or non-ndarray arguments always take the full checks (and their copies).
+_LINEAR_PLANS = {}
+_PLANS_MAX = 256
+_ndarray = np.ndarray
+
+
+def _linear_plan(x, weight, bias):
+    """(n, in_features, out_features, output shape) after the full checks, cached."""
+    key = (x.shape, x.dtype, weight.shape, weight.dtype,
+           None if bias is None else (bias.shape, bias.dtype))
+    plan = _LINEAR_PLANS.get(key)
+    if plan is None:
+        x2, weight, bias, lead = _check_linear_args(x, weight, bias)
+        n, out_features = x2.shape[0], weight.shape[0]
+        check_fits_in_memory(n * out_features * weight.itemsize,
+                             f"an output of shape {(n, out_features)}")
+        plan = (n, x2.shape[1], out_features, (*lead, out_features))
+        if len(_LINEAR_PLANS) >= _PLANS_MAX:
+            _LINEAR_PLANS.clear()
+        _LINEAR_PLANS[key] = plan
+    return plan
+
+
+def linear_forward_arrays(x, weight, bias=None):
+    """:func:`linear_forward` for ndarray arguments (the layers' explicit path): the
+    same checks and result, with the checks done once per shape and dtype."""
+    if type(x) is _ndarray and type(weight) is _ndarray \
+            and (bias is None or type(bias) is _ndarray and bias.flags.c_contiguous) \
+            and x.flags.c_contiguous and weight.flags.c_contiguous:
+        n, in_features, out_features, out_shape = _linear_plan(x, weight, bias)
+        out = empty_checked((n, out_features), weight.dtype)
+        x2 = x if len(out_shape) == 2 else x.reshape(n, in_features)
+        n_threads = get_num_threads()
+        if n_threads > 1 or _threading_state["n_threads"] > 1:
+            with blas_single_threaded(n_threads):
+                _dense.linear_forward(x2, weight, bias, out, n_threads)
+        else:   # blas_single_threaded's no-op case, without building the context
+            _dense.linear_forward(x2, weight, bias, out, n_threads)
+        return out if len(out_shape) == 2 else out.reshape(out_shape)
+    return _linear_forward(x, weight, bias)
+
+
 def linear_forward(x, weight, bias=None):
     """Affine map ``y = x @ weight.T + bias`` (PyTorch's ``F.linear``).
 
@@ -41,6 +90,10 @@ def linear_forward(x, weight, bias=None):
     -------
     y : ndarray, shape (*, out_features)
     """
+    return linear_forward_arrays(x, weight, bias)
+
+
+def _linear_forward(x, weight, bias):
     x2, weight, bias, lead = _check_linear_args(x, weight, bias)
     out = empty((x2.shape[0], weight.shape[0]), dtype=weight.dtype)
     n_threads = get_num_threads()

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._ext import pool as _pool
 from .._threading import get_num_threads
-from ._alloc import empty
+from ._alloc import check_fits_in_memory, empty, empty_checked
 from ._spatial import (INT_ARG_MAX, check_grad_shape, export_per_axis, index_array, ints,
                        pad3, planes, raise_if_bad_indices, shape_arg, spatial_input)
 from ._validation import check_int, check_ndarray
@@ -219,8 +219,75 @@ def _max_geometry(spatial, nd, kernel_size, stride, padding, dilation, ceil_mode
                           _interior(spatial[-1], outs[-1], k[-1], s[-1], p[-1], d[-1]))
 
 
+# Max pooling of a C-contiguous ndarray whose key (shape, dtype, hyper-parameters)
+# passed every check once: a plan holding the kernel's arguments. Hyper-parameters in
+# the key must be exact ints (or None, or a bool for ceil_mode): 2.0 and True hash like
+# 2 and 1, so a plan serves the objects that built it (identity: small ints and a
+# layer's own tuples) or values that pass ``_plain_pool``.
+_MAX_PLANS = {}
+_PLANS_MAX = 512
+_ndarray = np.ndarray
+_INT64 = np.dtype(np.int64)
+
+
+def _plain_int_arg(v):
+    t = type(v)
+    return t is int or (t is tuple and all(type(i) is int for i in v))
+
+
+def _plain_pool(kernel_size, stride, padding, dilation, ceil_mode):
+    return (type(ceil_mode) is bool and _plain_int_arg(kernel_size) and _plain_int_arg(padding)
+            and _plain_int_arg(dilation) and (stride is None or _plain_int_arg(stride)))
+
+
+def _max_pool_plan(nd, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """(params, shape, planes, plane_in, plane_out, kernel arguments) or None."""
+    key = (nd, x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode)
+    try:
+        plan = _MAX_PLANS.get(key)
+    except TypeError:       # a list among the arguments: the general path
+        return None
+    if plan is not None:
+        p = plan[0]
+        if (p[0] is kernel_size and p[1] is stride and p[2] is padding and p[3] is dilation
+                and p[4] is ceil_mode) \
+                or _plain_pool(kernel_size, stride, padding, dilation, ceil_mode):
+            return plan
+        return None
+    if not _plain_pool(kernel_size, stride, padding, dilation, ceil_mode):
+        return None
+    x = spatial_input(x, nd)
+    spatial = _spatial_sizes(x.shape, nd, "x")
+    outs, windows = _max_geometry(spatial, nd, kernel_size, stride, padding, dilation,
+                                  ceil_mode)
+    shape = x.shape[:-nd] + tuple(outs)
+    n_planes, plane_out = planes(x.shape, nd), math.prod(outs)
+    if n_planes * plane_out == 0:
+        return None
+    check_fits_in_memory(n_planes * plane_out * (x.itemsize + 8),
+                         f"an output and indices of shape {shape}")
+    axes, span = windows()
+    axes = [(*_ONE, 1)] * (3 - nd) + list(axes)
+    args = (*pad3(spatial), *[v for a in axes for v in a], *span)
+    plan = ((kernel_size, stride, padding, dilation, ceil_mode), shape, n_planes,
+            math.prod(spatial), plane_out, args)
+    if len(_MAX_PLANS) >= _PLANS_MAX:
+        _MAX_PLANS.clear()
+    _MAX_PLANS[key] = plan
+    return plan
+
+
 def _max_pool_forward(nd, x, kernel_size, stride=None, padding=0, dilation=1,
                       ceil_mode=False):
+    if type(x) is _ndarray and x.flags.c_contiguous:
+        plan = _max_pool_plan(nd, x, kernel_size, stride, padding, dilation, ceil_mode)
+        if plan is not None:
+            _, shape, n_planes, plane_in, plane_out, args = plan
+            out = empty_checked((n_planes, plane_out), x.dtype)
+            idx = empty_checked((n_planes, plane_out), _INT64)
+            _pool.max_pool_forward(x.reshape(n_planes, plane_in), out, idx, *args,
+                                   get_num_threads())
+            return out.reshape(shape), idx.reshape(shape)
     x = spatial_input(x, nd)
     spatial = _spatial_sizes(x.shape, nd, "x")
     outs, windows = _max_geometry(spatial, nd, kernel_size, stride, padding, dilation,

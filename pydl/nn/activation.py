@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import _local as _grad_local
+from ..functional import activation as _act
 from ..functional._validation import check_real
 from .linear import check_size, resolve_dtype
 from .module import Module
@@ -18,10 +20,22 @@ class _OutputSaving(Module):
     """An activation whose backward needs only its output (relu, sigmoid, tanh)."""
 
     _forward = _backward = None
+    _forward_arrays = None      # the op itself, for arrays (no tape wrapper to pass)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a subclass that gives its own _forward gets it on arrays too
+        if "_forward" in cls.__dict__ and "_forward_arrays" not in cls.__dict__:
+            cls._forward_arrays = None
 
     def forward(self, x):
-        y = type(self)._forward(x)
-        self.save_for_backward(out=y)
+        cls = type(self)
+        if type(x) is np.ndarray and cls._forward_arrays is not None:
+            y = cls._forward_arrays(x)
+        else:
+            y = cls._forward(x)
+        if _grad_local.enabled:      # save_for_backward, without the call
+            self.save_for_backward(out=y)
         return y
 
     def backward(self, grad_output):
@@ -32,6 +46,7 @@ class ReLU(_OutputSaving):
     """``max(x, 0)``."""
 
     _forward = staticmethod(F.relu_forward)
+    _forward_arrays = staticmethod(_act.relu_forward)
     _backward = staticmethod(F.relu_backward)
 
 
@@ -39,6 +54,7 @@ class Sigmoid(_OutputSaving):
     """``1 / (1 + exp(-x))``, stable for large ``|x|``."""
 
     _forward = staticmethod(F.sigmoid_forward)
+    _forward_arrays = staticmethod(_act.sigmoid_forward)
     _backward = staticmethod(F.sigmoid_backward)
 
 
@@ -46,6 +62,7 @@ class Tanh(_OutputSaving):
     """``tanh(x)``."""
 
     _forward = staticmethod(F.tanh_forward)
+    _forward_arrays = staticmethod(_act.tanh_forward)
     _backward = staticmethod(F.tanh_backward)
 
 

@@ -10,8 +10,9 @@ import math
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import _local as _grad_local
 from ..functional._validation import BLAS_INT_MAX, check_int
-from ..functional.conv import conv_transpose_output_size, int_tuple
+from ..functional.conv import conv_forward_arrays, conv_transpose_output_size, int_tuple
 from . import init
 from .linear import check_size, resolve_dtype
 from .module import Module
@@ -131,9 +132,17 @@ class _Conv(_ConvNd):
                          groups, bias, padding_mode, 0, dtype, generator)
 
     def forward(self, x):
-        y = type(self)._forward_op(x, self.weight.data, self._bias_data(), self.stride,
-                                   self.padding, self.dilation, self.groups)
-        self.save_for_backward(x=x)
+        params = self._parameters
+        weight, bias = params["weight"].data, params["bias"]
+        bias = None if bias is None else bias.data
+        if type(x) is np.ndarray:    # the explicit path: no tape to record on
+            y = conv_forward_arrays(self._nd, x, weight, bias, self.stride, self.padding,
+                                    self.dilation, self.groups)
+        else:
+            y = type(self)._forward_op(x, weight, bias, self.stride, self.padding,
+                                       self.dilation, self.groups)
+        if _grad_local.enabled:      # save_for_backward, without the call
+            self.save_for_backward(x=x)
         return y
 
     def backward(self, grad_output):

@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import _local as _grad_local
+from ..functional.dropout import dropout_forward as _dropout_forward
 from ..functional.dropout import check_p
 from ..random import resolve
 from .module import Module
@@ -52,9 +54,12 @@ class Dropout(_DropoutBase):
     """
 
     def forward(self, x):
-        out, mask = F.dropout_forward(x, self.p, self.training, self.generator)
-        self.save_for_backward(mask=mask)
-        return _write_back(x, out, self.inplace)
+        # on arrays the op itself, without the tape wrapper
+        op = _dropout_forward if type(x) is np.ndarray else F.dropout_forward
+        out, mask = op(x, self.p, self.training, self.generator)
+        if _grad_local.enabled:      # save_for_backward, without the call
+            self.save_for_backward(mask=mask)
+        return out if out is x else _write_back(x, out, self.inplace)
 
     def backward(self, grad_output):
         return F.dropout_backward(grad_output, self.saved()["mask"], self.p)

@@ -5,6 +5,8 @@ import math
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import _local as _grad_local
+from ..functional.dense import linear_forward_arrays
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -63,9 +65,15 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x):
-        y = F.linear_forward(x, self.weight.data,
-                             None if self.bias is None else self.bias.data)
-        self.save_for_backward(x=x)
+        params = self._parameters
+        weight, bias = params["weight"], params["bias"]
+        bias = None if bias is None else bias.data
+        if type(x) is np.ndarray:    # the explicit path: no tape to record on
+            y = linear_forward_arrays(x, weight.data, bias)
+        else:
+            y = F.linear_forward(x, weight.data, bias)
+        if _grad_local.enabled:      # save_for_backward, without the call
+            self.save_for_backward(x=x)
         return y
 
     def backward(self, grad_output):
@@ -106,18 +114,22 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x):
-        x = np.asarray(x)
-        nd = x.ndim
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        shape = x.shape
+        nd = len(shape)
         start = self.start_dim + nd if self.start_dim < 0 else self.start_dim
         end = self.end_dim + nd if self.end_dim < 0 else self.end_dim
         if not (0 <= start < max(nd, 1) and 0 <= end < max(nd, 1)) or start > end:
             raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) "
                              f"does not fit an input of shape {x.shape}")
-        self.save_for_backward(shape=x.shape)
+        if _grad_local.enabled:      # save_for_backward, without the call
+            self.save_for_backward(shape=shape)
         if nd == 0:
             return x.reshape(1)
-        flat = int(np.prod(x.shape[start:end + 1], dtype=np.int64))
-        return x.reshape(*x.shape[:start], flat, *x.shape[end + 1:])
+        # math.prod on the shape's Python ints: exact, and np.prod cost ~5 us a call
+        flat = math.prod(shape[start:end + 1])
+        return x.reshape(*shape[:start], flat, *shape[end + 1:])
 
     def backward(self, grad_output):
         return np.asarray(grad_output).reshape(self.saved()["shape"])

@@ -6,7 +6,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .._grad_mode import is_grad_enabled
+from .._grad_mode import _local as _grad_local
 from ..autograd.module_call import call_module, has_tensor
 from .parameter import Parameter
 
@@ -41,6 +41,7 @@ def eval_in_this_thread():
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
+_ndarray = np.ndarray
 
 
 def _to_numpy(value, key):
@@ -75,6 +76,7 @@ class Module:
 
     _explicit_backward = False
     _hybrid = False
+    _tape_cache = None      # class default: read by __call__ before __init__ ran
 
     def __init__(self):
         object.__setattr__(self, "_training", True)
@@ -384,6 +386,16 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Arrays through a module with an explicit backward: the explicit path, as fast
         # as calling forward. Tensors, or a forward-only module: the tape.
+        if not kwargs and len(args) == 1 and type(args[0]) is _ndarray:
+            # the common call, layer(array): no argument walk, and the explicit-ness
+            # read straight from the cache _explicit keeps (valid while no module
+            # anywhere gained, lost or replaced a parameter or submodule)
+            cache = self._tape_cache
+            if cache is not None and cache[0] == _structure_version[0] and cache[1]:
+                out = self.forward(args[0])
+                if type(self)._hybrid:
+                    self._check_hybrid(out)
+                return out
         if has_tensor(args, kwargs) or not self._explicit():
             return call_module(self, args, kwargs)
         out = self.forward(*args, **kwargs)
@@ -415,7 +427,7 @@ class Module:
         it was). A second call before ``backward`` is counted, so that the explicit
         ``backward`` refuses to guess which call it is for.
         """
-        if is_grad_enabled():
+        if _grad_local.enabled:     # is_grad_enabled(), without the call
             d = self.__dict__
             d["_calls"] = d.get("_calls", 0) + 1
             d["_saved"] = values

@@ -8,8 +8,9 @@ Max pooling keeps only the argmax indices for its backward pass.
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import _local as _grad_local
 from ..functional._spatial import ints
-from ..functional.pool import _avg_geometry, _flag, _max_geometry
+from ..functional.pool import _avg_geometry, _flag, _max_geometry, _max_pool_forward
 from .module import Module
 
 __all__ = [
@@ -48,9 +49,15 @@ class _MaxPoolNd(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, x):
-        out, indices = _op("max_pool", self.nd, "forward")(
-            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
-        self.save_for_backward(indices=indices, shape=np.shape(x))
+        if type(x) is np.ndarray:    # the explicit path: no tape to record on
+            out, indices = _max_pool_forward(self.nd, x, self.kernel_size, self.stride,
+                                             self.padding, self.dilation, self.ceil_mode)
+        else:
+            out, indices = _op("max_pool", self.nd, "forward")(
+                x, self.kernel_size, self.stride, self.padding, self.dilation,
+                self.ceil_mode)
+        if _grad_local.enabled:      # save_for_backward, without the call
+            self.save_for_backward(indices=indices, shape=np.shape(x))
         return (out, indices) if self.return_indices else out
 
     def backward(self, grad_output):

@@ -1,0 +1,199 @@
+"""The per-shape plans of the ops' array fast paths (linear, convolution, max pooling,
+elementwise activations) cannot be fooled: a call after a cached one with another
+shape, dtype, layout or argument type still gets the full checks and the right result,
+bit for bit the general path's."""
+
+import numpy as np
+import pytest
+
+from pydl import functional as F
+from pydl import reference as R
+from pydl.functional import conv as conv_mod
+from pydl.functional import dense as dense_mod
+from pydl.functional import pool as pool_mod
+from tests.helpers import as64, assert_close, randn
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plans():
+    for cache in (dense_mod._LINEAR_PLANS, conv_mod._FORWARD_PLANS, pool_mod._MAX_PLANS):
+        cache.clear()
+    yield
+
+
+def _general_linear(x, w, b):
+    return dense_mod._linear_forward(x, w, b)
+
+
+# ----------------------------------------------------------------------- linear
+
+def test_linear_plan_same_bits_as_general_path(rng):
+    x = randn(rng, (3, 5, 7), np.float32)
+    w, b = randn(rng, (4, 7), np.float32), randn(rng, (4,), np.float32)
+    first = F.linear_forward(x, w, b)           # builds the plan
+    again = F.linear_forward(x, w, b)           # takes it
+    assert dense_mod._LINEAR_PLANS
+    general = _general_linear(x, w, b)
+    assert again.shape == (3, 5, 4)
+    np.testing.assert_array_equal(first, general)
+    np.testing.assert_array_equal(again, general)
+    assert_close(again, R.linear_forward(*as64(x, w, b)), np.float32)
+
+
+def test_linear_after_cached_call_still_checks(rng):
+    w, b = randn(rng, (4, 7), np.float32), randn(rng, (4,), np.float32)
+    x = randn(rng, (2, 7), np.float32)
+    F.linear_forward(x, w, b)
+    F.linear_forward(x, w, b)
+    with pytest.raises(TypeError, match="x has dtype float64"):
+        F.linear_forward(x.astype(np.float64), w, b)
+    with pytest.raises(ValueError, match="last dimension"):
+        F.linear_forward(randn(rng, (2, 6), np.float32), w, b)
+    with pytest.raises(ValueError, match="bias has shape"):
+        F.linear_forward(x, w, randn(rng, (3,), np.float32))
+    with pytest.raises(TypeError, match="bias has dtype"):
+        F.linear_forward(x, w, b.astype(np.float64))
+    with pytest.raises(TypeError, match="x must be"):
+        F.linear_forward(x.astype(np.int32), w, b)
+    # the weight reshaped in place: same object, another shape
+    w2 = w.copy()
+    F.linear_forward(x, w2, b)
+    w2.shape = (7, 4)
+    with pytest.raises(ValueError):
+        F.linear_forward(x, w2, b)
+
+
+def test_linear_non_contiguous_after_cached_call(rng):
+    w, b = randn(rng, (4, 7), np.float32), randn(rng, (4,), np.float32)
+    base = randn(rng, (7, 2), np.float32)
+    x = np.ascontiguousarray(base.T)
+    F.linear_forward(x, w, b)
+    got = F.linear_forward(base.T, w, b)        # same shape and dtype, strided
+    np.testing.assert_array_equal(got, F.linear_forward(x, w, b))
+    # a non-contiguous weight and a list input
+    wt = np.asfortranarray(w)
+    np.testing.assert_array_equal(F.linear_forward(x, wt, b), F.linear_forward(x, w, b))
+    np.testing.assert_array_equal(F.linear_forward(x.tolist(), w.astype(np.float64)),
+                                  F.linear_forward(x.astype(np.float64), w.astype(np.float64)))
+
+
+# -------------------------------------------------------------------- convolution
+
+def test_conv_plan_same_bits_as_general_path(rng):
+    x = randn(rng, (2, 3, 9, 8), np.float32)
+    w, b = randn(rng, (5, 3, 3, 3), np.float32), randn(rng, (5,), np.float32)
+    args = (2, (1, 2), 1, 1)
+    first = F.conv2d_forward(x, w, b, *args)
+    again = F.conv2d_forward(x, w, b, *args)
+    assert conv_mod._FORWARD_PLANS
+    general = conv_mod._conv_forward(conv_mod._conv_spec_uncached(2, x, w, b, *args))
+    np.testing.assert_array_equal(first, general)
+    np.testing.assert_array_equal(again, general)
+    assert_close(again, R.conv2d_forward(*as64(x, w, b), *args), np.float32)
+    # unbatched input after the batched one
+    un = F.conv2d_forward(x[0], w, b, *args)
+    np.testing.assert_array_equal(un, general[0])
+    np.testing.assert_array_equal(F.conv2d_forward(x[0], w, b, *args), general[0])
+
+
+@pytest.mark.parametrize("bad, error", [
+    (dict(stride=2.0), TypeError), (dict(stride=True), TypeError),
+    (dict(stride=(2.0, 2)), TypeError), (dict(groups=True), TypeError),
+    (dict(padding=(1.0, 1)), TypeError), (dict(dilation=np.int64(1)), None),
+    (dict(padding=[1, 1]), None)])
+def test_conv_hyper_parameters_equal_in_hash_are_still_checked(rng, bad, error):
+    x = randn(rng, (1, 2, 6, 6), np.float32)
+    w = randn(rng, (3, 2, 3, 3), np.float32)
+    good = dict(stride=2, padding=(1, 1), dilation=1, groups=1)
+    want = F.conv2d_forward(x, w, None, **good)
+    F.conv2d_forward(x, w, None, **good)
+    if error is None:       # accepted by the checks: the same result
+        np.testing.assert_array_equal(F.conv2d_forward(x, w, None, **{**good, **bad}), want)
+    else:
+        with pytest.raises(error, match=next(iter(bad))):
+            F.conv2d_forward(x, w, None, **{**good, **bad})
+
+
+def test_conv_after_cached_call_still_checks(rng):
+    x = randn(rng, (1, 2, 6, 6), np.float32)
+    w, b = randn(rng, (3, 2, 3, 3), np.float32), randn(rng, (3,), np.float32)
+    F.conv2d_forward(x, w, b, 1, 1)
+    F.conv2d_forward(x, w, b, 1, 1)
+    with pytest.raises(TypeError, match="x has dtype float64"):
+        F.conv2d_forward(x.astype(np.float64), w, b, 1, 1)
+    with pytest.raises(ValueError, match="channels"):
+        F.conv2d_forward(randn(rng, (1, 4, 6, 6), np.float32), w, b, 1, 1)
+    with pytest.raises(ValueError, match="bias has shape"):
+        F.conv2d_forward(x, w, b[:2], 1, 1)
+    with pytest.raises(ValueError, match="kernel size"):
+        F.conv2d_forward(randn(rng, (1, 2, 2, 2), np.float32), w, b, 1, 0)
+    strided = randn(rng, (1, 2, 6, 12), np.float32)[..., ::2]
+    np.testing.assert_array_equal(F.conv2d_forward(strided, w, b, 1, 1),
+                                  F.conv2d_forward(np.ascontiguousarray(strided), w, b, 1, 1))
+    # an empty batch after a cached call: the general path's zeros plus bias
+    out = F.conv2d_forward(np.zeros((0, 2, 6, 6), np.float32), w, b, 1, 1)
+    assert out.shape == (0, 3, 6, 6)
+
+
+# ---------------------------------------------------------------------- max pooling
+
+def test_max_pool_plan_same_bits_as_general_path(rng):
+    x = randn(rng, (2, 3, 9, 7), np.float32)
+    first = F.max_pool2d_forward(x, 3, 2, 1, 1, True)
+    again = F.max_pool2d_forward(x, 3, 2, 1, 1, True)
+    assert pool_mod._MAX_PLANS
+    ref_out, ref_idx = R.max_pool2d_forward(x, 3, 2, 1, 1, True)
+    for out, idx in (first, again):
+        np.testing.assert_array_equal(out, ref_out)
+        np.testing.assert_array_equal(idx, ref_idx)
+        assert idx.dtype == np.int64
+
+
+@pytest.mark.parametrize("bad, error", [
+    (dict(ceil_mode=1), TypeError), (dict(kernel_size=2.0), TypeError),
+    (dict(stride=True), TypeError), (dict(padding=(0.0, 0)), TypeError),
+    (dict(kernel_size=[2, 2]), None), (dict(stride=np.int64(2)), None)])
+def test_max_pool_arguments_equal_in_hash_are_still_checked(rng, bad, error):
+    x = randn(rng, (1, 2, 6, 6), np.float32)
+    good = dict(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
+    want = F.max_pool2d_forward(x, **good)
+    F.max_pool2d_forward(x, **good)
+    if error is None:
+        got = F.max_pool2d_forward(x, **{**good, **bad})
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    else:
+        with pytest.raises(error):
+            F.max_pool2d_forward(x, **{**good, **bad})
+
+
+def test_max_pool_after_cached_call_still_checks(rng):
+    x = randn(rng, (1, 2, 6, 6), np.float32)
+    F.max_pool2d_forward(x, 2)
+    F.max_pool2d_forward(x, 2)
+    with pytest.raises(TypeError, match="x must be"):
+        F.max_pool2d_forward(x.astype(np.int32), 2)
+    with pytest.raises(ValueError, match="x must be"):
+        F.max_pool2d_forward(x[0, 0], 2)
+    strided = randn(rng, (1, 2, 6, 12), np.float32)[..., ::2]
+    got, want = F.max_pool2d_forward(strided, 2), F.max_pool2d_forward(strided.copy(), 2)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    out, idx = F.max_pool2d_forward(np.zeros((0, 2, 6, 6), np.float32), 2)
+    assert out.shape == idx.shape == (0, 2, 3, 3)
+
+
+# ------------------------------------------------------------------- activations
+
+def test_elementwise_fast_path_checks_and_layouts(rng):
+    x = randn(rng, (3, 4, 5), np.float32)
+    want = R.relu_forward(x)
+    np.testing.assert_array_equal(F.relu_forward(x), want)
+    np.testing.assert_array_equal(F.relu_forward(np.asfortranarray(x)), want)
+    np.testing.assert_array_equal(F.relu_forward(x[:, ::2]), R.relu_forward(x[:, ::2]))
+    assert F.relu_forward(np.float32(-2.0)).shape == ()
+    assert F.relu_forward(np.array(3.0)).shape == ()
+    with pytest.raises(TypeError, match="x must be"):
+        F.relu_forward(x.astype(np.float16))
+    with pytest.raises(TypeError, match="x must be"):
+        F.relu_forward(x.astype(">f4"))
