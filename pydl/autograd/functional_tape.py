@@ -14,7 +14,7 @@ import inspect
 import numpy as np
 
 from .._grad_mode import is_grad_enabled, no_grad
-from .graph import Node
+from .graph import Node, versions as _versions
 from .tensor import _FLOATS, Tensor, has_tensor
 
 __all__ = ["record_functional_ops", "RULES"]
@@ -80,7 +80,7 @@ def _record(name, fn, sig, args, kwargs):
 
     inputs_order = tuple(need)
     node = Node(backward, tuple(tensors[k] for k in inputs_order), name[:-len("_forward")],
-                len(diff), tuple((t, t._vc[0]) for t in tensors.values()),
+                len(diff), _versions(tensors.values()),
                 tuple((d.shape, d.dtype) for d in diff))
     wrapped = {i: Tensor._wrap(d, node, k) for k, (i, d) in enumerate(zip(positions, diff))}
     if not isinstance(out, tuple):

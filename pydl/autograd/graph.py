@@ -11,7 +11,7 @@ are freed during the walk and a second backward through the same nodes is refuse
 
 import numpy as np
 
-__all__ = ["Node", "run_backward"]
+__all__ = ["Node", "run_backward", "versions"]
 
 # Hooks for data-parallel training (pydl.distributed): id(leaf) -> callables run after
 # the leaf's .grad was added to, and callables run when a backward walk ends. Empty
@@ -31,9 +31,10 @@ class Node:
     Parameters
     ----------
     backward : callable
-        ``backward(grads) -> sequence``: given one gradient per output (``grads`` is a
-        list; an output that received no gradient gets zeros), returns one gradient per
-        entry of ``inputs`` (None where there is none).
+        ``backward(grads) -> sequence`` (``backward(grads, ctx)`` when ``ctx`` is not
+        None): given one gradient per output (``grads`` is a list; an output that
+        received no gradient gets zeros), returns one gradient per entry of ``inputs``
+        (None where there is none).
     inputs : tuple of Tensor or None
         The inputs that require gradients, in the order ``backward`` returns them;
         None for an input that needs none.
@@ -41,20 +42,28 @@ class Node:
         The op or module, for error messages.
     n_out : int
         Number of tensor outputs.
-    saved : tuple of (Tensor, int)
-        Tensors whose data ``backward`` reads, with their versions at record time.
+    saved : tuple
+        Tensors whose data ``backward`` reads, each followed by its version at record
+        time: ``(t0, v0, t1, v1, ...)`` (flat: one tuple per node, not one per tensor).
+    out_meta : tuple of (shape, dtype), optional
+        Per output, for the zeros of an output nobody used; only nodes with several
+        outputs need it (the one output's gradient is what brings a node to backward).
+    ctx : object, optional
+        What ``backward`` needs besides the gradients, passed as its second argument
+        (a module-level function and a tuple instead of a closure and its cells: fewer
+        objects for the cyclic garbage collector per recorded op).
     """
 
-    __slots__ = ("backward", "inputs", "name", "n_out", "saved", "out_meta")
+    __slots__ = ("backward", "inputs", "name", "n_out", "saved", "out_meta", "ctx")
 
-    def __init__(self, backward, inputs, name, n_out=1, saved=(), out_meta=None):
+    def __init__(self, backward, inputs, name, n_out=1, saved=(), out_meta=None, ctx=None):
         self.backward = backward
         self.inputs = inputs
         self.name = name
         self.n_out = n_out
         self.saved = saved
-        # (shape, dtype) of each output, for the zeros of an output nobody used.
         self.out_meta = out_meta
+        self.ctx = ctx
 
     def __repr__(self):
         return f"<Node {self.name}>"
@@ -89,8 +98,20 @@ def _topological_order(root):
     return order
 
 
+def versions(tensors):
+    """``Node.saved`` for ``tensors``: each followed by its current version."""
+    saved = []
+    for t in tensors:
+        vc = t._vc
+        saved.append(t)
+        saved.append(0 if vc is None else vc[0])
+    return tuple(saved)
+
+
 def _check_versions(node):
-    for t, version in node.saved:
+    saved = node.saved
+    for i in range(0, len(saved), 2):
+        t, version = saved[i], saved[i + 1]
         if t._version != version:
             raise RuntimeError(
                 f"one of the tensors needed for the gradient of {node.name} (shape "
@@ -141,9 +162,11 @@ def _walk(root_tensor, gradient, retain_graph):
         fn = node.backward
         if fn is None:
             raise RuntimeError(_freed_message(node))
-        if node.saved:
-            for t, version in node.saved:
-                if t._vc[0] != version:
+        saved = node.saved
+        if saved:
+            for i in range(0, len(saved), 2):
+                vc = saved[i]._vc
+                if (0 if vc is None else vc[0]) != saved[i + 1]:
                     _check_versions(node)       # raises
         n_out = node.n_out
         if n_out != 1:      # one output: its gradient is what brought the node here
@@ -151,12 +174,14 @@ def _walk(root_tensor, gradient, retain_graph):
                 if grads[k] is None:
                     shape, dtype = node.out_meta[k]
                     grads[k] = np.zeros(shape, dtype)
-        in_grads = fn(grads)
+        ctx = node.ctx
+        in_grads = fn(grads) if ctx is None else fn(grads, ctx)
         inputs = node.inputs
         if not retain_graph:
             node.backward = None
             node.saved = ()
             node.inputs = ()
+            node.ctx = None
         for t, g in zip(inputs, in_grads):
             if t is None or g is None:
                 continue

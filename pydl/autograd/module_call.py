@@ -15,7 +15,7 @@ import inspect
 import numpy as np
 
 from .._grad_mode import is_grad_enabled, no_grad
-from .graph import Node
+from .graph import Node, versions as _versions
 from .tensor import _FLOATS, Tensor, has_tensor
 
 __all__ = ["has_tensor", "call_module"]
@@ -174,7 +174,7 @@ def _record_call(module, args, inputs, out, members, caches, params):
     metas = []
     node = Node(backward, tuple(t if t.requires_grad else None for t in node_inputs),
                 type(module).__name__, 0,
-                tuple((t, t._vc[0]) for t in (*node_inputs, *params)), None)
+                _versions((*node_inputs, *params)), None)
     wrapped = _wrap_outputs(out, node, metas, _input_dtype(inputs, params))
     node.n_out = len(metas)
     node.out_meta = tuple(metas)
@@ -209,5 +209,5 @@ def _call_on_one_tensor(module, x):
         return (returned if x.requires_grad else None,)
 
     node = Node(backward, (x if x.requires_grad else None,), type(module).__name__, 1,
-                tuple((t, t._vc[0]) for t in (x, *params)), ((out.shape, out.dtype),))
+                _versions((x, *params)), None)
     return Tensor._wrap(out, node, 0)

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .._grad_mode import _local as _mode
-from .graph import Node
+from .graph import Node, versions as _graph_versions
 from .tensor import _FLOATS, Tensor, _check_inplace
 
 _wrap = Tensor._wrap
@@ -94,12 +94,22 @@ def _result(data, node):
     t.requires_grad = node is not None
     t._node = node
     t._out_index = 0
-    t._vc = [0]
+    t._vc = None
     return t
 
 
-def _record(data, inputs, backward, name, saved=()):
-    """The result tensor of an op; a node when gradients are wanted."""
+def _versions(saved):
+    """``Node.saved`` of the tensors ``saved``: each followed by its version."""
+    if len(saved) == 1:
+        x = saved[0]
+        vc = x._vc
+        return (x, 0 if vc is None else vc[0])
+    return _graph_versions(saved)
+
+
+def _record(data, inputs, backward, name, saved=(), ctx=None):
+    """The result tensor of an op; a node when gradients are wanted (``backward`` is
+    called as ``backward(grads, ctx)`` when ``ctx`` is given, see graph.Node)."""
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     if _mode.enabled:
@@ -108,7 +118,7 @@ def _record(data, inputs, backward, name, saved=()):
                 # one output: its gradient always arrives, so no out_meta (graph.Node)
                 node = Node(backward, tuple([x if isinstance(x, Tensor) and x.requires_grad
                                              else None for x in inputs]), name, 1,
-                            tuple([(x, x._vc[0]) for x in saved]) if saved else (), None)
+                            _versions(saved) if saved else (), None, ctx)
                 return _result(data, node)
     return _result(data, None)
 
@@ -182,7 +192,19 @@ def _neg_second(grads):
     return None, -grads[0]
 
 
-def _with_number(x, out, backward, name, inputs, save):
+def _mul_number_first(grads, b):
+    return grads[0] * b, None
+
+
+def _mul_number_second(grads, a):
+    return None, grads[0] * a
+
+
+def _div_number_first(grads, b):
+    return grads[0] / b, None
+
+
+def _with_number(x, out, backward, name, inputs, save, ctx=None):
     """The result of an op of the tensor ``x`` with a Python number."""
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -191,17 +213,54 @@ def _with_number(x, out, backward, name, inputs, save):
     t.grad = None
     if x.requires_grad and _mode.enabled:
         t.requires_grad = True
-        t._node = Node(backward, inputs, name, 1, ((x, x._vc[0]),) if save else (), None)
+        if save:
+            vc = x._vc
+            save = (x, 0 if vc is None else vc[0])
+        else:
+            save = ()
+        t._node = Node(backward, inputs, name, 1, save, None, ctx)
     else:
         t.requires_grad = False
         t._node = None
     t._out_index = 0
-    t._vc = [0]
+    t._vc = None
     return t
 
 
 def _shape(x):
     return x.shape if type(x) is np.ndarray else np.shape(x)
+
+
+# The general binary ops: backward(grads, (a, b, da, db)), a module-level function
+# and one tuple rather than a closure with four cells.
+def _add_backward(grads, ctx):
+    a, b, da, db = ctx
+    g = grads[0]
+    return (_unbroadcast(g, _shape(da)) if _wants(a) else None,
+            _unbroadcast(g, _shape(db)) if _wants(b) else None)
+
+
+def _sub_backward(grads, ctx):
+    a, b, da, db = ctx
+    g = grads[0]
+    return (_unbroadcast(g, _shape(da)) if _wants(a) else None,
+            _unbroadcast(-g, _shape(db)) if _wants(b) else None)
+
+
+def _mul_backward(grads, ctx):
+    a, b, da, db = ctx
+    g = grads[0]
+    ga = _unbroadcast(g * db, _shape(da)) if _wants(a) else None
+    gb = _unbroadcast(g * da, _shape(db)) if _wants(b) else None
+    return ga, gb
+
+
+def _div_backward(grads, ctx):
+    a, b, da, db, out = ctx
+    g = grads[0]
+    ga = _unbroadcast(g / db, _shape(da)) if _wants(a) else None
+    gb = _unbroadcast(-g * out / db, _shape(db)) if _wants(b) else None
+    return ga, gb
 
 
 def add(a, b):
@@ -216,13 +275,7 @@ def add(a, b):
             return _with_number(b, a + b.data, _second, "add", (None, b), False)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
-    out = da + db
-
-    def backward(grads):
-        g = grads[0]
-        return (_unbroadcast(g, _shape(da)) if _wants(a) else None,
-                _unbroadcast(g, _shape(db)) if _wants(b) else None)
-    return _record(out, (a, b), backward, "add")
+    return _record(da + db, (a, b), _add_backward, "add", (), (a, b, da, db))
 
 
 def sub(a, b):
@@ -237,13 +290,7 @@ def sub(a, b):
             return _with_number(b, a - b.data, _neg_second, "sub", (None, b), False)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
-    out = da - db
-
-    def backward(grads):
-        g = grads[0]
-        return (_unbroadcast(g, _shape(da)) if _wants(a) else None,
-                _unbroadcast(-g, _shape(db)) if _wants(b) else None)
-    return _record(out, (a, b), backward, "sub")
+    return _record(da - db, (a, b), _sub_backward, "sub", (), (a, b, da, db))
 
 
 def mul(a, b):
@@ -251,23 +298,14 @@ def mul(a, b):
     if isinstance(a, Tensor):
         tb = type(b)
         if tb is float or tb is int:
-            return _with_number(a, a.data * b, lambda grads: (grads[0] * b, None), "mul",
-                                (a, None), True)
+            return _with_number(a, a.data * b, _mul_number_first, "mul", (a, None), True, b)
     elif isinstance(b, Tensor):
         ta = type(a)
         if ta is float or ta is int:
-            return _with_number(b, a * b.data, lambda grads: (None, grads[0] * a), "mul",
-                                (None, b), True)
+            return _with_number(b, a * b.data, _mul_number_second, "mul", (None, b), True, a)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
-    out = da * db
-
-    def backward(grads):
-        g = grads[0]
-        ga = _unbroadcast(g * db, _shape(da)) if _wants(a) else None
-        gb = _unbroadcast(g * da, _shape(db)) if _wants(b) else None
-        return ga, gb
-    return _record(out, (a, b), backward, "mul", _saved(a, b))
+    return _record(da * db, (a, b), _mul_backward, "mul", _saved(a, b), (a, b, da, db))
 
 
 def div(a, b):
@@ -275,18 +313,11 @@ def div(a, b):
     if isinstance(a, Tensor):
         tb = type(b)
         if tb is float or tb is int:
-            return _with_number(a, a.data / b, lambda grads: (grads[0] / b, None), "div",
-                                (a, None), True)
+            return _with_number(a, a.data / b, _div_number_first, "div", (a, None), True, b)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     out = da / db
-
-    def backward(grads):
-        g = grads[0]
-        ga = _unbroadcast(g / db, _shape(da)) if _wants(a) else None
-        gb = _unbroadcast(-g * out / db, _shape(db)) if _wants(b) else None
-        return ga, gb
-    return _record(out, (a, b), backward, "div", _saved(a, b))
+    return _record(out, (a, b), _div_backward, "div", _saved(a, b), (a, b, da, db, out))
 
 
 def _neg_backward(grads):
@@ -593,7 +624,7 @@ def _view_result(out, x, backward, name):
     """Ops whose result may share ``x``'s data share its version counter too."""
     t = _record(out, (x,), backward, name)
     if np.shares_memory(out, x.data):
-        t._vc = x._vc
+        t._vc = x._shared_vc()
     return t
 
 
@@ -753,13 +784,15 @@ def split(x, indices_or_sections, axis=0, *, dim=None):
     ax = _axis_tuple(axis, x.data.ndim)[0]
     pieces = np.split(x.data, indices_or_sections, axis=ax)
     if not _needs(x):
-        return [Tensor._wrap(p, vc=x._vc) for p in pieces]
+        vc = x._shared_vc()
+        return [Tensor._wrap(p, vc=vc) for p in pieces]
     meta = tuple((p.shape, p.dtype) for p in pieces)
 
     def backward(grads):
         return (np.concatenate(grads, axis=ax),)
     node = Node(backward, (x,), "split", len(pieces), (), meta)
-    return [Tensor._wrap(p, node, i, vc=x._vc) for i, p in enumerate(pieces)]
+    vc = x._shared_vc()
+    return [Tensor._wrap(p, node, i, vc=vc) for i, p in enumerate(pieces)]
 
 
 def pad(x, pad_width, mode="constant", value=0.0):

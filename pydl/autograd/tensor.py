@@ -75,7 +75,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._node = None
         self._out_index = 0
-        self._vc = [0]
+        self._vc = None
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -87,7 +87,7 @@ class Tensor:
         t.requires_grad = node is not None
         t._node = node
         t._out_index = index
-        t._vc = [0] if vc is None else vc
+        t._vc = vc
         return t
 
     # -------------------------------------------------------------- properties
@@ -124,13 +124,28 @@ class Tensor:
         """The node that made this tensor, or None for a leaf."""
         return self._node
 
+    # The version counter is a one-element list shared by the tensors over one buffer
+    # (a tensor and its views, detach()); None stands for [0] not yet shared, so an op
+    # result allocates none (one object less for the cyclic GC per recorded op).
     @property
     def _version(self):
         """How many in-place changes the data has seen (shared with views)."""
-        return self._vc[0]
+        vc = self._vc
+        return 0 if vc is None else vc[0]
 
     def _bump_version(self):
-        self._vc[0] += 1
+        vc = self._vc
+        if vc is None:
+            self._vc = [1]
+        else:
+            vc[0] += 1
+
+    def _shared_vc(self):
+        """The version counter, created if needed, for a tensor over the same data."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0]
+        return vc
 
     def __len__(self):
         if self.data.ndim == 0:
@@ -217,7 +232,7 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph (shares the data and its version)."""
-        return Tensor._wrap(self.data, vc=self._vc)
+        return Tensor._wrap(self.data, vc=self._shared_vc())
 
     def requires_grad_(self, requires_grad=True):
         """Make this leaf require gradients (in place); returns self."""

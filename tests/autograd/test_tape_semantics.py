@@ -136,6 +136,54 @@ def test_a_view_shares_the_version_of_its_base():
         y.backward()
 
 
+def test_versions_of_op_results_and_their_views_detach_and_split():
+    # An op's result holds no version counter until a view, detach() or an in-place
+    # change needs one: each of those must still reach the saved version.
+    w = _t(3)
+    for change in ("result", "view", "detach", "split"):
+        a = _t(3, grad=False) * 1.0            # an op result, version 0
+        y = (a * w).sum()
+        with pydl.no_grad():
+            if change == "result":
+                a += 1
+            elif change == "view":
+                a[1:][0] = 7.0
+            elif change == "detach":
+                a.detach()[0] = 7.0
+            else:
+                pydl.split(a, 3)[2][0] = 7.0
+        assert a._version == 1, change
+        with pytest.raises(RuntimeError, match="modified in place"):
+            y.backward()
+    x = _t(3)
+    doubled, shifted = x * 2.0, x + 2.0        # x * c saves x (as before), x + c nothing
+    with pydl.no_grad():
+        x += 1
+    shifted.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones(3))
+    with pytest.raises(RuntimeError, match="modified in place"):
+        doubled.sum().backward()
+
+
+def test_ops_with_python_numbers_match_the_general_path():
+    x = _t(2, 3)
+    for fn in (lambda t: t + 2.5, lambda t: 2.5 + t, lambda t: t - 2, lambda t: 2 - t,
+               lambda t: t * 1.5, lambda t: 3 * t, lambda t: t / 4.0, lambda t: 4.0 / t):
+        x.grad = None
+        fn(x).sum().backward()
+        fast = x.grad
+        x.grad = None
+        fn_general = fn(pydl.tensor(x.data, requires_grad=True))
+        assert fn_general._node.name == fn(x)._node.name
+        c = np.float64(0)                       # np.generic: the general path
+        y = fn(x) + c
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad, fast)
+        with pydl.no_grad():
+            assert not fn(x).requires_grad
+        assert fn(_t(3, grad=False)).grad_fn is None
+
+
 def test_in_place_arithmetic_on_a_tensor_in_autograd_is_refused():
     x = _t(3)
     with pytest.raises(RuntimeError, match="in-place"):
