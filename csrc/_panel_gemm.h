@@ -15,7 +15,8 @@
  * Panel p holds columns [p*NR, p*NR + NR) of B as K rows of NR contiguous values
  * (columns past n: any finite values; they only reach columns of C that are not
  * written). The register block is PYDL_MR rows x NR columns: 8 AVX2 or 4 AVX-512
- * accumulators for float32. Plain C that gcc and clang vectorize; compiled for
+ * accumulators for float32 (the SSE baseline: two rows at a time, 8 accumulators of 4
+ * lanes). Plain C that gcc and clang vectorize; compiled for
  * AVX-512, AVX2+FMA and the baseline like _vmath.h.
  */
 #ifndef PYDL_PANEL_GEMM_H
@@ -84,8 +85,8 @@ PYDL_DEFINE_PANEL_GENERIC(float, generic_f)
 PYDL_DEFINE_PANEL_GENERIC(double, d)
 
 #if defined(__GNUC__) || defined(__clang__)
-/* float32: 4 rows x 16 columns in eight 8-wide vector accumulators (AVX: one register
- * each; the baseline clone splits each into two SSE registers). */
+/* float32 with AVX: 4 rows x 16 columns in eight 8-wide vector accumulators, one
+ * register each (the SSE baseline inlines pydl_panel_rows_f4 below). */
 typedef float pydl_v8sf __attribute__((vector_size(32), aligned(4), may_alias));
 
 PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdiff_t K,
@@ -151,9 +152,82 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
         for (int c = 0; c < nc; c++)
             C[r * ldc + c] = init[r][c];
 }
-#else
-#define pydl_panel_rows_f pydl_panel_rows_generic_f
+
+/* float32 for the SSE baseline: the 8-wide block above, lowered without AVX, kept its
+ * accumulators in memory (1.5 GFLOP/s against 76 for the AVX2 copy on an LSTM step's
+ * product, so LSTM and Winograd convolutions ran 13-18x slower on the baseline copy).
+ * Here 4-wide vectors, two rows at a time: 8 accumulators, 4 panel vectors and the
+ * broadcast fit SSE's 16 registers. Each row's sums are formed in the same order
+ * whatever mr is (a lone row is paired with itself and stored once). */
+typedef float pydl_v4sf __attribute__((vector_size(16), aligned(4), may_alias));
+
+PYDL_INLINE void pydl_panel_rows_f4(const float* A, ptrdiff_t lda, int mr, ptrdiff_t K,
+                                    const float* Bp, float* C, ptrdiff_t ldc,
+                                    ptrdiff_t nc, const float* bias, int accumulate)
+{
+    for (int r = 0; r < mr; r += 2) {
+        const int pair = mr - r > 1;
+        const float* a0 = A + r * lda;
+        const float* a1 = pair ? a0 + lda : a0;
+        float* C0 = C + r * ldc;
+        float* C1 = pair ? C0 + ldc : C0;
+        float init[2][PYDL_NR];
+        pydl_v4sf c00, c01, c02, c03, c10, c11, c12, c13;
+        for (int c = 0; c < PYDL_NR; c++) {
+            init[0][c] = PYDL_PANEL_INIT(float, C0, c, nc, bias, accumulate);
+            init[1][c] = PYDL_PANEL_INIT(float, C1, c, nc, bias, accumulate);
+        }
+        c00 = *(const pydl_v4sf*)&init[0][0]; c01 = *(const pydl_v4sf*)&init[0][4];
+        c02 = *(const pydl_v4sf*)&init[0][8]; c03 = *(const pydl_v4sf*)&init[0][12];
+        c10 = *(const pydl_v4sf*)&init[1][0]; c11 = *(const pydl_v4sf*)&init[1][4];
+        c12 = *(const pydl_v4sf*)&init[1][8]; c13 = *(const pydl_v4sf*)&init[1][12];
+        for (ptrdiff_t k = 0; k < K; k++) {
+            const float* b = Bp + k * PYDL_NR;
+            pydl_v4sf b0 = *(const pydl_v4sf*)b, b1 = *(const pydl_v4sf*)(b + 4);
+            pydl_v4sf b2 = *(const pydl_v4sf*)(b + 8), b3 = *(const pydl_v4sf*)(b + 12);
+            pydl_v4sf v = {a0[k], a0[k], a0[k], a0[k]};
+            c00 += v * b0; c01 += v * b1; c02 += v * b2; c03 += v * b3;
+            v = (pydl_v4sf){a1[k], a1[k], a1[k], a1[k]};
+            c10 += v * b0; c11 += v * b1; c12 += v * b2; c13 += v * b3;
+        }
+        if (nc == PYDL_NR) {
+            *(pydl_v4sf*)C1 = c10; *(pydl_v4sf*)(C1 + 4) = c11;
+            *(pydl_v4sf*)(C1 + 8) = c12; *(pydl_v4sf*)(C1 + 12) = c13;
+            *(pydl_v4sf*)C0 = c00; *(pydl_v4sf*)(C0 + 4) = c01;     /* row 0 last: C1 may be C0 */
+            *(pydl_v4sf*)(C0 + 8) = c02; *(pydl_v4sf*)(C0 + 12) = c03;
+            continue;
+        }
+        *(pydl_v4sf*)&init[0][0] = c00; *(pydl_v4sf*)&init[0][4] = c01;
+        *(pydl_v4sf*)&init[0][8] = c02; *(pydl_v4sf*)&init[0][12] = c03;
+        for (int c = 0; c < nc; c++)
+            C0[c] = init[0][c];
+        if (pair) {
+            *(pydl_v4sf*)&init[1][0] = c10; *(pydl_v4sf*)&init[1][4] = c11;
+            *(pydl_v4sf*)&init[1][8] = c12; *(pydl_v4sf*)&init[1][12] = c13;
+            for (int c = 0; c < nc; c++)
+                C1[c] = init[1][c];
+        }
+    }
+}
+
 #endif
+
+/* The register block each copy of the panel GEMM inlines, named by the copy's suffix
+ * (_v4, _v3, _v0; none in a one-copy build) + _blk: 8-wide vectors where the copy has
+ * AVX or the target is not x86, 4-wide for the SSE baseline. */
+#if defined(__GNUC__) || defined(__clang__)
+#define pydl_panel_rows_f_v4_blk pydl_panel_rows_f
+#define pydl_panel_rows_f_v3_blk pydl_panel_rows_f
+#define pydl_panel_rows_f_v0_blk pydl_panel_rows_f4
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+#define pydl_panel_rows_f_blk pydl_panel_rows_f4
+#else
+#define pydl_panel_rows_f_blk pydl_panel_rows_f
+#endif
+#else
+#define pydl_panel_rows_f_blk pydl_panel_rows_generic_f
+#endif
+#define pydl_panel_rows_d_blk pydl_panel_rows_d
 
 /* Panel p of C = A @ B (+ bias, or + C when accumulate): all M rows, columns
  * [p*NR, p*NR + NR) that are < n. K is walked in chunks of PYDL_KC so that a chunk of
@@ -173,9 +247,9 @@ ATTR static void pydl_panel_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdif
         ptrdiff_t kc = K - k0 < PYDL_KC ? K - k0 : PYDL_KC;                             \
         for (ptrdiff_t m = 0; m < M; m += PYDL_MR) {                                    \
             int mr = M - m < PYDL_MR ? (int)(M - m) : PYDL_MR;                          \
-            pydl_panel_rows_##SUFFIX(A + m * lda + k0, lda, mr, kc, panel + k0 * PYDL_NR,\
-                                     C + m * ldc + j0, ldc, nc, k0 ? NULL : bp,         \
-                                     k0 ? 1 : accumulate);                              \
+            pydl_panel_rows_##SUFFIX##ISA##_blk(A + m * lda + k0, lda, mr, kc,          \
+                                         panel + k0 * PYDL_NR, C + m * ldc + j0, ldc,   \
+                                         nc, k0 ? NULL : bp, k0 ? 1 : accumulate);      \
         }                                                                               \
         k0 += kc;                                                                       \
     } while (k0 < K);                                                                   \

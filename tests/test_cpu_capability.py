@@ -149,6 +149,8 @@ _KERNELS = """
     run("layernorm", nn.LayerNorm(77), 9, 77)
     run("groupnorm", nn.GroupNorm(4, 12), 3, 12, 10, 6)
     run("lstm", nn.LSTM(20, 37, batch_first=True), 3, 9, 20)
+    for b in (1, 2, 5):  # the panel GEMM's lone and paired rows, a partial last panel
+        run(f"lstm_b{b}", nn.LSTM(12, 17, batch_first=True), b, 4, 12)
     run("gru", nn.GRU(20, 37, batch_first=True), 3, 9, 20)
     run("rnn", nn.RNN(20, 37, batch_first=True), 3, 9, 20)
     logits = rng.standard_normal((41, 10)).astype(np.float32)
