@@ -250,7 +250,7 @@ ATTR static void pydl_layer_norm_row_##SUFFIX##ISA(const T* PYDL_RESTRICT x,    
 {                                                                                        \
     double s1, s2, mu, var, rs;                                                          \
     ptrdiff_t j;                                                                         \
-    pydl_centered_moments_##SUFFIX(x, d, (double)x[0], &s1, &s2);                        \
+    pydl_centered_moments_##SUFFIX##ISA(x, d, (double)x[0], &s1, &s2);                   \
     mu = (double)x[0] + s1 / (double)d;                                                  \
     var = (s2 - s1 * s1 / (double)d) / (double)d;                                        \
     rs = 1.0 / sqrt((var > 0 ? var : 0) + eps);                                          \
@@ -273,7 +273,7 @@ ATTR static void pydl_layer_norm_backward_row_##SUFFIX##ISA(                    
     ptrdiff_t j;                                                                         \
     T m = (T)mean, r = (T)rstd, k1 = 0, k2 = 0;                                          \
     if (dx) {                                                                            \
-        pydl_grad_moments_##SUFFIX(g, w, x, d, mean, &sa, &sb);                          \
+        pydl_grad_moments_##SUFFIX##ISA(g, w, x, d, mean, &sa, &sb);                     \
         k1 = (T)(sa / (double)d);                                                        \
         k2 = (T)(rstd * rstd * sb / (double)d);                                          \
     }                                                                                    \
