@@ -45,6 +45,15 @@
 #define PYDL_SIMD_CLONES 1
 #include <stdlib.h>
 
+/* a == b for C strings, by hand: the resolvers run while the loader relocates the
+ * module, and libc's strcmp is itself an ifunc (not yet resolved in a statically
+ * linked interpreter). */
+static int pydl_str_equal(const char* a, const char* b)
+{
+    while (*a && *a == *b) { a++; b++; }
+    return *a == *b;
+}
+
 /* 4: x86-64-v4 (AVX-512), 3: x86-64-v3 (AVX2+FMA), 0: baseline. Runs in the ifunc
  * resolvers, while the loader holds its lock: the cached value is computed once. */
 static int pydl_cpu_capability(void)
@@ -56,8 +65,8 @@ static int pydl_cpu_capability(void)
         __builtin_cpu_init();
         best = __builtin_cpu_supports("x86-64-v4") ? 4 : __builtin_cpu_supports("x86-64-v3") ? 3 : 0;
         cap = best;
-        if (want && strcmp(want, "default") == 0) cap = 0;
-        else if (want && strcmp(want, "avx2") == 0) cap = 3;
+        if (want && pydl_str_equal(want, "default")) cap = 0;
+        else if (want && pydl_str_equal(want, "avx2")) cap = 3;
         level = cap < best ? cap : best;
     }
     return level;
