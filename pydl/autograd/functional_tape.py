@@ -13,7 +13,7 @@ import inspect
 
 import numpy as np
 
-from .._grad_mode import is_grad_enabled, no_grad
+from .._grad_mode import _local as _mode
 from .graph import Node, versions as _versions
 from .tensor import _FLOATS, Tensor, has_tensor
 
@@ -47,46 +47,114 @@ def _as_result(value, dtype):
     return value
 
 
-def _record(name, fn, sig, args, kwargs):
-    outputs, backward_rule = RULES[name]
+def _binder(sig):
+    """What :func:`_bind` needs of ``sig``: (positional names, all names in order,
+    defaults); None for a signature with ``*args``, ``**kwargs`` or positional-only
+    parameters (those go through ``Signature.bind``)."""
+    pos, names, defaults = [], [], {}
+    for p in sig.parameters.values():
+        if p.kind is p.POSITIONAL_OR_KEYWORD:
+            if len(pos) != len(names):      # after a keyword-only one: not Python
+                return None
+            pos.append(p.name)
+        elif p.kind is not p.KEYWORD_ONLY:
+            return None
+        names.append(p.name)
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
+    return tuple(pos), tuple(names), defaults
+
+
+def _bind(binder, sig, args, kwargs):
+    """``(arguments, bound)``: ``sig.bind(*args, **kwargs)`` with defaults applied, as
+    a dict in the signature's order (``BoundArguments.arguments``), and None, without
+    inspect's cost (about 10 us a call) for the calls a simple signature allows; the
+    others, errors included, through ``Signature.bind`` (then ``bound`` is the
+    BoundArguments, whose ``args``/``kwargs`` make the call)."""
+    if binder is not None:
+        pos, names, defaults = binder
+        n = len(args)
+        if n <= len(pos):
+            a = dict(zip(pos, args))
+            used = 0
+            for k in names[n:]:
+                if kwargs and k in kwargs:
+                    a[k] = kwargs[k]
+                    used += 1
+                elif k in defaults:
+                    a[k] = defaults[k]
+                else:
+                    break                   # missing: Signature.bind says so
+            else:
+                if not kwargs or used == len(kwargs):
+                    return a, None
     bound = sig.bind(*args, **kwargs)
     bound.apply_defaults()
-    tensors = {k: v for k, v in bound.arguments.items() if isinstance(v, Tensor)}
-    for k, v in tensors.items():
-        bound.arguments[k] = v.data
-    floats = [t.data.dtype for t in tensors.values() if t.data.dtype in _FLOATS]
-    dtype = floats[0] if floats else None
-    if any(d != dtype for d in floats):
-        raise TypeError(f"{name}: the tensors mix float32 and float64; give them one dtype")
-    need = {k for k, t in tensors.items() if t.requires_grad} if is_grad_enabled() else set()
+    return bound.arguments, bound
+
+
+def _call(fn, a, bound):
+    return fn(**a) if bound is None else fn(*bound.args, **bound.kwargs)
+
+
+def _call_no_grad(fn, a, bound):
+    """_call under no_grad() (without contextlib's cost)."""
+    previous = _mode.enabled
+    _mode.enabled = False
+    try:
+        return _call(fn, a, bound)
+    finally:
+        _mode.enabled = previous
+
+
+def _record(name, fn, sig, args, kwargs, binder=None):
+    outputs, backward_rule = RULES[name]
+    a, bound = _bind(binder, sig, args, kwargs)
+    tensors = {}
+    dtype = None
+    for k, v in a.items():
+        if isinstance(v, Tensor):
+            tensors[k] = v
+            d = v.data
+            a[k] = d
+            d = d.dtype
+            if d in _FLOATS:
+                if dtype is None:
+                    dtype = d
+                elif d != dtype:
+                    raise TypeError(f"{name}: the tensors mix float32 and float64; give "
+                                    f"them one dtype")
+    need = {k for k, t in tensors.items() if t.requires_grad} if _mode.enabled else set()
     positions = outputs if outputs is not None else (0,)
     if not need:
-        with no_grad():
-            out = fn(*bound.args, **bound.kwargs)
+        out = _call_no_grad(fn, a, bound)
         if not isinstance(out, tuple):
             return _as_result(out, dtype)
         return tuple(_as_result(o, dtype) if i in positions else o for i, o in enumerate(out))
-    if "need_grad" in bound.arguments:      # a loss computes its gradient when asked
-        bound.arguments["need_grad"] = True
-    out = fn(*bound.args, **bound.kwargs)
-    a = bound.arguments
+    if "need_grad" in a:        # a loss computes its gradient when asked
+        a["need_grad"] = True
+    out = _call(fn, a, bound)
     outs = out if isinstance(out, tuple) else (out,)
     diff = [np.asarray(outs[i], dtype=dtype) if isinstance(outs[i], float) else outs[i]
             for i in positions]
-
-    def backward(grads):
-        got = backward_rule(a, outs, grads, need)
-        return tuple(got.get(k) for k in inputs_order)
-
     inputs_order = tuple(need)
-    node = Node(backward, tuple(tensors[k] for k in inputs_order), name[:-len("_forward")],
-                len(diff), _versions(tensors.values()),
-                tuple((d.shape, d.dtype) for d in diff))
+    node = Node(_functional_backward, tuple([tensors[k] for k in inputs_order]),
+                name[:-len("_forward")], len(diff), _versions(tensors.values()),
+                tuple([(d.shape, d.dtype) for d in diff]) if len(diff) != 1 else None,
+                (backward_rule, a, outs, need, inputs_order))
+    if outputs is None and not isinstance(out, tuple):
+        return Tensor._wrap(diff[0], node, 0)
     wrapped = {i: Tensor._wrap(d, node, k) for k, (i, d) in enumerate(zip(positions, diff))}
     if not isinstance(out, tuple):
         return wrapped[0]
     # Caches, masks and indices stay arrays: constants for the backward twin.
     return tuple(wrapped.get(i, o) for i, o in enumerate(out))
+
+
+def _functional_backward(grads, ctx):
+    backward_rule, a, outs, need, inputs_order = ctx
+    got = backward_rule(a, outs, grads, need)
+    return tuple([got.get(k) for k in inputs_order])
 
 
 def record_functional_ops(namespace):
@@ -103,11 +171,12 @@ def record_functional_ops(namespace):
 
 def _wrapper(name, fn):
     sig = inspect.signature(fn)
+    binder = _binder(sig)
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
         if has_tensor(args, kwargs):
-            return _record(name, fn, sig, args, kwargs)
+            return _record(name, fn, sig, args, kwargs, binder)
         return fn(*args, **kwargs)
     return op
 

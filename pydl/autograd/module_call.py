@@ -14,7 +14,7 @@ import inspect
 
 import numpy as np
 
-from .._grad_mode import is_grad_enabled, no_grad
+from .._grad_mode import _local as _mode
 from .graph import Node, versions as _versions
 from .tensor import _FLOATS, Tensor, has_tensor
 
@@ -116,23 +116,66 @@ def call_module(module, args, kwargs):
         # Forward written with tensor ops: arrays become tensors, so the result is one.
         args = tuple(Tensor._wrap(a) if isinstance(a, np.ndarray) else a for a in args)
         return module.forward(*args, **kwargs)
-    if not kwargs and len(args) == 1 and isinstance(args[0], Tensor):
-        return _call_on_one_tensor(module, args[0])
-    if kwargs and has_tensor((), kwargs):
-        args, kwargs = _positional(module, args, kwargs)
-    inputs = _tensors_in(args, [])
-    raw_args = _unwrap(args)
-    raw_kwargs = {k: _unwrap(v) for k, v in kwargs.items()} if kwargs else kwargs
+    if not kwargs:
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            return _call_on_one_tensor(module, args[0])
+        inputs, raw_args = _flat_call(args)
+        raw_kwargs = kwargs
+    else:
+        inputs = None
+    if inputs is None:
+        if kwargs and has_tensor((), kwargs):
+            args, kwargs = _positional(module, args, kwargs)
+        inputs = _tensors_in(args, [])
+        raw_args = _unwrap(args)
+        raw_kwargs = {k: _unwrap(v) for k, v in kwargs.items()} if kwargs else kwargs
     params = module._tape_parameters()
-    need = is_grad_enabled() and (any(t.requires_grad for t in inputs) or
-                                  any(p.requires_grad for p in params))
-    if not need:
-        with no_grad():
-            out = module.forward(*raw_args, **raw_kwargs)
+    if not _needs_grad(inputs, params):
+        out = _forward_no_grad(module, raw_args, raw_kwargs)
         return _wrap_outputs(out, None, [], _input_dtype(inputs, params))
 
     out, members, caches = _forward_taking_caches(module, raw_args, raw_kwargs)
     return _record_call(module, args, inputs, out, members, caches, params)
+
+
+def _flat_call(args):
+    """``(tensors, arrays)`` of positional arguments none of which is a tuple or list
+    (``loss(out, target)``); ``(None, None)`` otherwise."""
+    inputs = []
+    raw = []
+    for a in args:
+        if isinstance(a, Tensor):
+            inputs.append(a)
+            raw.append(a.data)
+        elif type(a) in (tuple, list):
+            return None, None
+        else:
+            raw.append(a)
+    return inputs, tuple(raw)
+
+
+def _needs_grad(inputs, params):
+    """Whether a call records a node: grad mode on and an input or a parameter that
+    requires a gradient."""
+    if not _mode.enabled:
+        return False
+    for t in inputs:
+        if t.requires_grad:
+            return True
+    for p in params:
+        if p.requires_grad:
+            return True
+    return False
+
+
+def _forward_no_grad(module, args, kwargs):
+    """``module.forward`` under no_grad() (without contextlib's cost)."""
+    previous = _mode.enabled
+    _mode.enabled = False
+    try:
+        return module.forward(*args, **kwargs) if kwargs else module.forward(*args)
+    finally:
+        _mode.enabled = previous
 
 
 def _forward_taking_caches(module, args, kwargs):
@@ -154,7 +197,8 @@ def _record_call(module, args, inputs, out, members, caches, params):
     """The node of a module call whose forward ran on the arrays: its backward lends
     ``caches`` back to ``members`` and pairs what ``module.backward`` returns with the
     tensors among ``args``."""
-    module._check_hybrid(out)       # forward ran on arrays: no tensor may come out
+    if not isinstance(out, (np.ndarray, float, np.floating)):
+        module._check_hybrid(out)   # forward ran on arrays: no tensor may come out
 
     def backward(grads):
         prior = [m._tape_give(c) for m, c in zip(members, caches)]
@@ -186,15 +230,14 @@ def _call_on_one_tensor(module, x):
     the general path, without walking nested arguments and outputs (a layer call on
     the tape cost about twice the explicit path's)."""
     params = module._tape_parameters()
-    if not is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in params)):
-        with no_grad():
-            out = module.forward(x.data)
+    if not _needs_grad((x,), params):
+        out = _forward_no_grad(module, (x.data,), None)
         return _wrap_outputs(out, None, [], _input_dtype((x,), params))
     out, members, caches = _forward_taking_caches(module, (x.data,), {})
     if type(out) is not np.ndarray or out.dtype not in _FLOATS:
         # a tuple or an integer result: the general bookkeeping
         return _record_call(module, (x,), (x,), out, members, caches, params)
-    module._check_hybrid(out)
+    # an ndarray came out: no tensor, so nothing for module._check_hybrid to refuse
 
     def backward(grads):
         prior = [m._tape_give(c) for m, c in zip(members, caches)]
