@@ -2,8 +2,9 @@
 that serving a single request pays (issue 13: PyTorch pays about 7 us a layer call).
 
 Groups: the digits CNN (pydl.examples.digits_cnn), an LSTM classifier (embedding-free:
-input 32, hidden 128, 50 steps, last step -> Linear 10), and one dense layer
-(256 -> 128). There is no NumPy member: the reference twins are per op.
+input 32, hidden 128, 50 steps, last step -> Linear 10), one dense layer (256 -> 128)
+and one convolution (16 -> 32 channels, 3x3, padding 1, on 8x8: the digits CNN's
+second layer). There is no NumPy member: the reference twins are per op.
 """
 
 import numpy as np
@@ -50,11 +51,14 @@ def _models(case):
     if case == "lstm_classifier":
         return (_LSTMClassifier(), _torch_lstm_classifier,
                 rng.standard_normal((1, T, INPUT)).astype(np.float32))
+    if case == "conv2d":
+        return (nn.Conv2d(16, 32, 3, padding=1), lambda: torch.nn.Conv2d(16, 32, 3, padding=1),
+                rng.standard_normal((1, 16, 8, 8)).astype(np.float32))
     return (nn.Linear(256, 128), lambda: torch.nn.Linear(256, 128),
             rng.standard_normal((1, 256)).astype(np.float32))
 
 
-@pytest.mark.parametrize("case", ["digits_cnn", "lstm_classifier", "dense"])
+@pytest.mark.parametrize("case", ["digits_cnn", "lstm_classifier", "dense", "conv2d"])
 @pytest.mark.parametrize("impl", ["pydl", "torch"])
 def test_batch1_latency(benchmark, impl, case):
     if impl == "torch" and torch is None:

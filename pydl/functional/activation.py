@@ -9,11 +9,14 @@ import math
 import numpy as np
 
 from .._ext import activation as _act
+from .._threading import _state as _threading_state
 from .._threading import get_num_threads
+from ._alloc import _state as _alloc_state
 from ._alloc import empty, empty_checked, empty_like
 from ._validation import FLOAT_DTYPES, as_float_array, check_int, check_real, check_same_shape
 
 _ndarray = np.ndarray
+_np_empty = np.empty
 _F32, _F64 = FLOAT_DTYPES
 
 __all__ = [
@@ -39,8 +42,11 @@ def _elementwise(kernel, x, *hyper):
             # as_float_array's common case: x as it is. The output is allocated flat,
             # one reshape fewer (np.empty's own size check; an output of x's size
             # fits wherever x does)
-            out = empty_checked(x.size, dt)
-            kernel(x if x.ndim == 1 else x.reshape(-1), out, *hyper, get_num_threads())
+            out = _np_empty(x.size, dt) if not _alloc_state["poison"] \
+                else empty_checked(x.size, dt)
+            # get_num_threads() is the process-wide count when that is 1
+            kernel(x if x.ndim == 1 else x.reshape(-1), out, *hyper,
+                   1 if _threading_state["n_threads"] == 1 else get_num_threads())
             return out.reshape(x.shape)
     x = as_float_array(x, "x")
     out = empty_like(x)

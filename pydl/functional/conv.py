@@ -20,6 +20,7 @@ import numpy as np
 from .._ext import conv as _conv
 from .._threading import _state as _threading_state
 from .._threading import blas_single_threaded, get_num_threads
+from ._alloc import _state as _alloc_state
 from ._alloc import check_fits_in_memory, empty, empty_checked
 from ._validation import BLAS_INT_MAX, as_float_array, check_blas_dims, check_int
 
@@ -277,6 +278,7 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups):
 # small ints and a layer's own tuples keep call after call) or after ``_plain``.
 _FORWARD_PLANS = {}
 _ndarray = np.ndarray
+_np_empty = np.empty
 
 
 class _ConvPlan:
@@ -326,11 +328,13 @@ def conv_forward_arrays(nd, x, weight, bias, stride, padding, dilation, groups):
             and x.flags.c_contiguous and weight.flags.c_contiguous:
         plan = _conv_plan(nd, x, weight, bias, stride, padding, dilation, groups)
         if plan is not None:
-            n_threads = get_num_threads()
+            # get_num_threads() is the process-wide count when that is 1
+            n_threads = 1 if _threading_state["n_threads"] == 1 else get_num_threads()
             if plan.threads_checked != n_threads:
                 _workspace_check(plan, n_threads)
                 plan.threads_checked = n_threads
-            out = empty_checked(plan.out5, weight.dtype)
+            out = _np_empty(plan.out5, weight.dtype) if not _alloc_state["poison"] \
+                else empty_checked(plan.out5, weight.dtype)
             args = (x.reshape(plan.in5), weight.reshape(plan.w5), bias, out, plan.stride,
                     plan.padding, plan.dilation, plan.groups, n_threads)
             if n_threads > 1 or _threading_state["n_threads"] > 1:

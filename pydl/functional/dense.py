@@ -7,6 +7,7 @@ import numpy as np
 from .._ext import dense as _dense
 from .._threading import _state as _threading_state
 from .._threading import blas_single_threaded, get_num_threads
+from ._alloc import _state as _alloc_state
 from ._alloc import check_fits_in_memory, empty, empty_checked
 from ._validation import as_float_array, check_blas_dims
 
@@ -39,6 +40,7 @@ def _check_linear_args(x, weight, bias):
 _LINEAR_PLANS = {}
 _PLANS_MAX = 256
 _ndarray = np.ndarray
+_np_empty = np.empty
 
 
 def _linear_plan(x, weight, bias):
@@ -65,14 +67,16 @@ def linear_forward_arrays(x, weight, bias=None):
             and (bias is None or type(bias) is _ndarray and bias.flags.c_contiguous) \
             and x.flags.c_contiguous and weight.flags.c_contiguous:
         n, in_features, out_features, out_shape = _linear_plan(x, weight, bias)
-        out = empty_checked((n, out_features), weight.dtype)
+        out = _np_empty((n, out_features), weight.dtype) if not _alloc_state["poison"] \
+            else empty_checked((n, out_features), weight.dtype)
         x2 = x if len(out_shape) == 2 else x.reshape(n, in_features)
-        n_threads = get_num_threads()
-        if n_threads > 1 or _threading_state["n_threads"] > 1:
+        if _threading_state["n_threads"] == 1:
+            # what get_num_threads() returns then, and blas_single_threaded's no-op case
+            _dense.linear_forward(x2, weight, bias, out, 1)
+        else:
+            n_threads = get_num_threads()
             with blas_single_threaded(n_threads):
                 _dense.linear_forward(x2, weight, bias, out, n_threads)
-        else:   # blas_single_threaded's no-op case, without building the context
-            _dense.linear_forward(x2, weight, bias, out, n_threads)
         return out if len(out_shape) == 2 else out.reshape(out_shape)
     return _linear_forward(x, weight, bias)
 

@@ -26,7 +26,9 @@ import math
 import numpy as np
 
 from .._ext import pool as _pool
+from .._threading import _state as _threading_state
 from .._threading import get_num_threads
+from ._alloc import _state as _alloc_state
 from ._alloc import check_fits_in_memory, empty, empty_checked
 from ._spatial import (INT_ARG_MAX, check_grad_shape, export_per_axis, index_array, ints,
                        pad3, planes, raise_if_bad_indices, shape_arg, spatial_input)
@@ -227,6 +229,7 @@ def _max_geometry(spatial, nd, kernel_size, stride, padding, dilation, ceil_mode
 _MAX_PLANS = {}
 _PLANS_MAX = 512
 _ndarray = np.ndarray
+_np_empty = np.empty
 _INT64 = np.dtype(np.int64)
 
 
@@ -283,10 +286,16 @@ def _max_pool_forward(nd, x, kernel_size, stride=None, padding=0, dilation=1,
         plan = _max_pool_plan(nd, x, kernel_size, stride, padding, dilation, ceil_mode)
         if plan is not None:
             _, shape, n_planes, plane_in, plane_out, args = plan
-            out = empty_checked((n_planes, plane_out), x.dtype)
-            idx = empty_checked((n_planes, plane_out), _INT64)
+            if _alloc_state["poison"]:
+                out = empty_checked((n_planes, plane_out), x.dtype)
+                idx = empty_checked((n_planes, plane_out), _INT64)
+            else:
+                out = _np_empty((n_planes, plane_out), x.dtype)
+                idx = _np_empty((n_planes, plane_out), _INT64)
+            # get_num_threads() is the process-wide count when that is 1
             _pool.max_pool_forward(x.reshape(n_planes, plane_in), out, idx, *args,
-                                   get_num_threads())
+                                   1 if _threading_state["n_threads"] == 1
+                                   else get_num_threads())
             return out.reshape(shape), idx.reshape(shape)
     x = spatial_input(x, nd)
     spatial = _spatial_sizes(x.shape, nd, "x")

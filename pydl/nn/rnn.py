@@ -27,7 +27,9 @@ import numpy as np
 
 from .. import functional as F
 from .. import random as _random
+from .._grad_mode import _local as _grad_local
 from .._grad_mode import is_grad_enabled
+from ..functional import rnn as _rnn_ops
 from ..functional._validation import as_float_array, check_real
 from . import init
 from .linear import check_size, resolve_dtype
@@ -226,15 +228,18 @@ class RNNBase(Module):
                 c0 = None if c0_all is None else c0_all[k]
                 w_ih, w_hh, b_ih, b_hh = (None if p is None else p.data
                                           for p in self._weights(layer, d))
+                # the ops themselves (every argument is an array or None here: no
+                # tape wrapper to pass)
                 if lstm:
-                    y, h_n[k], c_n[k], cache = F.lstm_forward(
+                    y, h_n[k], c_n[k], cache = _rnn_ops.lstm_forward(
                         layer_input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=d == 1)
                 elif self._kind == "gru":
-                    y, h_n[k], cache = F.gru_forward(layer_input, h0, w_ih, w_hh, b_ih, b_hh,
-                                                     reverse=d == 1)
+                    y, h_n[k], cache = _rnn_ops.gru_forward(
+                        layer_input, h0, w_ih, w_hh, b_ih, b_hh, reverse=d == 1)
                 else:
-                    y, h_n[k] = F.rnn_forward(layer_input, h0, w_ih, w_hh, b_ih, b_hh,
-                                              nonlinearity=self.nonlinearity, reverse=d == 1)
+                    y, h_n[k] = _rnn_ops.rnn_forward(
+                        layer_input, h0, w_ih, w_hh, b_ih, b_hh,
+                        nonlinearity=self.nonlinearity, reverse=d == 1)
                     cache = None
                 runs.append((h0, c0, y, cache))
                 outs.append(y)
@@ -247,8 +252,9 @@ class RNNBase(Module):
             else:
                 masks.append(None)
             layer_input = out
-        self.save_for_backward(layers=layers, masks=masks, batched=batched,
-                               input_shape=np.shape(input), hx_given=hx is not None)
+        if _grad_local.enabled:      # save_for_backward, without building its arguments
+            self.save_for_backward(layers=layers, masks=masks, batched=batched,
+                                   input_shape=np.shape(input), hx_given=hx is not None)
         output = layer_input
         if not batched:
             output, h_n = output[:, 0], h_n[:, 0]
