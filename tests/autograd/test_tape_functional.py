@@ -142,3 +142,49 @@ def test_a_loss_refuses_a_target_that_requires_grad():
     loss, _ = F.mse_loss_forward(x, t)
     with pytest.raises(RuntimeError, match="no gradient with respect to 'target'"):
         loss.backward()
+
+
+def test_argument_binding_matches_inspect():
+    # functional_tape binds arguments itself (Signature.bind cost ~10 us a call): the
+    # names, defaults, order and errors must be those of inspect.
+    import inspect
+
+    from pydl.autograd.functional_tape import _bind, _binder
+
+    def op(x, weight, bias=None, stride=1, *, need_grad=False, scale=2.0):
+        return x
+
+    sig = inspect.signature(op)
+    binder = _binder(sig)
+    calls = [((1, 2), {}), ((1, 2, 3), {}), ((1,), {"weight": 2}),
+             ((1, 2), {"stride": 4, "scale": 1.0}), ((), {"x": 1, "weight": 2, "bias": 3}),
+             ((1, 2, 3, 4), {"need_grad": True})]
+    for args, kwargs in calls:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        got, fallback = _bind(binder, sig, args, kwargs)
+        assert list(got.items()) == list(bound.arguments.items())
+        assert fallback is None
+    for args, kwargs in [((1,), {}), ((1, 2, 3, 4, 5), {}), ((1, 2), {"x": 1}),
+                         ((1, 2), {"bogus": 1})]:
+        with pytest.raises(TypeError):
+            sig.bind(*args, **kwargs)
+        with pytest.raises(TypeError):
+            _bind(binder, sig, args, kwargs)
+    assert _binder(inspect.signature(lambda *a, b=1: a)) is None
+    assert _binder(inspect.signature(lambda a, /, b: a)) is None
+
+
+def test_keyword_arguments_and_defaults_through_the_tape():
+    x = pydl.tensor(_x(3, 4), requires_grad=True)
+    w = pydl.tensor(_x(2, 4, seed=1), requires_grad=True)
+    out = F.linear_forward(x, weight=w)
+    ref = F.linear_forward(x.data, w.data)
+    np.testing.assert_array_equal(out.data, ref)
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad, np.ones((3, 2)).T @ x.data)
+    with pytest.raises(TypeError):
+        F.linear_forward(x, w, bogus=1)
+    with pydl.no_grad():
+        assert not F.leaky_relu_forward(x, negative_slope=0.3).requires_grad
+    assert pydl.is_grad_enabled()
