@@ -18,6 +18,7 @@ changing load hits each alike; medians are printed as a Markdown table.
 """
 
 import argparse
+import os
 import platform
 import time
 
@@ -180,8 +181,10 @@ def main():
     if torch is not None:
         torch.set_num_threads(n)
     cfg = pydl.show_config(print_out=False)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"CPU: {cfg['cpu']}; {platform.machine()}; threads: {n}; "
-          f"torch: {None if torch is None else torch.__version__}\n")
+          f"torch: {None if torch is None else torch.__version__}; "
+          f"load average at start: {load:.1f} on {os.cpu_count()} CPUs\n")
     print("| case | member | median (us) | ratio |")
     print("|---|---|---|---|")
 
@@ -202,10 +205,12 @@ def main():
     print(f"Per recorded op (x * c on 4 floats, chain of 1000): tape {node['tape']:.2f} us, "
           f"no_grad {node['no grad']:.2f} us, bare NumPy {node['numpy']:.2f} us; "
           f"bookkeeping {node['tape'] - node['numpy']:.2f} us per op; forward + backward "
-          f"{node['tape + backward']:.2f} us per node")
+          f"{node['tape + backward']:.2f} us per node (backward "
+          f"{node['tape + backward'] - node['tape']:.2f})")
     if "torch" in node:
         print(f"PyTorch eager, the same chain: {node['torch']:.2f} us per recorded op, "
-              f"forward + backward {node['torch + backward']:.2f} us per node")
+              f"forward + backward {node['torch + backward']:.2f} us per node (backward "
+              f"{node['torch + backward'] - node['torch']:.2f})")
     print(f"\ntape / explicit on the digits CNN step: "
           f"{cnn['pydl tape'] / cnn['pydl explicit']:.3f}")
 

@@ -367,23 +367,24 @@ def matmul(a, b):
     da, db = a.data, b.data
     if da.ndim == 0 or db.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension")
-    out = da @ db
+    return _record(da @ db, (a, b), _matmul_backward, "matmul", (a, b), (a, b, da, db))
 
-    def backward(grads):
-        a2 = da[None, :] if da.ndim == 1 else da
-        b2 = db[:, None] if db.ndim == 1 else db
-        # The gradient in the shape of a2 @ b2 (1-D operands promoted to matrices).
-        g2 = grads[0].reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-                              + (a2.shape[-2], b2.shape[-1]))
-        ga = gb = None
-        if a.requires_grad:
-            ga = g2 @ np.swapaxes(b2, -1, -2)
-            ga = _unbroadcast(ga, a2.shape).reshape(da.shape)
-        if b.requires_grad:
-            gb = np.swapaxes(a2, -1, -2) @ g2
-            gb = _unbroadcast(gb, b2.shape).reshape(db.shape)
-        return ga, gb
-    return _record(out, (a, b), backward, "matmul", (a, b))
+
+def _matmul_backward(grads, ctx):
+    a, b, da, db = ctx
+    a2 = da[None, :] if da.ndim == 1 else da
+    b2 = db[:, None] if db.ndim == 1 else db
+    # The gradient in the shape of a2 @ b2 (1-D operands promoted to matrices).
+    g2 = grads[0].reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+                          + (a2.shape[-2], b2.shape[-1]))
+    ga = gb = None
+    if a.requires_grad:
+        ga = g2 @ np.swapaxes(b2, -1, -2)
+        ga = _unbroadcast(ga, a2.shape).reshape(da.shape)
+    if b.requires_grad:
+        gb = np.swapaxes(a2, -1, -2) @ g2
+        gb = _unbroadcast(gb, b2.shape).reshape(db.shape)
+    return ga, gb
 
 
 # ----------------------------------------------------------------- unary

@@ -266,7 +266,8 @@ class Tensor:
                 raise RuntimeError(f"backward() without a gradient needs a tensor with one "
                                    f"element (a loss); this one has shape {self.data.shape}: "
                                    f"pass gradient= of that shape")
-            g = np.ones(self.data.shape, self.data.dtype)
+            g = np.empty(self.data.shape, self.data.dtype)   # np.ones: 1 us more
+            g.fill(1)
         else:
             g = gradient.data if isinstance(gradient, Tensor) else gradient
             g = np.asarray(g)
