@@ -9,6 +9,8 @@ reverse order, and adds what reaches a leaf into the leaf's ``.grad``. Without
 are freed during the walk and a second backward through the same nodes is refused.
 """
 
+import itertools
+
 import numpy as np
 
 __all__ = ["Node", "run_backward", "versions"]
@@ -18,6 +20,16 @@ __all__ = ["Node", "run_backward", "versions"]
 # unless registered, so the walk pays one truth test per leaf and one per backward.
 post_accumulate_hooks = {}
 backward_end_hooks = []
+
+
+# The id of the last in-place change (Tensor._bump_version) in this process: a node
+# recorded under the current id has seen no change since, so backward skips reading
+# the versions of its saved tensors. Read per node, not once per walk: a hook run
+# during the walk (an optimizer step in a post-accumulate hook) may change a tensor a
+# later node saved. Ids come from an atomic counter, so a change written by another
+# thread never leaves the id a node was recorded under.
+bumps = [0]
+bump_ids = itertools.count(1)
 
 
 def run_post_accumulate_hooks(leaf):
@@ -54,7 +66,7 @@ class Node:
         objects for the cyclic garbage collector per recorded op).
     """
 
-    __slots__ = ("backward", "inputs", "name", "n_out", "saved", "out_meta", "ctx")
+    __slots__ = ("backward", "inputs", "name", "n_out", "saved", "out_meta", "ctx", "epoch")
 
     def __init__(self, backward, inputs, name, n_out=1, saved=(), out_meta=None, ctx=None):
         self.backward = backward
@@ -64,6 +76,7 @@ class Node:
         self.saved = saved
         self.out_meta = out_meta
         self.ctx = ctx
+        self.epoch = bumps[0]       # in-place changes so far (see bumps)
 
     def __repr__(self):
         return f"<Node {self.name}>"
@@ -163,7 +176,7 @@ def _walk(root_tensor, gradient, retain_graph):
         if fn is None:
             raise RuntimeError(_freed_message(node))
         saved = node.saved
-        if saved:
+        if saved and node.epoch != bumps[0]:     # something changed in place since
             for i in range(0, len(saved), 2):
                 vc = saved[i]._vc
                 if (0 if vc is None else vc[0]) != saved[i + 1]:

@@ -10,6 +10,7 @@ every :class:`~pydl.nn.Parameter`) it depends on. The arithmetic lives in
 import numpy as np
 
 from .._grad_mode import is_grad_enabled
+from . import graph as _graph
 from .graph import run_backward
 
 __all__ = ["Tensor", "tensor", "has_tensor"]
@@ -139,6 +140,7 @@ class Tensor:
             self._vc = [1]
         else:
             vc[0] += 1
+        _graph.bumps[0] = next(_graph.bump_ids)   # nodes recorded before: check versions
 
     def _shared_vc(self):
         """The version counter, created if needed, for a tensor over the same data."""

@@ -165,6 +165,22 @@ def test_versions_of_op_results_and_their_views_detach_and_split():
         doubled.sum().backward()
 
 
+def test_an_in_place_change_made_by_a_hook_during_backward_is_detected():
+    # backward skips the version reads of nodes recorded after the last in-place change
+    # anywhere; a hook that changes a parameter mid-walk must still be caught by a
+    # later node that saved it
+    w = nn.Parameter(np.full(3, 2.0))
+    x = _t(3, grad=False)
+    z = (x * w) * w                     # the outer mul runs first and reaches w
+    w.register_post_accumulate_grad_hook(lambda p: p._bump_version())   # a step's mark
+    with pytest.raises(RuntimeError, match="modified in place"):
+        z.sum().backward()
+    w2 = nn.Parameter(np.full(3, 2.0))
+    z = (x * w2) * w2
+    z.sum().backward()                  # no hook, no change: no error, right gradient
+    np.testing.assert_array_equal(w2.grad, 2 * x.data * w2.data)
+
+
 def test_ops_with_python_numbers_match_the_general_path():
     x = _t(2, 3)
     for fn in (lambda t: t + 2.5, lambda t: 2.5 + t, lambda t: t - 2, lambda t: 2 - t,
