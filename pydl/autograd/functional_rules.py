@@ -53,6 +53,10 @@ def _from_output(backward_name, *hyper):
 
     def act(a, outs, grads, need):
         return {"x": backward(grads[0], outs[0], *(a[h] for h in hyper))}
+    if not hyper:
+        # the gradient is backward(grad, output) alone: functional_tape records a call
+        # op(tensor) without binding arguments (relu, sigmoid, tanh in tensor code)
+        act.from_output = backward
     return act
 
 

@@ -94,7 +94,13 @@ def _bind(binder, sig, args, kwargs):
 
 
 def _call(fn, a, bound):
-    return fn(**a) if bound is None else fn(*bound.args, **bound.kwargs)
+    """``fn`` on the bound arguments ``a`` (``bound``: the BoundArguments, or a tuple of
+    positional arguments, or None to pass ``a`` by name)."""
+    if bound is None:
+        return fn(**a)
+    if type(bound) is tuple:
+        return fn(*bound)
+    return fn(*bound.args, **bound.kwargs)
 
 
 def _call_no_grad(fn, a, bound):
@@ -172,6 +178,19 @@ def record_functional_ops(namespace):
 def _wrapper(name, fn):
     sig = inspect.signature(fn)
     binder = _binder(sig)
+    outputs, backward_rule = RULES[name]
+    twin = getattr(backward_rule, "from_output", None) if outputs is None else None
+    if twin is not None:
+        short = name[:-len("_forward")]
+
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            if not kwargs and len(args) == 1 and type(args[0]) is Tensor:
+                return _record_from_output(fn, twin, short, args[0])
+            if has_tensor(args, kwargs):
+                return _record(name, fn, sig, args, kwargs, binder)
+            return fn(*args, **kwargs)
+        return op
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
@@ -179,6 +198,28 @@ def _wrapper(name, fn):
             return _record(name, fn, sig, args, kwargs, binder)
         return fn(*args, **kwargs)
     return op
+
+
+def _record_from_output(fn, twin, name, x):
+    """``_record`` of ``op(x)`` for an op with one array output whose gradient is
+    ``twin(grad, output)`` (the activations): the same node, without binding
+    arguments or building the rule's argument dict."""
+    d = x.data
+    if not (x.requires_grad and _mode.enabled):
+        return _as_result(_call_no_grad(fn, {"x": d}, (d,)), d.dtype if d.dtype in _FLOATS
+                          else None)
+    out = fn(d)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out, dtype=d.dtype) if isinstance(out, float) else out
+    vc = x._vc
+    node = Node(_from_output_backward, (x,), name, 1, (x, 0 if vc is None else vc[0]), None,
+                (twin, out))
+    return Tensor._wrap(out, node, 0)
+
+
+def _from_output_backward(grads, ctx):
+    twin, out = ctx
+    return (twin(grads[0], out),)
 
 
 from . import functional_rules  # noqa: E402,F401  (registers the rules)

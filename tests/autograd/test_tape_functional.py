@@ -188,3 +188,31 @@ def test_keyword_arguments_and_defaults_through_the_tape():
     with pydl.no_grad():
         assert not F.leaky_relu_forward(x, negative_slope=0.3).requires_grad
     assert pydl.is_grad_enabled()
+
+
+@pytest.mark.parametrize("name", ["relu_forward", "sigmoid_forward", "tanh_forward"])
+def test_one_tensor_activation_calls_match_the_bound_path(name):
+    # op(tensor) skips argument binding; op(x=tensor) takes the general path
+    fn = getattr(F, name)
+    for dtype in (np.float32, np.float64):
+        x = pydl.tensor(_x(3, 4).astype(dtype), requires_grad=True)
+        fast, general = fn(x), fn(x=x)
+        assert fast.grad_fn.name == general.grad_fn.name == name[:-len("_forward")]
+        assert fast.grad_fn.saved == general.grad_fn.saved
+        np.testing.assert_array_equal(fast.data, general.data)
+        g = np.random.default_rng(1).standard_normal((3, 4)).astype(dtype)
+        fast.backward(g)
+        first = x.grad
+        x.grad = None
+        general.backward(g)
+        np.testing.assert_array_equal(x.grad, first)
+        assert x.grad.dtype == dtype
+        with pydl.no_grad():
+            assert fn(x).grad_fn is None and not fn(x).requires_grad
+        plain = fn(pydl.tensor(x.data))
+        assert plain.grad_fn is None and type(plain) is pydl.Tensor
+        y = fn(x)
+        with pydl.no_grad():
+            x += 1
+        with pytest.raises(RuntimeError, match="modified in place"):
+            y.sum().backward()
