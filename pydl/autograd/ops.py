@@ -536,10 +536,12 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axes = _axis_tuple(axis, x.data.ndim)
     shape = x.data.shape
     out = np.sum(x.data, axis=axes, keepdims=keepdims)
+    return _record(out, (x,), _sum_backward, "sum", (), (shape, axes, keepdims))
 
-    def backward(grads):
-        return (_expand_reduced(grads[0], shape, axes, keepdims),)
-    return _record(out, (x,), backward, "sum")
+
+def _sum_backward(grads, ctx):
+    shape, axes, keepdims = ctx
+    return (_expand_reduced(grads[0], shape, axes, keepdims),)
 
 
 def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -621,15 +623,16 @@ def reshape(x, *shape):
         shape = tuple(shape[0])
     old = x.data.shape
     out = x.data.reshape(shape)
-
-    def backward(grads):
-        return (grads[0].reshape(old),)
-    return _view_result(out, x, backward, "reshape")
+    return _view_result(out, x, _reshape_backward, "reshape", old)
 
 
-def _view_result(out, x, backward, name):
+def _reshape_backward(grads, old):
+    return (grads[0].reshape(old),)
+
+
+def _view_result(out, x, backward, name, ctx=None):
     """Ops whose result may share ``x``'s data share its version counter too."""
-    t = _record(out, (x,), backward, name)
+    t = _record(out, (x,), backward, name, (), ctx)
     if np.shares_memory(out, x.data):
         t._vc = x._shared_vc()
     return t
@@ -657,12 +660,15 @@ def permute(x, *dims):
     if len(dims) != x.data.ndim:
         raise ValueError(f"permute needs {x.data.ndim} dimensions, got {dims}")
     axes = _axis_tuple(dims, x.data.ndim)
-    inverse = tuple(np.argsort(axes))
+    inverse = [0] * len(axes)           # np.argsort(axes), without its 2 us
+    for i, a in enumerate(axes):
+        inverse[a] = i
     out = x.data.transpose(axes)
+    return _view_result(out, x, _permute_backward, "permute", tuple(inverse))
 
-    def backward(grads):
-        return (grads[0].transpose(inverse),)
-    return _view_result(out, x, backward, "permute")
+
+def _permute_backward(grads, inverse):
+    return (grads[0].transpose(inverse),)
 
 
 def transpose(x, dim0=None, dim1=None):
