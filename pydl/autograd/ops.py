@@ -401,30 +401,32 @@ def exp(x):
     """``e ** x`` elementwise."""
     x = _as_tensor(x)
     out = np.exp(x.data)
+    return _record(out, (x,), _exp_backward, "exp", (), out)
 
-    def backward(grads):
-        return (grads[0] * out,)
-    return _record(out, (x,), backward, "exp")
+
+def _exp_backward(grads, out):
+    return (grads[0] * out,)
 
 
 def log(x):
     """Natural logarithm elementwise."""
     x = _as_tensor(x)
-    out = np.log(x.data)
+    return _record(np.log(x.data), (x,), _log_backward, "log", (x,), x)
 
-    def backward(grads):
-        return (grads[0] / x.data,)
-    return _record(out, (x,), backward, "log", (x,))
+
+def _log_backward(grads, x):
+    return (grads[0] / x.data,)
 
 
 def sqrt(x):
     """Square root elementwise."""
     x = _as_tensor(x)
     out = np.sqrt(x.data)
+    return _record(out, (x,), _sqrt_backward, "sqrt", (), out)
 
-    def backward(grads):
-        return (grads[0] / (2 * out),)
-    return _record(out, (x,), backward, "sqrt")
+
+def _sqrt_backward(grads, out):
+    return (grads[0] / (2 * out),)
 
 
 def abs(x):
@@ -550,13 +552,17 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = _reduce_args(axis, keepdims, dim, keepdim)
     axes = _axis_tuple(axis, x.data.ndim)
     shape = x.data.shape
-    count = int(np.prod([shape[a] for a in axes], dtype=np.int64)) if axes else 1
+    count = 1                           # np.prod of a list cost ~3 us
+    for a in axes:
+        count *= shape[a]
     out = np.mean(x.data, axis=axes, keepdims=keepdims)
+    return _record(out, (x,), _mean_backward, "mean", (), (x, count, shape, axes, keepdims))
 
-    def backward(grads):
-        g = grads[0] / x.data.dtype.type(count) if count else grads[0]
-        return (_expand_reduced(g, shape, axes, keepdims),)
-    return _record(out, (x,), backward, "mean")
+
+def _mean_backward(grads, ctx):
+    x, count, shape, axes, keepdims = ctx
+    g = grads[0] / x.data.dtype.type(count) if count else grads[0]
+    return (_expand_reduced(g, shape, axes, keepdims),)
 
 
 def _extreme_reduce(x, axis, keepdims, dim, keepdim, fn, name):
@@ -725,18 +731,20 @@ def getitem(x, idx):
     idx = _unwrap_index(idx)
     out = x.data[idx]
     basic = _is_basic_index(idx)
-    shape, dtype = x.data.shape, x.data.dtype
-
-    def backward(grads):
-        g = np.zeros(shape, dtype)
-        if basic or (isinstance(idx, np.ndarray) and idx.dtype == bool):
-            g[idx] = grads[0]
-        else:
-            np.add.at(g, idx, grads[0])
-        return (g,)
+    ctx = (x.data.shape, x.data.dtype, idx, basic)
     if basic:
-        return _view_result(out, x, backward, "index")
-    return _record(out, (x,), backward, "index")
+        return _view_result(out, x, _getitem_backward, "index", ctx)
+    return _record(out, (x,), _getitem_backward, "index", (), ctx)
+
+
+def _getitem_backward(grads, ctx):
+    shape, dtype, idx, basic = ctx
+    g = np.zeros(shape, dtype)
+    if basic or (isinstance(idx, np.ndarray) and idx.dtype == bool):
+        g[idx] = grads[0]
+    else:
+        np.add.at(g, idx, grads[0])
+    return (g,)
 
 
 def setitem(x, idx, value):
