@@ -15,6 +15,8 @@ from .graph import run_backward
 
 __all__ = ["Tensor", "tensor", "has_tensor"]
 
+_ndarray = np.ndarray
+
 # The dtypes a tensor that requires gradients may have (shared by the autograd modules).
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -299,11 +301,16 @@ def _check_inplace(target, other):
 
 
 def has_tensor(args, kwargs):
-    """Whether a call's arguments hold a Tensor (also inside a tuple, as RNN states)."""
+    """Whether a call's arguments hold a Tensor (also inside a tuple, as RNN states).
+    Runs on every functional op call and module call, the explicit path's included:
+    arrays, the usual arguments there, are passed over first."""
     for a in args:
-        if isinstance(a, Tensor):
+        ta = type(a)
+        if ta is _ndarray:
+            continue
+        if ta is Tensor or isinstance(a, Tensor):
             return True
-        if type(a) in (tuple, list):
+        if ta is tuple or ta is list:
             for b in a:
                 if isinstance(b, Tensor):
                     return True
