@@ -8,14 +8,19 @@ needs nothing special).
 
 The paths, chosen by shape:
 
-- stride 1 (any kernel, padding, dilation): kernel offsets are constant shifts of a
+- stride 1 (any kernel, padding, dilation) with at least SHIFTED_MIN_CHANNELS input
+  channels per group: kernel offsets are constant shifts of a
   zero-padded, position-major slab of input rows, so the forward pass is kvol GEMMs
   of shifted slab views with weight slices, per (sample, output plane, slab of rows);
   no im2col matrix is written. The input gradient of a stride-1 convolution is itself
-  a stride-1 convolution (of dy, with the flipped, transposed weight): same path.
-- strided: im2col + GEMM. The columns of one tile of output rows of one sample and
-  group go into a thread-local workspace (C/groups * kvol x tile), then one
-  single-threaded GEMM per tile; the input gradient is GEMM + col2im per sample.
+  a stride-1 convolution (of dy, with the flipped, transposed weight): the path of
+  that convolution's shape.
+- strided, or stride 1 with fewer channels: im2col + GEMM. The columns of one tile of
+  output rows of one sample and group go into a thread-local workspace (C/groups *
+  kvol x tile): in the forward pass packed in panels (in 2-D gathered from a
+  zero-padded window of the input rows) for the panel GEMM of csrc/_panel_gemm.h,
+  which writes the output rows in place; in the backward pass row-major for BLAS. The
+  input gradient is GEMM + col2im per sample.
 - Winograd (2-D 3x3, stride 1, no dilation, one group, at least WINOGRAD_MIN_CHANNELS
   channels in and out): F(4x4, 3x3) where the output plane holds WINOGRAD4_MIN_TILES
   4x4 tiles (4x fewer multiply-adds than direct), else F(2x2, 3x3) where it holds
@@ -110,6 +115,9 @@ cdef extern from "_winograd.h" nogil:
 # Target size (elements) of one thread's im2col tile. A tile is a whole number of
 # output rows, at least one.
 TILE_ELEMENTS = 262144
+# The stride-1 slab path (kvol GEMMs C/groups deep) from this many input channels per
+# group; below it im2col (one GEMM C/groups * kvol deep).
+SHIFTED_MIN_CHANNELS = 16
 # Target size (elements) of one thread's padded input slab plus output accumulator on
 # the stride-1 path.
 SLAB_ELEMENTS = 131072
@@ -155,6 +163,8 @@ cdef struct Geom:
     bint shifted                            # stride 1: GEMMs over a padded slab
     bint stride1                            # every stride is 1
     bint winograd                           # 2-D 3x3 stride 1: F(m x m, 3x3)
+    bint gather                             # im2col path, 2-D: columns gathered from
+    Py_ssize_t gat_rows, gat_w              #   a padded window of gat_rows x gat_w
     Py_ssize_t wino_m, wino_nx              # Winograd: tile size m (2 or 4), (m + 2)^2
     Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
     Py_ssize_t wino_tb, wino_blocks         # tiles per block (multiple of 16), per plane
@@ -221,7 +231,11 @@ cdef int _derive(Geom* g) except -1:
     g.ckk = _limited(int(g.cg) * g.kvol, BLAS_INT_MAX, "a column (C/groups * kernel)")
     g.rows = g.osz[0] * g.osz[1]
     g.direct = g.cg == 1 and not g.pointwise
-    g.shifted = g.stride1 and not g.pointwise and not g.direct
+    # Stride 1 with few input channels per group: the slab's kvol GEMMs would be
+    # C/groups deep (LeNet's 6->16 5x5: 25 BLAS calls of depth 6 per slab, a 3-channel
+    # stem: 9 of depth 3); the im2col path makes one C/groups * kvol deep instead.
+    g.shifted = g.stride1 and not g.pointwise and not g.direct \
+        and g.cg >= SHIFTED_MIN_CHANNELS
     _derive_winograd(g, WINOGRAD4_MIN_TILES)
     # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
     # tiles of 3 and one of 2, not 10 and 2).
@@ -247,6 +261,14 @@ cdef int _derive(Geom* g) except -1:
                           WORK_MAX, "a slab")
     g.slab_size = _limited(int(g.slab_pos) * g.cg + int(g.slab_rows) * g.wpad * g.kg,
                            WORK_MAX, "a slab and its accumulator")   # slab, accumulator
+    # 2-D im2col tiles read a zero-padded window of input rows: the rows that a tile's
+    # output rows reach, over the columns that any output column reaches.
+    g.gather = g.isz[0] == 1 and g.osz[0] == 1 and g.ksz[0] == 1 and g.p[0] == 0
+    g.gat_rows = _limited((int(g.tile_rows) - 1) * g.s[1] + (g.ksz[1] - 1) * int(g.d[1]) + 1,
+                          BLAS_INT_MAX, "an input window")
+    g.gat_w = _limited((int(g.osz[2]) - 1) * g.s[2] + (g.ksz[2] - 1) * int(g.d[2]) + 1,
+                       BLAS_INT_MAX, "an input window row")
+    _limited(int(g.cg) * g.gat_rows * g.gat_w, WORK_MAX, "an input window")
     return 0
 
 
@@ -384,6 +406,62 @@ cdef void _im2col(const Geom* g, const Py_ssize_t* spans, const floating* xg,
                         od = od + 1
 
 
+cdef inline void _panel_run(floating* bp, Py_ssize_t ckk, Py_ssize_t kidx, Py_ssize_t pos,
+                            const floating* src, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
+    """Positions pos .. pos + n - 1 of column row kidx, in the panel layout of
+    _im2col_panels, = src[0], src[step], ... (zeros when src is NULL)."""
+    cdef Py_ssize_t seg, i
+    cdef floating* dst
+    while n > 0:
+        seg = min(PYDL_NR - pos % PYDL_NR, n)
+        dst = bp + ((pos // PYDL_NR) * ckk + kidx) * PYDL_NR + pos % PYDL_NR
+        if src == NULL:
+            for i in range(seg):
+                dst[i] = 0
+        else:
+            for i in range(seg):
+                dst[i] = src[i * step]
+            src = src + seg * step
+        pos = pos + seg
+        n = n - seg
+
+
+cdef void _im2col_panels(const Geom* g, const Py_ssize_t* spans, const floating* xg,
+                         floating* bp, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """_im2col's columns written straight into the panels of csrc/_panel_gemm.h: column
+    row kidx = (c, kd, kh, kw) and position q of the tile go to
+    bp[((q // NR) * ckk + kidx) * NR + q % NR]; lanes past the tile are zeros."""
+    cdef Py_ssize_t tp = (r1 - r0) * g.osz[2], ow_n = g.osz[2], w_in = g.isz[2]
+    cdef Py_ssize_t sw = g.s[2], ckk = g.ckk, c, kd, kh, kw, r, od, oh, lo, hi, off, row
+    cdef Py_ssize_t kidx, q
+    cdef const floating* src
+    for c in range(g.cg):
+        for kd in range(g.ksz[0]):
+            for kh in range(g.ksz[1]):
+                kidx = ((c * g.ksz[0] + kd) * g.ksz[1] + kh) * g.ksz[2]
+                od = r0 // g.osz[1]
+                oh = r0 % g.osz[1]
+                for r in range(r1 - r0):
+                    row = _input_row(g, od, oh, kd, kh)
+                    q = r * ow_n
+                    for kw in range(g.ksz[2]):
+                        if row < 0:
+                            _panel_run(bp, ckk, kidx + kw, q, NULL, 0, ow_n)
+                            continue
+                        off, lo, hi = spans[3 * kw], spans[3 * kw + 1], spans[3 * kw + 2]
+                        src = xg + c * g.in_sp + row * w_in + off
+                        _panel_run(bp, ckk, kidx + kw, q, NULL, 0, lo)
+                        _panel_run(bp, ckk, kidx + kw, q + lo, src + lo * sw, sw, hi - lo)
+                        _panel_run(bp, ckk, kidx + kw, q + hi, NULL, 0, ow_n - hi)
+                    oh = oh + 1
+                    if oh == g.osz[1]:
+                        oh = 0
+                        od = od + 1
+    if tp % PYDL_NR:
+        for kidx in range(ckk):
+            _panel_run(bp, ckk, kidx, tp, NULL, 0, PYDL_NR - tp % PYDL_NR)
+
+
 cdef void _col2im(const Geom* g, const Py_ssize_t* spans, const floating* col,
                   floating* xg, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     """The adjoint of _im2col: x[c, id, ih, iw] += col[...] (padding dropped)."""
@@ -436,19 +514,88 @@ cdef void _seed_channels(floating* a, Py_ssize_t channels, Py_ssize_t size,
 
 # ------------------------------------------------------------------- GEMM path
 
-cdef void _forward_gemm(const Geom* g, const Py_ssize_t* spans, const floating* x,
+cdef inline Py_ssize_t _im2col_elements(const Geom* g) noexcept nogil:
+    """One thread's forward workspace on the im2col path: the tile's columns in panels
+    of PYDL_NR positions, and in 2-D the padded input window they are gathered from."""
+    return g.ckk * _panel_round(g.tile_p) + (g.cg * g.gat_rows * g.gat_w if g.gather else 0)
+
+
+cdef void _gather_offsets(const Geom* g, Py_ssize_t* pos_off, Py_ssize_t* col_off) noexcept nogil:
+    """For _gather_panels: pos_off[q] = where in the window output position q of a tile
+    starts reading, col_off[(c, kh, kw)] = where column row (c, kh, kw) reads from there."""
+    cdef Py_ssize_t q, c, kh, kw, ow_n = g.osz[2]
+    for q in range(g.tile_p):
+        pos_off[q] = (q // ow_n) * g.s[1] * g.gat_w + (q % ow_n) * g.s[2]
+    for c in range(g.cg):
+        for kh in range(g.ksz[1]):
+            for kw in range(g.ksz[2]):
+                col_off[(c * g.ksz[1] + kh) * g.ksz[2] + kw] = \
+                    (c * g.gat_rows + kh * g.d[1]) * g.gat_w + kw * g.d[2]
+
+
+cdef void _fill_window(const Geom* g, const floating* xg, floating* win,
+                       Py_ssize_t r0) noexcept nogil:
+    """win[c, i, j] = x[c, r0 * sH - pH + i, j - pW] (0 outside x): the input window of
+    the tile from output row r0 (a 2-D convolution); xg points at the group's channel 0."""
+    cdef Py_ssize_t wn = g.gat_w, w_in = g.isz[2], pw = g.p[2], c, i, ih, lo, hi
+    cdef floating* dst
+    lo = min(max(pw, 0), wn)           # window columns [lo, hi) hold x's columns
+    hi = min(max(w_in + pw, lo), wn)
+    for c in range(g.cg):
+        for i in range(g.gat_rows):
+            ih = r0 * g.s[1] - g.p[1] + i
+            dst = win + (c * g.gat_rows + i) * wn
+            if ih < 0 or ih >= g.isz[1]:
+                memset(dst, 0, wn * sizeof(floating))
+                continue
+            memset(dst, 0, lo * sizeof(floating))
+            memcpy(dst + lo, xg + c * g.in_sp + ih * w_in + lo - pw,
+                   (hi - lo) * sizeof(floating))
+            memset(dst + hi, 0, (wn - hi) * sizeof(floating))
+
+
+cdef void _gather_panels(const Geom* g, const floating* win, const Py_ssize_t* pos_off,
+                         const Py_ssize_t* col_off, Py_ssize_t tp,
+                         floating* bp) noexcept nogil:
+    """The tile's columns (tp positions) in the panels of _im2col_panels, gathered from
+    the padded window: no bounds to check, one load and one store per element."""
+    cdef Py_ssize_t p, kidx, l, lanes, ckk = g.ckk
+    cdef const Py_ssize_t* po
+    cdef const floating* src
+    cdef floating* dst
+    for p in range((tp + PYDL_NR - 1) // PYDL_NR):
+        lanes = min(<Py_ssize_t>PYDL_NR, tp - p * PYDL_NR)
+        po = pos_off + p * PYDL_NR
+        for kidx in range(ckk):
+            src = win + col_off[kidx]
+            dst = bp + (p * ckk + kidx) * PYDL_NR
+            for l in range(lanes):
+                dst[l] = src[po[l]]
+            for l in range(lanes, PYDL_NR):
+                dst[l] = 0
+
+
+cdef void _forward_gemm(const Geom* g, const Py_ssize_t* spans, const Py_ssize_t* offs,
+                        const floating* x,
                         const floating* w, const floating* bias, floating* out,
                         floating* ws, Py_ssize_t ws_stride, int nt) noexcept nogil:
     """out = conv(x, w) + bias, one (sample, tile) pair per work item (spans:
-    _tap_spans)."""
+    _tap_spans; offs: _gather_offsets, tile_p position offsets then ckk column
+    offsets, when g.gather). A tile's columns are packed in panels and multiplied by the panel GEMM
+    (csrc/_panel_gemm.h), which writes the output rows in place: these products are
+    small (K/groups rows, C/groups * kvol deep, a tile of positions wide), and BLAS
+    packed both operands again on every call (LeNet's 6->16 5x5 layer on 14x14 planes:
+    16 x 150 @ 150 x 100 per sample)."""
     cdef Py_ssize_t item, nn, r0, r1, tp, grp, kk, ow_n = g.osz[2]
     cdef floating beta
-    cdef floating* col
+    cdef floating* bp
+    cdef floating* win
     cdef floating* og
     cdef const floating* xg
-    col = NULL  # thread-private below; initialised to quiet gcc's firstprivate warning
+    bp = win = NULL  # thread-private below; initialised to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
-        col = ws + omp_get_thread_num() * ws_stride
+        bp = ws + omp_get_thread_num() * ws_stride
+        win = bp + g.ckk * _panel_round(g.tile_p)
         for item in prange(g.n * g.n_tiles, schedule='dynamic'):
             nn = item // g.n_tiles
             r0 = (item % g.n_tiles) * g.tile_rows
@@ -467,10 +614,13 @@ cdef void _forward_gemm(const Geom* g, const Py_ssize_t* spans, const floating* 
                          w + grp * g.kg * g.ckk, <int>g.ckk, xg + r0 * ow_n, <int>g.in_sp,
                          beta, og, <int>g.out_sp)
                 else:
-                    _im2col(g, spans, xg, col, r0, r1)
-                    gemm(False, False, <int>g.kg, <int>tp, <int>g.ckk, <floating>1,
-                         w + grp * g.kg * g.ckk, <int>g.ckk, col, <int>tp,
-                         beta, og, <int>g.out_sp)
+                    if g.gather:
+                        _fill_window(g, xg, win, r0)
+                        _gather_panels(g, win, offs, offs + g.tile_p, tp, bp)
+                    else:
+                        _im2col_panels(g, spans, xg, bp, r0, r1)
+                    rows_gemm(w + grp * g.kg * g.ckk, g.ckk, g.kg, g.ckk, bp, tp, og,
+                              g.out_sp, NULL, bias != NULL)
 
 
 cdef void _backward_gemm(const Geom* g, const Py_ssize_t* spans, const floating* dy,
@@ -1164,6 +1314,7 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
     cdef floating* wt = NULL
     cdef Py_ssize_t ws_stride = 0
     cdef Py_ssize_t* spans = NULL
+    cdef Py_ssize_t* offs = NULL
     try:
         if g.direct and not g.stride1:
             nt = _threads(g, g.n * g.k, n_threads)
@@ -1196,15 +1347,19 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
         else:
             nt = _threads(g, g.n * g.n_tiles, n_threads)
             if not g.pointwise:
-                ws_stride = g.ckk * g.tile_p
+                ws_stride = _im2col_elements(g)
                 ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
             spans = _tap_spans(g)
+            if g.gather and not g.pointwise:
+                offs = <Py_ssize_t*>_scratch(g.tile_p + g.ckk, sizeof(Py_ssize_t))
+                _gather_offsets(g, offs, offs + g.tile_p)
             with nogil:
-                _forward_gemm(g, spans, x, w, bias, out, ws, ws_stride, nt)
+                _forward_gemm(g, spans, offs, x, w, bias, out, ws, ws_stride, nt)
     finally:
         free(ws)
         free(wt)
         free(spans)
+        free(offs)
 
 
 cdef bint _input_grad_by_convolution(const Geom* g) noexcept:
@@ -1314,7 +1469,7 @@ cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
             + g.k * g.ckk
     if g.pointwise:
         return 0
-    return _threads(g, g.n * g.n_tiles, n_threads) * g.ckk * g.tile_p
+    return _threads(g, g.n * g.n_tiles, n_threads) * _im2col_elements(g)
 
 
 cdef Geom _geometry_of_shapes(tuple in_shape, tuple w_shape, tuple out_shape,
