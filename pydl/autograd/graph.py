@@ -77,6 +77,8 @@ class Node:
         self.out_meta = out_meta
         self.ctx = ctx
         self.epoch = bumps[0]       # in-place changes so far (see bumps)
+        # (ops._with_number sets these fields one by one, the hottest path: a new
+        # field goes there too; a test reads every slot of such a node)
 
     def __repr__(self):
         return f"<Node {self.name}>"

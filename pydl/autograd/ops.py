@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .._grad_mode import _local as _mode
-from .graph import Node, versions as _graph_versions
+from .graph import Node, bumps as _bumps, versions as _graph_versions
 from .tensor import _FLOATS, Tensor, _check_inplace
 
 _wrap = Tensor._wrap
@@ -83,6 +83,7 @@ def _needs(*tensors):
 
 
 _new_tensor = Tensor.__new__
+_new_node = Node.__new__
 
 
 def _result(data, node):
@@ -218,7 +219,16 @@ def _with_number(x, out, backward, name, inputs, save, ctx=None):
             save = (x, 0 if vc is None else vc[0])
         else:
             save = ()
-        t._node = Node(backward, inputs, name, 1, save, None, ctx)
+        node = _new_node(Node)          # Node(backward, inputs, ...) without the call
+        node.backward = backward
+        node.inputs = inputs
+        node.name = name
+        node.n_out = 1
+        node.saved = save
+        node.out_meta = None
+        node.ctx = ctx
+        node.epoch = _bumps[0]
+        t._node = node
     else:
         t.requires_grad = False
         t._node = None

@@ -198,6 +198,9 @@ def test_ops_with_python_numbers_match_the_general_path():
         with pydl.no_grad():
             assert not fn(x).requires_grad
         assert fn(_t(3, grad=False)).grad_fn is None
+        node = fn(x).grad_fn                    # built field by field: all set
+        for name in type(node).__slots__:
+            getattr(node, name)
 
 
 def test_in_place_arithmetic_on_a_tensor_in_autograd_is_refused():
