@@ -238,19 +238,23 @@ def _call_on_one_tensor(module, x):
         # a tuple or an integer result: the general bookkeeping
         return _record_call(module, (x,), (x,), out, members, caches, params)
     # an ndarray came out: no tensor, so nothing for module._check_hybrid to refuse
-
-    def backward(grads):
-        prior = [m._tape_give(c) for m, c in zip(members, caches)]
-        try:
-            g = grads[0]
-            returned = module.backward(g[()] if out.ndim == 0 else g)
-        finally:
-            for m, state in zip(members, prior):
-                m._tape_unstash(state)
-        if isinstance(returned, tuple):
-            returned = returned[0]
-        return (returned if x.requires_grad else None,)
-
-    node = Node(backward, (x if x.requires_grad else None,), type(module).__name__, 1,
-                _versions((x, *params)), None)
+    node = Node(_one_tensor_backward, (x if x.requires_grad else None,),
+                type(module).__name__, 1, _versions((x, *params)), None,
+                (module, members, caches, out.ndim, x))
     return Tensor._wrap(out, node, 0)
+
+
+def _one_tensor_backward(grads, ctx):
+    """The backward of a _call_on_one_tensor node: the caches lent back to the
+    modules for ``module.backward`` (a function and a ctx tuple, not a closure)."""
+    module, members, caches, out_ndim, x = ctx
+    prior = [m._tape_give(c) for m, c in zip(members, caches)]
+    try:
+        g = grads[0]
+        returned = module.backward(g[()] if out_ndim == 0 else g)
+    finally:
+        for m, state in zip(members, prior):
+            m._tape_unstash(state)
+    if isinstance(returned, tuple):
+        returned = returned[0]
+    return (returned if x.requires_grad else None,)
