@@ -53,6 +53,11 @@ static void pydl_pack_panels_##SUFFIX(const T* b, ptrdiff_t K, ptrdiff_t n,     
 PYDL_DEFINE_PACK(float, f)
 PYDL_DEFINE_PACK(double, d)
 
+/* Row k of a panel: packed (boff NULL), or at Bp + boff[k] (an implicit GEMM reading
+ * B's rows in place, see pydl_offset_gemm_*). The blocks are inlined with boff a
+ * constant NULL or not, so the test folds away. */
+#define PYDL_PANEL_ROW(Bp, boff, k) ((boff) ? (Bp) + (boff)[k] : (Bp) + (k) * PYDL_NR)
+
 /* Starting value of C's column c: bias[c] if bias, else C[c] if accumulate, else 0;
  * 0 past the panel's last column nc. */
 #define PYDL_PANEL_INIT(T, C, c, nc, bias, accumulate)                                  \
@@ -62,15 +67,15 @@ PYDL_DEFINE_PACK(double, d)
  * the compiler has no vector extensions). */
 #define PYDL_DEFINE_PANEL_GENERIC(T, SUFFIX)                                              \
 PYDL_INLINE void pydl_panel_rows_##SUFFIX(const T* A, ptrdiff_t lda, int mr,          \
-        ptrdiff_t K, const T* Bp, T* C, ptrdiff_t ldc, ptrdiff_t nc, const T* bias,     \
-        int accumulate)                                                                 \
+        ptrdiff_t K, const T* Bp, const ptrdiff_t* boff, T* C, ptrdiff_t ldc,           \
+        ptrdiff_t nc, const T* bias, int accumulate)                                    \
 {                                                                                       \
     T acc[PYDL_MR][PYDL_NR];                                                            \
     for (int r = 0; r < mr; r++)                                                        \
         for (int c = 0; c < PYDL_NR; c++)                                               \
             acc[r][c] = PYDL_PANEL_INIT(T, C + r * ldc, c, nc, bias, accumulate);      \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
-        const T* b = Bp + k * PYDL_NR;                                                  \
+        const T* b = PYDL_PANEL_ROW(Bp, boff, k);                                       \
         for (int r = 0; r < mr; r++) {                                                  \
             T a = A[r * lda + k];                                                       \
             for (int c = 0; c < PYDL_NR; c++)                                           \
@@ -90,8 +95,9 @@ PYDL_DEFINE_PANEL_GENERIC(double, d)
 typedef float pydl_v8sf __attribute__((vector_size(32), aligned(4), may_alias));
 
 PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdiff_t K,
-                                     const float* Bp, float* C, ptrdiff_t ldc,
-                                     ptrdiff_t nc, const float* bias, int accumulate)
+                                     const float* Bp, const ptrdiff_t* boff, float* C,
+                                     ptrdiff_t ldc, ptrdiff_t nc, const float* bias,
+                                     int accumulate)
 {
     pydl_v8sf c00, c01, c10, c11, c20, c21, c30, c31;
     float init[PYDL_MR][PYDL_NR];
@@ -129,8 +135,9 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
     const float* a2 = A + (mr > 2 ? 2 * lda : 0);
     const float* a3 = A + (mr > 3 ? 3 * lda : 0);
     for (ptrdiff_t k = 0; k < K; k++) {
-        pydl_v8sf b0 = *(const pydl_v8sf*)(Bp + k * PYDL_NR);
-        pydl_v8sf b1 = *(const pydl_v8sf*)(Bp + k * PYDL_NR + 8);
+        const float* b = PYDL_PANEL_ROW(Bp, boff, k);
+        pydl_v8sf b0 = *(const pydl_v8sf*)b;
+        pydl_v8sf b1 = *(const pydl_v8sf*)(b + 8);
         pydl_v8sf v;
         v = (pydl_v8sf){a0[k], a0[k], a0[k], a0[k], a0[k], a0[k], a0[k], a0[k]}; c00 += v * b0; c01 += v * b1;
         v = (pydl_v8sf){a1[k], a1[k], a1[k], a1[k], a1[k], a1[k], a1[k], a1[k]}; c10 += v * b0; c11 += v * b1;
@@ -162,8 +169,9 @@ PYDL_INLINE void pydl_panel_rows_f(const float* A, ptrdiff_t lda, int mr, ptrdif
 typedef float pydl_v4sf __attribute__((vector_size(16), aligned(4), may_alias));
 
 PYDL_INLINE void pydl_panel_rows_f4(const float* A, ptrdiff_t lda, int mr, ptrdiff_t K,
-                                    const float* Bp, float* C, ptrdiff_t ldc,
-                                    ptrdiff_t nc, const float* bias, int accumulate)
+                                    const float* Bp, const ptrdiff_t* boff, float* C,
+                                    ptrdiff_t ldc, ptrdiff_t nc, const float* bias,
+                                    int accumulate)
 {
     for (int r = 0; r < mr; r += 2) {
         const int pair = mr - r > 1;
@@ -182,7 +190,7 @@ PYDL_INLINE void pydl_panel_rows_f4(const float* A, ptrdiff_t lda, int mr, ptrdi
         c10 = *(const pydl_v4sf*)&init[1][0]; c11 = *(const pydl_v4sf*)&init[1][4];
         c12 = *(const pydl_v4sf*)&init[1][8]; c13 = *(const pydl_v4sf*)&init[1][12];
         for (ptrdiff_t k = 0; k < K; k++) {
-            const float* b = Bp + k * PYDL_NR;
+            const float* b = PYDL_PANEL_ROW(Bp, boff, k);
             pydl_v4sf b0 = *(const pydl_v4sf*)b, b1 = *(const pydl_v4sf*)(b + 4);
             pydl_v4sf b2 = *(const pydl_v4sf*)(b + 8), b3 = *(const pydl_v4sf*)(b + 12);
             pydl_v4sf v = {a0[k], a0[k], a0[k], a0[k]};
@@ -248,8 +256,8 @@ ATTR static void pydl_panel_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdif
         for (ptrdiff_t m = 0; m < M; m += PYDL_MR) {                                    \
             int mr = M - m < PYDL_MR ? (int)(M - m) : PYDL_MR;                          \
             pydl_panel_rows_##SUFFIX##ISA##_blk(A + m * lda + k0, lda, mr, kc,          \
-                                         panel + k0 * PYDL_NR, C + m * ldc + j0, ldc,   \
-                                         nc, k0 ? NULL : bp, k0 ? 1 : accumulate);      \
+                                         panel + k0 * PYDL_NR, NULL, C + m * ldc + j0,  \
+                                         ldc, nc, k0 ? NULL : bp, k0 ? 1 : accumulate); \
         }                                                                               \
         k0 += kc;                                                                       \
     } while (k0 < K);                                                                   \
@@ -258,6 +266,36 @@ ATTR static void pydl_panel_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdif
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_PANEL_GEMM, float, f)
 PYDL_SIMD_RESOLVE(pydl_panel_gemm_f)
 PYDL_DEFINE_PANEL_GEMM(, , double, d)
+
+/* An implicit GEMM: C (M x n) = A (M x K) @ B with B(k, j) = B[boff[k] + j], rows of B
+ * read in place (a stride-1 convolution: B's row k is the zero-padded input window
+ * shifted by kernel tap k, csrc/conv.pyx). Columns in panels of NR, K in chunks of
+ * KC as pydl_panel_gemm_*; a partial last panel reads up to NR - 1 values past column
+ * n - 1 of every row (the caller's buffer must have them; they reach only columns of C
+ * that are not written). */
+#define PYDL_DEFINE_OFFSET_GEMM(ISA, ATTR, T, SUFFIX)                                       \
+ATTR static void pydl_offset_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdiff_t M, \
+        ptrdiff_t K, const T* B, const ptrdiff_t* boff, ptrdiff_t n, T* C, ptrdiff_t ldc)\
+{                                                                                       \
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += PYDL_NR) {                                     \
+        ptrdiff_t nc = n - j0 < PYDL_NR ? n - j0 : PYDL_NR;                             \
+        ptrdiff_t k0 = 0;                                                               \
+        do {                                                                            \
+            ptrdiff_t kc = K - k0 < PYDL_KC ? K - k0 : PYDL_KC;                         \
+            for (ptrdiff_t m = 0; m < M; m += PYDL_MR) {                                \
+                int mr = M - m < PYDL_MR ? (int)(M - m) : PYDL_MR;                      \
+                pydl_panel_rows_##SUFFIX##ISA##_blk(A + m * lda + k0, lda, mr, kc,      \
+                                                    B + j0, boff + k0, C + m * ldc + j0,\
+                                                    ldc, nc, NULL, k0 ? 1 : 0);         \
+            }                                                                           \
+            k0 += kc;                                                                   \
+        } while (k0 < K);                                                               \
+    }                                                                                   \
+}
+
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_OFFSET_GEMM, float, f)
+PYDL_SIMD_RESOLVE(pydl_offset_gemm_f)
+PYDL_DEFINE_OFFSET_GEMM(, , double, d)
 
 /* All panels: C (M x n) = A @ B (+ bias, or + C when accumulate). */
 #define PYDL_DEFINE_ROWS_GEMM(T, SUFFIX)                                                   \

@@ -15,6 +15,12 @@ cdef extern from "_panel_gemm.h" nogil:
     void pydl_rows_gemm_d(const double* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
                           const double* Bp, Py_ssize_t n, double* C, Py_ssize_t ldc,
                           const double* bias, int accumulate)
+    void pydl_offset_gemm_f(const float* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
+                            const float* B, const Py_ssize_t* boff, Py_ssize_t n, float* C,
+                            Py_ssize_t ldc)
+    void pydl_offset_gemm_d(const double* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
+                            const double* B, const Py_ssize_t* boff, Py_ssize_t n,
+                            double* C, Py_ssize_t ldc)
 
 
 cdef inline void pack_panels(const floating* b, Py_ssize_t K, Py_ssize_t n, Py_ssize_t sk,
@@ -35,3 +41,14 @@ cdef inline void rows_gemm(const floating* A, Py_ssize_t lda, Py_ssize_t M, Py_s
         pydl_rows_gemm_f(A, lda, M, K, Bp, n, C, ldc, bias, accumulate)
     else:
         pydl_rows_gemm_d(A, lda, M, K, Bp, n, C, ldc, bias, accumulate)
+
+
+cdef inline void offset_gemm(const floating* A, Py_ssize_t lda, Py_ssize_t M, Py_ssize_t K,
+                             const floating* B, const Py_ssize_t* boff, Py_ssize_t n,
+                             floating* C, Py_ssize_t ldc) noexcept nogil:
+    """C (M x n) = A (M x K) @ B, B(k, j) = B[boff[k] + j] read in place (up to
+    PYDL_NR - 1 values past column n - 1 of each row)."""
+    if floating is float:
+        pydl_offset_gemm_f(A, lda, M, K, B, boff, n, C, ldc)
+    else:
+        pydl_offset_gemm_d(A, lda, M, K, B, boff, n, C, ldc)

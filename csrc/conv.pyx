@@ -70,7 +70,7 @@ from libc.string cimport memcpy, memset
 from _blas cimport gemm
 from _openmp cimport omp_get_thread_num
 from _parallel cimport threads_for
-from _panel_gemm cimport PYDL_NR, rows_gemm
+from _panel_gemm cimport PYDL_NR, offset_gemm, rows_gemm
 from _vmath cimport row_dot, row_sum
 
 cdef extern from "_convrow.h" nogil:
@@ -165,6 +165,7 @@ cdef struct Geom:
     bint winograd                           # 2-D 3x3 stride 1: F(m x m, 3x3)
     bint gather                             # im2col path, 2-D: columns gathered from
     Py_ssize_t gat_rows, gat_w              #   a padded window of gat_rows x gat_w
+    bint implicit                           # 2-D stride 1, few channels: implicit GEMM
     Py_ssize_t wino_m, wino_nx              # Winograd: tile size m (2 or 4), (m + 2)^2
     Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
     Py_ssize_t wino_tb, wino_blocks         # tiles per block (multiple of 16), per plane
@@ -231,20 +232,20 @@ cdef int _derive(Geom* g) except -1:
     g.ckk = _limited(int(g.cg) * g.kvol, BLAS_INT_MAX, "a column (C/groups * kernel)")
     g.rows = g.osz[0] * g.osz[1]
     g.direct = g.cg == 1 and not g.pointwise
-    # Stride 1 with few input channels per group: the slab's kvol GEMMs would be
-    # C/groups deep (LeNet's 6->16 5x5: 25 BLAS calls of depth 6 per slab, a 3-channel
-    # stem: 9 of depth 3); the im2col path makes one C/groups * kvol deep instead.
-    g.shifted = g.stride1 and not g.pointwise and not g.direct \
-        and g.cg >= SHIFTED_MIN_CHANNELS
     _derive_winograd(g, WINOGRAD4_MIN_TILES)
-    # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
-    # tiles of 3 and one of 2, not 10 and 2).
-    row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
-    g.tile_rows = min(max(TILE_ELEMENTS // row_elems, 1), g.rows)
-    g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
-    g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
-    g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
-    g.tile_p = g.tile_rows * g.osz[2]
+    # 2-D (and 1-D) im2col tiles read a zero-padded window of input rows: the rows that a
+    # tile's output rows reach, over the columns that any output column reaches.
+    g.gather = g.isz[0] == 1 and g.osz[0] == 1 and g.ksz[0] == 1 and g.p[0] == 0
+    # 2-D, stride 1, fewer than SHIFTED_MIN_CHANNELS channels in or out per group: one
+    # implicit GEMM per tile over that window. The slab's kvol GEMMs would be too
+    # shallow or too narrow (LeNet's 6->16 5x5: 25 BLAS calls 6 deep per slab; its input
+    # gradient, 16 -> 6 channels: 25 calls 6 wide; a 3-channel stem: 9 calls 3 deep).
+    g.implicit = g.gather and g.stride1 and not g.pointwise and not g.direct \
+        and not g.winograd and (g.cg < SHIFTED_MIN_CHANNELS or g.kg < SHIFTED_MIN_CHANNELS)
+    # 3-D stride 1 with fewer input channels per group: im2col (one GEMM C/groups * kvol
+    # deep).
+    g.shifted = g.stride1 and not g.pointwise and not g.direct and not g.implicit \
+        and g.cg >= SHIFTED_MIN_CHANNELS
     # Stride-1 slabs: rows of one output plane, with the input rows they read.
     g.wpad = _limited(int(g.osz[2]) + (g.ksz[2] - 1) * int(g.d[2]), BLAS_INT_MAX,
                       "a padded row")
@@ -261,9 +262,18 @@ cdef int _derive(Geom* g) except -1:
                           WORK_MAX, "a slab")
     g.slab_size = _limited(int(g.slab_pos) * g.cg + int(g.slab_rows) * g.wpad * g.kg,
                            WORK_MAX, "a slab and its accumulator")   # slab, accumulator
-    # 2-D im2col tiles read a zero-padded window of input rows: the rows that a tile's
-    # output rows reach, over the columns that any output column reaches.
-    g.gather = g.isz[0] == 1 and g.osz[0] == 1 and g.ksz[0] == 1 and g.p[0] == 0
+    if g.implicit:
+        # the window and the GEMM's output take a slab's room
+        g.tile_rows, g.n_tiles = g.slab_rows, g.slab_tiles
+    else:
+        # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
+        # tiles of 3 and one of 2, not 10 and 2).
+        row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
+        g.tile_rows = min(max(TILE_ELEMENTS // row_elems, 1), g.rows)
+        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+        g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
+        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+    g.tile_p = g.tile_rows * g.osz[2]
     g.gat_rows = _limited((int(g.tile_rows) - 1) * g.s[1] + (g.ksz[1] - 1) * int(g.d[1]) + 1,
                           BLAS_INT_MAX, "an input window")
     g.gat_w = _limited((int(g.osz[2]) - 1) * g.s[2] + (g.ksz[2] - 1) * int(g.d[2]) + 1,
@@ -573,6 +583,53 @@ cdef void _gather_panels(const Geom* g, const floating* win, const Py_ssize_t* p
                 dst[l] = src[po[l]]
             for l in range(lanes, PYDL_NR):
                 dst[l] = 0
+
+
+cdef inline Py_ssize_t _implicit_elements(const Geom* g) noexcept nogil:
+    """One thread's workspace on the implicit-GEMM path: the padded window, the zeros
+    its last rows' panels may read past it, and the GEMM's output (K/groups x a tile of
+    padded-row positions)."""
+    return (g.cg * g.gat_rows * g.gat_w + (g.ksz[2] - 1) * g.d[2] + PYDL_NR
+            + g.kg * _panel_round(g.tile_rows * g.gat_w))
+
+
+cdef void _forward_implicit(const Geom* g, const Py_ssize_t* col_off, const floating* x,
+                            const floating* w, const floating* bias, floating* out,
+                            floating* ws, Py_ssize_t ws_stride, int nt) noexcept nogil:
+    """Stride-1 2-D convolution, one (sample, tile of output rows) per work item: the
+    zero-padded input window (_fill_window) is B of an implicit GEMM whose row
+    (c, kh, kw) is the window shifted by that tap (col_off: _gather_offsets), so
+    positions run over whole padded rows of gat_w; the first oW of each row are the
+    outputs. No im2col matrix: the panel GEMM loads B's rows from the window."""
+    cdef Py_ssize_t win_n = g.cg * g.gat_rows * g.gat_w, wn = g.gat_w, ow_n = g.osz[2]
+    cdef Py_ssize_t ld = _panel_round(g.tile_rows * g.gat_w)
+    cdef Py_ssize_t item, nn, r0, r1, grp, kk, r, ow
+    cdef floating bv
+    cdef floating* win
+    cdef floating* acc
+    cdef floating* orow
+    cdef const floating* arow
+    win = acc = NULL  # thread-private below; set to quiet gcc's firstprivate warning
+    with parallel(num_threads=nt):
+        win = ws + omp_get_thread_num() * ws_stride
+        acc = win + win_n + (g.ksz[2] - 1) * g.d[2] + PYDL_NR
+        memset(win + win_n, 0, ((g.ksz[2] - 1) * g.d[2] + PYDL_NR) * sizeof(floating))
+        for item in prange(g.n * g.n_tiles, schedule='dynamic'):
+            nn = item // g.n_tiles
+            r0 = (item % g.n_tiles) * g.tile_rows
+            r1 = min(r0 + g.tile_rows, g.rows)
+            for grp in range(g.groups):
+                _fill_window(g, x + (nn * g.c + grp * g.cg) * g.in_sp, win, r0)
+                offset_gemm(w + grp * g.kg * g.ckk, g.ckk, g.kg, g.ckk, win, col_off,
+                            (r1 - r0) * wn, acc, ld)
+                for kk in range(g.kg):
+                    bv = bias[grp * g.kg + kk] if bias != NULL else 0
+                    for r in range(r1 - r0):
+                        orow = out + (nn * g.k + grp * g.kg + kk) * g.out_sp \
+                            + (r0 + r) * ow_n
+                        arow = acc + kk * ld + r * wn
+                        for ow in range(ow_n):
+                            orow[ow] = arow[ow] + bv
 
 
 cdef void _forward_gemm(const Geom* g, const Py_ssize_t* spans, const Py_ssize_t* offs,
@@ -1336,6 +1393,14 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
             with nogil:
                 _forward_direct_s1(g, x, w, bias, out, ws, ws_stride, nt)
+        elif g.implicit:
+            nt = _threads(g, g.n * g.n_tiles, n_threads)
+            ws_stride = _implicit_elements(g)
+            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            offs = <Py_ssize_t*>_scratch(g.tile_p + g.ckk, sizeof(Py_ssize_t))
+            _gather_offsets(g, offs, offs + g.tile_p)
+            with nogil:
+                _forward_implicit(g, offs + g.tile_p, x, w, bias, out, ws, ws_stride, nt)
         elif g.shifted:
             nt = _threads(g, g.n * g.osz[0] * g.slab_tiles, n_threads)
             ws_stride = g.slab_size
@@ -1464,6 +1529,8 @@ cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
         return 0
     if g.direct:
         return _threads(g, g.n * g.c * g.osz[0] * g.slab_tiles, n_threads) * g.slab_size
+    if g.implicit:
+        return _threads(g, g.n * g.n_tiles, n_threads) * _implicit_elements(g)
     if g.shifted:
         return _threads(g, g.n * g.osz[0] * g.slab_tiles, n_threads) * g.slab_size \
             + g.k * g.ckk
@@ -1525,7 +1592,8 @@ def forward_path(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,
                  tuple padding, tuple dilation, Py_ssize_t groups):
     """Name of the kernel path that computes this 5-D convolution's forward pass:
     ``"winograd-2x2"`` or ``"winograd-4x4"`` (F(2x2, 3x3) or F(4x4, 3x3)),
-    ``"direct"``, ``"shifted"`` (stride-1 slabs), ``"pointwise"`` or
+    ``"direct"``, ``"implicit"`` (stride-1 implicit GEMM over a padded window),
+    ``"shifted"`` (stride-1 slabs), ``"pointwise"`` or
     ``"im2col"``. The input gradient of a stride-1 convolution takes the path of its
     own convolution (see _input_grad_geometry)."""
     cdef Geom g = _geometry_of_shapes(in_shape, w_shape, out_shape, stride, padding,
@@ -1534,6 +1602,8 @@ def forward_path(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,
         return "winograd-4x4" if g.wino_m == 4 else "winograd-2x2"
     if g.direct:
         return "direct"
+    if g.implicit:
+        return "implicit"
     if g.shifted:
         return "shifted"
     return "pointwise" if g.pointwise else "im2col"

@@ -90,21 +90,22 @@ def test_conv_transpose_1x1_with_output_padding_writes_every_output(nd, dtype):
 
 # Each path of the kernels, named: (nd, x shape, w shape, keyword arguments).
 PATHS = {
-    # stride 1 with fewer than 16 channels per group: im2col from a padded window
+    # stride 1 with fewer than 16 channels in or out per group: in 2-D (and 1-D) an
+    # implicit GEMM over a padded window, in 3-D im2col
     "stride1-window": (2, (3, 6, 9, 8), (5, 6, 3, 3), dict(padding=1)),
     "stride1-dilated-asym-same": (2, (2, 4, 9, 10), (3, 4, 4, 3),
                                   dict(padding="same", dilation=(1, 2))),
     "stride1-big-padding": (2, (2, 3, 5, 4), (4, 3, 2, 2), dict(padding=(3, 2))),
     "stride1-3d": (3, (2, 3, 5, 4, 6), (4, 3, 3, 2, 3), dict(padding=(1, 0, 2))),
     "stride1-1d": (1, (3, 5, 17), (4, 5, 5), dict(padding=2)),
-    # stride 1 with >= 16 channels per group: the slab path
-    "stride1-slab": (2, (3, 16, 9, 8), (5, 16, 3, 3), dict(padding=1)),
-    "stride1-slab-dilated-asym-same": (2, (2, 16, 9, 10), (3, 16, 4, 3),
+    # stride 1 with >= 16 channels per group in and out (3-D: in): the slab path
+    "stride1-slab": (2, (3, 16, 9, 8), (17, 16, 3, 2), dict(padding=1)),
+    "stride1-slab-dilated-asym-same": (2, (2, 16, 9, 10), (17, 16, 4, 3),
                                        dict(padding="same", dilation=(1, 2))),
-    "stride1-slab-big-padding": (2, (2, 16, 5, 4), (4, 16, 2, 2), dict(padding=(3, 2))),
+    "stride1-slab-big-padding": (2, (2, 16, 5, 4), (17, 16, 2, 2), dict(padding=(3, 2))),
     "stride1-slab-3d": (3, (2, 16, 5, 4, 6), (4, 16, 3, 2, 3), dict(padding=(1, 0, 2))),
-    "stride1-slab-1d": (1, (3, 16, 17), (4, 16, 5), dict(padding=2)),
-    "stride1-slab-grouped": (2, (2, 32, 7, 7), (4, 16, 3, 3), dict(groups=2, padding=1)),
+    "stride1-slab-1d": (1, (3, 16, 17), (17, 16, 5), dict(padding=2)),
+    "stride1-slab-grouped": (2, (2, 32, 7, 7), (34, 16, 3, 3), dict(groups=2, padding=1)),
     "strided-im2col": (2, (3, 4, 11, 9), (6, 4, 3, 3), dict(stride=(2, 3), padding=1)),
     "strided-3d": (3, (2, 3, 6, 5, 7), (4, 3, 2, 3, 3), dict(stride=2, dilation=(1, 2, 1))),
     "pointwise": (2, (3, 7, 5, 6), (4, 7, 1, 1), {}),
@@ -412,7 +413,9 @@ def test_named_paths_take_their_kernel_path(path):
                 "winograd-2x2" if path.startswith("winograd") else
                 "direct" if "depthwise" in path or path == "one-input-channel" else
                 "pointwise" if path.startswith("pointwise") else
-                "shifted" if "-slab" in path else "im2col")
+                "shifted" if "-slab" in path else
+                "im2col" if "strided" in path or path.startswith("1x1") or path == "stride1-3d"
+                else "implicit")
     assert _path_of(nd, xs, ws, kwargs) == expected
 
 
@@ -420,7 +423,7 @@ def test_winograd_serves_the_benchmark_and_not_small_or_other_convolutions():
     assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1)) == "winograd-4x4"
     assert _path_of(2, (32, 64, 16, 16), (64, 64, 3, 3), dict(padding=1)) == "winograd-4x4"
     assert _path_of(2, (32, 64, 12, 16), (64, 64, 3, 3), dict(padding=1)) == "winograd-2x2"
-    assert _path_of(2, (32, 15, 32, 32), (64, 15, 3, 3), dict(padding=1)) == "im2col"
+    assert _path_of(2, (32, 15, 32, 32), (64, 15, 3, 3), dict(padding=1)) == "implicit"
     assert _path_of(2, (32, 32, 8, 8), (64, 32, 3, 3), dict(padding=1)) == "winograd-2x2"
     assert _path_of(2, (32, 32, 4, 4), (64, 32, 3, 3), dict(padding=1)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(dilation=2)) == "shifted"
