@@ -165,7 +165,8 @@ cdef struct Geom:
     bint winograd                           # 2-D 3x3 stride 1: F(m x m, 3x3)
     bint gather                             # im2col path, 2-D: columns gathered from
     Py_ssize_t gat_rows, gat_w              #   a padded window of gat_rows x gat_w
-    bint implicit                           # 2-D stride 1, few channels: implicit GEMM
+    bint implicit                           # 2-D: implicit GEMM over a phase window
+    Py_ssize_t win_n                        # elements of a tile's input window
     Py_ssize_t wino_m, wino_nx              # Winograd: tile size m (2 or 4), (m + 2)^2
     Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
     Py_ssize_t wino_tb, wino_blocks         # tiles per block (multiple of 16), per plane
@@ -236,12 +237,18 @@ cdef int _derive(Geom* g) except -1:
     # 2-D (and 1-D) im2col tiles read a zero-padded window of input rows: the rows that a
     # tile's output rows reach, over the columns that any output column reaches.
     g.gather = g.isz[0] == 1 and g.osz[0] == 1 and g.ksz[0] == 1 and g.p[0] == 0
-    # 2-D, stride 1, fewer than SHIFTED_MIN_CHANNELS channels in or out per group: one
-    # implicit GEMM per tile over that window. The slab's kvol GEMMs would be too
-    # shallow or too narrow (LeNet's 6->16 5x5: 25 BLAS calls 6 deep per slab; its input
-    # gradient, 16 -> 6 channels: 25 calls 6 wide; a 3-channel stem: 9 calls 3 deep).
-    g.implicit = g.gather and g.stride1 and not g.pointwise and not g.direct \
-        and not g.winograd and (g.cg < SHIFTED_MIN_CHANNELS or g.kg < SHIFTED_MIN_CHANNELS)
+    # 2-D with fewer than SHIFTED_MIN_CHANNELS channels in or out per group: one
+    # implicit GEMM per tile over a window of the input split into stride phases
+    # (_fill_phases), where every kernel tap reads a contiguous run. At stride 1 the
+    # slab's kvol GEMMs would be too shallow or too narrow (LeNet's 6->16 5x5: 25 BLAS
+    # calls 6 deep per slab; its input gradient, 16 -> 6 channels: 25 calls 6 wide; a
+    # 3-channel stem: 9 calls 3 deep). Strided only where every phase is read (not a
+    # 1x1 stride-2 shortcut: its gathered columns are a quarter of the window). With
+    # more channels the window outgrows L1 and the gathered panels were faster (ResNet's
+    # 32->64 stride-2 3x3 on 16x16: 4.9 ms gathered, 6.7 ms implicit, batch 128).
+    g.implicit = g.gather and not g.pointwise and not g.direct and not g.winograd \
+        and (g.cg < SHIFTED_MIN_CHANNELS or g.kg < SHIFTED_MIN_CHANNELS) \
+        and _every_phase(g.ksz[1], g.d[1], g.s[1]) and _every_phase(g.ksz[2], g.d[2], g.s[2])
     # 3-D stride 1 with fewer input channels per group: im2col (one GEMM C/groups * kvol
     # deep).
     g.shifted = g.stride1 and not g.pointwise and not g.direct and not g.implicit \
@@ -263,8 +270,24 @@ cdef int _derive(Geom* g) except -1:
     g.slab_size = _limited(int(g.slab_pos) * g.cg + int(g.slab_rows) * g.wpad * g.kg,
                            WORK_MAX, "a slab and its accumulator")   # slab, accumulator
     if g.implicit:
-        # the window and the GEMM's output take a slab's room
-        g.tile_rows, g.n_tiles = g.slab_rows, g.slab_tiles
+        # The window (C/groups x sH x sW phases of gat_rows x gat_w) and the GEMM's
+        # output (K/groups x tile_rows x gat_w) take about a slab's room.
+        g.gat_w = _limited(int(g.osz[2]) + (g.ksz[2] - 1) * int(g.d[2]) // g.s[2],
+                           BLAS_INT_MAX, "an input window row")
+        ext = (g.ksz[1] - 1) * g.d[1] // g.s[1]
+        per_row = _limited((int(g.cg) * g.s[1] * g.s[2] + g.kg) * g.gat_w, WORK_MAX,
+                           "an input window")
+        g.tile_rows = min(max((SLAB_ELEMENTS - int(g.cg) * g.s[1] * g.s[2] * ext * g.gat_w)
+                              // per_row, 1), g.rows)
+        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+        g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
+        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+        g.tile_p = g.tile_rows * g.osz[2]
+        g.gat_rows = g.tile_rows + ext
+        g.win_n = _limited(int(g.cg) * g.s[1] * g.s[2] * g.gat_rows * g.gat_w, WORK_MAX,
+                           "an input window")
+        _limited(int(g.tile_rows) * g.gat_w + PYDL_NR, BLAS_INT_MAX, "a tile's positions")
+        return 0
     else:
         # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
         # tiles of 3 and one of 2, not 10 and 2).
@@ -278,8 +301,18 @@ cdef int _derive(Geom* g) except -1:
                           BLAS_INT_MAX, "an input window")
     g.gat_w = _limited((int(g.osz[2]) - 1) * g.s[2] + (g.ksz[2] - 1) * int(g.d[2]) + 1,
                        BLAS_INT_MAX, "an input window row")
-    _limited(int(g.cg) * g.gat_rows * g.gat_w, WORK_MAX, "an input window")
+    g.win_n = _limited(int(g.cg) * g.gat_rows * g.gat_w, WORK_MAX, "an input window")
     return 0
+
+
+cdef bint _every_phase(Py_ssize_t k, Py_ssize_t d, Py_ssize_t s):
+    """Whether the taps 0, d, ..., (k - 1) d of a kernel axis fall on every residue
+    modulo the stride s (every phase of the implicit path's window is read)."""
+    cdef Py_ssize_t i
+    seen = set()
+    for i in range(min(k, s * s + 1)):
+        seen.add(i * d % s)
+    return len(seen) == s
 
 
 cdef void _derive_winograd(Geom* g, Py_ssize_t min_tiles4) except *:
@@ -527,7 +560,7 @@ cdef void _seed_channels(floating* a, Py_ssize_t channels, Py_ssize_t size,
 cdef inline Py_ssize_t _im2col_elements(const Geom* g) noexcept nogil:
     """One thread's forward workspace on the im2col path: the tile's columns in panels
     of PYDL_NR positions, and in 2-D the padded input window they are gathered from."""
-    return g.ckk * _panel_round(g.tile_p) + (g.cg * g.gat_rows * g.gat_w if g.gather else 0)
+    return g.ckk * _panel_round(g.tile_p) + (g.win_n if g.gather else 0)
 
 
 cdef void _gather_offsets(const Geom* g, Py_ssize_t* pos_off, Py_ssize_t* col_off) noexcept nogil:
@@ -589,19 +622,76 @@ cdef inline Py_ssize_t _implicit_elements(const Geom* g) noexcept nogil:
     """One thread's workspace on the implicit-GEMM path: the padded window, the zeros
     its last rows' panels may read past it, and the GEMM's output (K/groups x a tile of
     padded-row positions)."""
-    return (g.cg * g.gat_rows * g.gat_w + (g.ksz[2] - 1) * g.d[2] + PYDL_NR
-            + g.kg * _panel_round(g.tile_rows * g.gat_w))
+    return (g.win_n + _window_slack(g) + g.kg * _panel_round(g.tile_rows * g.gat_w))
+
+
+cdef inline Py_ssize_t _window_slack(const Geom* g) noexcept nogil:
+    """Zeros after the implicit path's window: the last panel of a tile reads up to
+    PYDL_NR - 1 positions past the tile, shifted by up to (kW - 1) dW / sW."""
+    return (g.ksz[2] - 1) * g.d[2] // g.s[2] + PYDL_NR
+
+
+cdef void _implicit_offsets(const Geom* g, Py_ssize_t* col_off) noexcept nogil:
+    """col_off[(c, kh, kw)]: where in the phase window (_fill_phases) tap (kh, kw) of
+    channel c reads for the tile's first position; position q = r * gat_w + ow then
+    reads col_off + q."""
+    cdef Py_ssize_t c, kh, kw, sh = g.s[1], sw = g.s[2], oh, ow
+    for c in range(g.cg):
+        for kh in range(g.ksz[1]):
+            oh = kh * g.d[1]
+            for kw in range(g.ksz[2]):
+                ow = kw * g.d[2]
+                col_off[(c * g.ksz[1] + kh) * g.ksz[2] + kw] = \
+                    (((c * sh + oh % sh) * sw + ow % sw) * g.gat_rows + oh // sh) * g.gat_w \
+                    + ow // sw
+
+
+cdef void _fill_phases(const Geom* g, const floating* xg, floating* win,
+                       Py_ssize_t r0) noexcept nogil:
+    """win[c, a, b, i, j] = x[c, (r0 + i) sH + a - pH, j sW + b - pW] (0 outside x): the
+    input a tile from output row r0 reads, split into its sH x sW stride phases, so
+    that output (r, ow) and tap (kh, kw) read phase (kh dH % sH, kw dW % sW) at
+    (r + kh dH // sH, ow + kw dW // sW). xg points at the group's channel 0."""
+    cdef Py_ssize_t wn = g.gat_w, w_in = g.isz[2], sh = g.s[1], sw = g.s[2]
+    cdef Py_ssize_t c, a, b, i, j, ih, lo, hi
+    cdef const floating* src
+    cdef floating* dst
+    for c in range(g.cg):
+        for a in range(sh):
+            for b in range(sw):
+                # j with 0 <= j sW + b - pW < W: [lo, hi)
+                lo = 0
+                if g.p[2] - b > 0:
+                    lo = (g.p[2] - b + sw - 1) // sw
+                hi = (w_in + g.p[2] - b + sw - 1) // sw if w_in + g.p[2] - b > 0 else 0
+                lo = min(lo, wn)
+                hi = min(max(hi, lo), wn)
+                for i in range(g.gat_rows):
+                    ih = (r0 + i) * sh + a - g.p[1]
+                    dst = win + (((c * sh + a) * sw + b) * g.gat_rows + i) * wn
+                    if ih < 0 or ih >= g.isz[1]:
+                        memset(dst, 0, wn * sizeof(floating))
+                        continue
+                    memset(dst, 0, lo * sizeof(floating))
+                    if hi > lo:     # x's column lo sW + b - pW onwards
+                        src = xg + c * g.in_sp + ih * w_in + lo * sw + b - g.p[2]
+                        if sw == 1:
+                            memcpy(dst + lo, src, (hi - lo) * sizeof(floating))
+                        else:
+                            for j in range(hi - lo):
+                                dst[lo + j] = src[j * sw]
+                    memset(dst + hi, 0, (wn - hi) * sizeof(floating))
 
 
 cdef void _forward_implicit(const Geom* g, const Py_ssize_t* col_off, const floating* x,
                             const floating* w, const floating* bias, floating* out,
                             floating* ws, Py_ssize_t ws_stride, int nt) noexcept nogil:
-    """Stride-1 2-D convolution, one (sample, tile of output rows) per work item: the
-    zero-padded input window (_fill_window) is B of an implicit GEMM whose row
-    (c, kh, kw) is the window shifted by that tap (col_off: _gather_offsets), so
-    positions run over whole padded rows of gat_w; the first oW of each row are the
+    """2-D convolution, one (sample, tile of output rows) per work item: the zero-padded
+    input window split into stride phases (_fill_phases) is B of an implicit GEMM whose
+    row (c, kh, kw) is the window shifted by that tap (col_off: _implicit_offsets), so
+    positions run over whole window rows of gat_w; the first oW of each row are the
     outputs. No im2col matrix: the panel GEMM loads B's rows from the window."""
-    cdef Py_ssize_t win_n = g.cg * g.gat_rows * g.gat_w, wn = g.gat_w, ow_n = g.osz[2]
+    cdef Py_ssize_t win_n = g.win_n, wn = g.gat_w, ow_n = g.osz[2]
     cdef Py_ssize_t ld = _panel_round(g.tile_rows * g.gat_w)
     cdef Py_ssize_t item, nn, r0, r1, grp, kk, r, ow
     cdef floating bv
@@ -612,14 +702,14 @@ cdef void _forward_implicit(const Geom* g, const Py_ssize_t* col_off, const floa
     win = acc = NULL  # thread-private below; set to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         win = ws + omp_get_thread_num() * ws_stride
-        acc = win + win_n + (g.ksz[2] - 1) * g.d[2] + PYDL_NR
-        memset(win + win_n, 0, ((g.ksz[2] - 1) * g.d[2] + PYDL_NR) * sizeof(floating))
+        acc = win + win_n + _window_slack(g)
+        memset(win + win_n, 0, _window_slack(g) * sizeof(floating))
         for item in prange(g.n * g.n_tiles, schedule='dynamic'):
             nn = item // g.n_tiles
             r0 = (item % g.n_tiles) * g.tile_rows
             r1 = min(r0 + g.tile_rows, g.rows)
             for grp in range(g.groups):
-                _fill_window(g, x + (nn * g.c + grp * g.cg) * g.in_sp, win, r0)
+                _fill_phases(g, x + (nn * g.c + grp * g.cg) * g.in_sp, win, r0)
                 offset_gemm(w + grp * g.kg * g.ckk, g.ckk, g.kg, g.ckk, win, col_off,
                             (r1 - r0) * wn, acc, ld)
                 for kk in range(g.kg):
@@ -1397,10 +1487,10 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             nt = _threads(g, g.n * g.n_tiles, n_threads)
             ws_stride = _implicit_elements(g)
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-            offs = <Py_ssize_t*>_scratch(g.tile_p + g.ckk, sizeof(Py_ssize_t))
-            _gather_offsets(g, offs, offs + g.tile_p)
+            offs = <Py_ssize_t*>_scratch(g.ckk, sizeof(Py_ssize_t))
+            _implicit_offsets(g, offs)
             with nogil:
-                _forward_implicit(g, offs + g.tile_p, x, w, bias, out, ws, ws_stride, nt)
+                _forward_implicit(g, offs, x, w, bias, out, ws, ws_stride, nt)
         elif g.shifted:
             nt = _threads(g, g.n * g.osz[0] * g.slab_tiles, n_threads)
             ws_stride = g.slab_size

@@ -106,7 +106,12 @@ PATHS = {
     "stride1-slab-3d": (3, (2, 16, 5, 4, 6), (4, 16, 3, 2, 3), dict(padding=(1, 0, 2))),
     "stride1-slab-1d": (1, (3, 16, 17), (17, 16, 5), dict(padding=2)),
     "stride1-slab-grouped": (2, (2, 32, 7, 7), (34, 16, 3, 3), dict(groups=2, padding=1)),
-    "strided-im2col": (2, (3, 4, 11, 9), (6, 4, 3, 3), dict(stride=(2, 3), padding=1)),
+    # 2-D strided: the implicit GEMM over a phase-split window where every phase is
+    # read, else im2col (a dilation that skips phases, a 1x1 kernel)
+    "strided-2d": (2, (3, 4, 11, 9), (6, 4, 3, 3), dict(stride=(2, 3), padding=1)),
+    "strided-dilated": (2, (2, 3, 13, 12), (5, 3, 3, 3), dict(stride=2, dilation=3, padding=2)),
+    "strided-dilated-im2col": (2, (2, 3, 11, 10), (4, 3, 3, 3),
+                               dict(stride=2, dilation=2, padding=1)),
     "strided-3d": (3, (2, 3, 6, 5, 7), (4, 3, 2, 3, 3), dict(stride=2, dilation=(1, 2, 1))),
     "pointwise": (2, (3, 7, 5, 6), (4, 7, 1, 1), {}),
     "pointwise-grouped": (2, (2, 6, 4, 5), (9, 2, 1, 1), dict(groups=3)),
@@ -204,7 +209,7 @@ def test_exact_on_small_integers(path):
         assert np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("path", ["stride1-slab", "strided-im2col", "pointwise",
+@pytest.mark.parametrize("path", ["stride1-slab", "strided-2d", "pointwise",
                                   "depthwise-multiplier-strided", "batch-17-uneven-chunks",
                                   "winograd", "winograd4", "winograd4-many-tiles"])
 def test_bitwise_same_at_any_thread_count(path):
@@ -414,7 +419,8 @@ def test_named_paths_take_their_kernel_path(path):
                 "direct" if "depthwise" in path or path == "one-input-channel" else
                 "pointwise" if path.startswith("pointwise") else
                 "shifted" if "-slab" in path else
-                "im2col" if "strided" in path or path.startswith("1x1") or path == "stride1-3d"
+                "im2col" if path in ("strided-3d", "1x1-strided", "stride1-3d",
+                                     "strided-dilated-im2col")
                 else "implicit")
     assert _path_of(nd, xs, ws, kwargs) == expected
 
@@ -429,6 +435,7 @@ def test_winograd_serves_the_benchmark_and_not_small_or_other_convolutions():
     assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(dilation=2)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 32, 3, 3), dict(groups=2)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(stride=2)) == "im2col"
+    assert _path_of(2, (8, 3, 224, 224), (32, 3, 3, 3), dict(stride=2, padding=1)) == "implicit"
     assert _path_of(3, (2, 64, 3, 8, 8), (64, 64, 1, 3, 3), {}) == "shifted"
 
 
