@@ -36,8 +36,8 @@ out.)
 Every choice was made on the digits 0-6 only: train on four of them and verify the other
 three (4-6, 2/5/6 and 0/3/5 held out), seeds 0 and 1, one thread, threshold picked on
 unseen images of the four. There the earlier version verified 83.9% on average, raw
-pixels 83.5%, these views 85.7% (with the labels, weight 1: 85.3%; and stronger
-warps: 85.1%; shifts with weight 1: 85.1%, seed 0). None of these did better (seed 0: 0.2 to 5
+pixels 83.5%, these views 85.7% (with the labels, weight 1: 85.3%; and stronger warps:
+85.1%; shifts with weight 1: 85.1%, seed 0). None of these did better (seed 0: 0.2 to 5
 points lower): a wider backbone, a third convolutional block, temperature 0.1 or 0.5,
 1600 steps, milder warps, averaging 8 warped views at test time, appending the raw
 pixels to the features, an MLP encoder; standardizing the features with the statistics
