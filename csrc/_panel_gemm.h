@@ -237,65 +237,61 @@ PYDL_INLINE void pydl_panel_rows_f4(const float* A, ptrdiff_t lda, int mr, ptrdi
 #endif
 #define pydl_panel_rows_d_blk pydl_panel_rows_d
 
-/* Panel p of C = A @ B (+ bias, or + C when accumulate): all M rows, columns
- * [p*NR, p*NR + NR) that are < n. K is walked in chunks of PYDL_KC so that a chunk of
- * the panel stays in L1 while every row block reads it; between chunks the partial
- * sums wait in C, which repeats the additions of an unchunked loop exactly. */
+/* Columns [j0, j0 + nc) of C = A @ B (+ bias, or + C when accumulate), all M rows:
+ * B's rows are a packed panel (boff NULL: B + k NR) or B + boff[k]. K is walked in
+ * chunks of PYDL_KC so that a chunk of B's columns stays in L1 while every row block
+ * reads it; between chunks the partial sums wait in C, which repeats the additions of
+ * an unchunked loop exactly. Both GEMMs below are this loop over their panels. */
+#define PYDL_DEFINE_PANEL_COLUMNS(ISA, ATTR, T, SUFFIX)                                     \
+ATTR PYDL_INLINE void pydl_panel_columns_##SUFFIX##ISA(const T* A, ptrdiff_t lda,        \
+        ptrdiff_t M, ptrdiff_t K, const T* B, const ptrdiff_t* boff, T* C, ptrdiff_t ldc,\
+        ptrdiff_t nc, const T* bias, int accumulate)                                    \
+{                                                                                       \
+    ptrdiff_t k0 = 0;                                                                   \
+    do {                                                                                \
+        ptrdiff_t kc = K - k0 < PYDL_KC ? K - k0 : PYDL_KC;                             \
+        const T* bk = boff ? B : B + k0 * PYDL_NR;                                      \
+        const ptrdiff_t* ok = boff ? boff + k0 : NULL;                                  \
+        for (ptrdiff_t m = 0; m < M; m += PYDL_MR) {                                    \
+            int mr = M - m < PYDL_MR ? (int)(M - m) : PYDL_MR;                          \
+            pydl_panel_rows_##SUFFIX##ISA##_blk(A + m * lda + k0, lda, mr, kc, bk, ok,  \
+                                                C + m * ldc, ldc, nc, k0 ? NULL : bias, \
+                                                k0 ? 1 : accumulate);                   \
+        }                                                                               \
+        k0 += kc;                                                                       \
+    } while (k0 < K);                                                                   \
+}
+
+/* Panel p of C = A @ B (+ bias, or + C when accumulate): columns [p*NR, p*NR + NR)
+ * that are < n. */
 #define PYDL_DEFINE_PANEL_GEMM(ISA, ATTR, T, SUFFIX)                                        \
+PYDL_DEFINE_PANEL_COLUMNS(ISA, ATTR, T, SUFFIX)                                          \
 ATTR static void pydl_panel_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdiff_t M,  \
         ptrdiff_t K, const T* Bp, ptrdiff_t p, ptrdiff_t n, T* C, ptrdiff_t ldc,        \
         const T* bias, int accumulate)                                                  \
 {                                                                                       \
     ptrdiff_t j0 = p * PYDL_NR;                                                         \
     ptrdiff_t nc = n - j0 < PYDL_NR ? n - j0 : PYDL_NR;                                 \
-    const T* panel = Bp + p * K * PYDL_NR;                                              \
-    const T* bp = bias ? bias + j0 : NULL;                                              \
-    ptrdiff_t k0 = 0;                                                                   \
-    do {                                                                                \
-        ptrdiff_t kc = K - k0 < PYDL_KC ? K - k0 : PYDL_KC;                             \
-        for (ptrdiff_t m = 0; m < M; m += PYDL_MR) {                                    \
-            int mr = M - m < PYDL_MR ? (int)(M - m) : PYDL_MR;                          \
-            pydl_panel_rows_##SUFFIX##ISA##_blk(A + m * lda + k0, lda, mr, kc,          \
-                                         panel + k0 * PYDL_NR, NULL, C + m * ldc + j0,  \
-                                         ldc, nc, k0 ? NULL : bp, k0 ? 1 : accumulate); \
-        }                                                                               \
-        k0 += kc;                                                                       \
-    } while (k0 < K);                                                                   \
+    pydl_panel_columns_##SUFFIX##ISA(A, lda, M, K, Bp + p * K * PYDL_NR, NULL, C + j0,   \
+                                     ldc, nc, bias ? bias + j0 : NULL, accumulate);     \
+}                                                                                       \
+/* An implicit GEMM: C (M x n) = A (M x K) @ B with B(k, j) = B[boff[k] + j], rows of  \
+ * B read in place (a convolution: B's row k is the zero-padded input window shifted   \
+ * by kernel tap k, csrc/conv.pyx). A partial last panel reads up to NR - 1 values past \
+ * column n - 1 of every row (the caller's buffer must have them; they reach only      \
+ * columns of C that are not written). */                                               \
+ATTR static void pydl_offset_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdiff_t M, \
+        ptrdiff_t K, const T* B, const ptrdiff_t* boff, ptrdiff_t n, T* C, ptrdiff_t ldc)\
+{                                                                                       \
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += PYDL_NR)                                       \
+        pydl_panel_columns_##SUFFIX##ISA(A, lda, M, K, B + j0, boff, C + j0, ldc,       \
+                                         n - j0 < PYDL_NR ? n - j0 : PYDL_NR, NULL, 0); \
 }
 
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_PANEL_GEMM, float, f)
 PYDL_SIMD_RESOLVE(pydl_panel_gemm_f)
-PYDL_DEFINE_PANEL_GEMM(, , double, d)
-
-/* An implicit GEMM: C (M x n) = A (M x K) @ B with B(k, j) = B[boff[k] + j], rows of B
- * read in place (a stride-1 convolution: B's row k is the zero-padded input window
- * shifted by kernel tap k, csrc/conv.pyx). Columns in panels of NR, K in chunks of
- * KC as pydl_panel_gemm_*; a partial last panel reads up to NR - 1 values past column
- * n - 1 of every row (the caller's buffer must have them; they reach only columns of C
- * that are not written). */
-#define PYDL_DEFINE_OFFSET_GEMM(ISA, ATTR, T, SUFFIX)                                       \
-ATTR static void pydl_offset_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdiff_t M, \
-        ptrdiff_t K, const T* B, const ptrdiff_t* boff, ptrdiff_t n, T* C, ptrdiff_t ldc)\
-{                                                                                       \
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += PYDL_NR) {                                     \
-        ptrdiff_t nc = n - j0 < PYDL_NR ? n - j0 : PYDL_NR;                             \
-        ptrdiff_t k0 = 0;                                                               \
-        do {                                                                            \
-            ptrdiff_t kc = K - k0 < PYDL_KC ? K - k0 : PYDL_KC;                         \
-            for (ptrdiff_t m = 0; m < M; m += PYDL_MR) {                                \
-                int mr = M - m < PYDL_MR ? (int)(M - m) : PYDL_MR;                      \
-                pydl_panel_rows_##SUFFIX##ISA##_blk(A + m * lda + k0, lda, mr, kc,      \
-                                                    B + j0, boff + k0, C + m * ldc + j0,\
-                                                    ldc, nc, NULL, k0 ? 1 : 0);         \
-            }                                                                           \
-            k0 += kc;                                                                   \
-        } while (k0 < K);                                                               \
-    }                                                                                   \
-}
-
-PYDL_SIMD_INSTANCES(PYDL_DEFINE_OFFSET_GEMM, float, f)
 PYDL_SIMD_RESOLVE(pydl_offset_gemm_f)
-PYDL_DEFINE_OFFSET_GEMM(, , double, d)
+PYDL_DEFINE_PANEL_GEMM(, , double, d)
 
 /* All panels: C (M x n) = A @ B (+ bias, or + C when accumulate). */
 #define PYDL_DEFINE_ROWS_GEMM(T, SUFFIX)                                                   \

@@ -9,17 +9,22 @@ needs nothing special).
 The paths, chosen by shape:
 
 - stride 1 (any kernel, padding, dilation) with at least SHIFTED_MIN_CHANNELS input
-  channels per group: kernel offsets are constant shifts of a
+  channels per group (and output channels, in 2-D): kernel offsets are constant shifts of a
   zero-padded, position-major slab of input rows, so the forward pass is kvol GEMMs
   of shifted slab views with weight slices, per (sample, output plane, slab of rows);
   no im2col matrix is written. The input gradient of a stride-1 convolution is itself
   a stride-1 convolution (of dy, with the flipped, transposed weight): the path of
   that convolution's shape.
-- strided, or stride 1 with fewer channels: im2col + GEMM. The columns of one tile of
-  output rows of one sample and group go into a thread-local workspace (C/groups *
-  kvol x tile): in the forward pass packed in panels (in 2-D gathered from a
-  zero-padded window of the input rows) for the panel GEMM of csrc/_panel_gemm.h,
-  which writes the output rows in place; in the backward pass row-major for BLAS. The
+- implicit (2-D and 1-D, fewer than SHIFTED_MIN_CHANNELS channels in or out per
+  group, any stride where every stride phase is read): per (sample, tile of output
+  rows), the zero-padded input window split into its stride phases is B of one GEMM
+  whose row (c, kh, kw) is the window shifted by that tap, read in place by the panel
+  GEMM (csrc/_panel_gemm.h, pydl_offset_gemm_*): no column matrix.
+- strided otherwise, or 3-D stride 1 with fewer channels: im2col + GEMM. The columns
+  of one tile of output rows of one sample and group go into a thread-local
+  workspace (C/groups * kvol x tile): in the forward pass packed in panels (in 2-D
+  gathered from a zero-padded window of the input rows) for the panel GEMM, which
+  writes the output rows in place; in the backward pass row-major for BLAS. The
   input gradient is GEMM + col2im per sample.
 - Winograd (2-D 3x3, stride 1, no dilation, one group, at least WINOGRAD_MIN_CHANNELS
   channels in and out): F(4x4, 3x3) where the output plane holds WINOGRAD4_MIN_TILES
@@ -166,6 +171,7 @@ cdef struct Geom:
     bint gather                             # im2col path, 2-D: columns gathered from
     Py_ssize_t gat_rows, gat_w              #   a padded window of gat_rows x gat_w
     bint implicit                           # 2-D: implicit GEMM over a phase window
+    Py_ssize_t imp_rows, imp_tiles          # implicit: output rows per tile, tiles
     Py_ssize_t win_n                        # elements of a tile's input window
     Py_ssize_t wino_m, wino_nx              # Winograd: tile size m (2 or 4), (m + 2)^2
     Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
@@ -269,33 +275,35 @@ cdef int _derive(Geom* g) except -1:
                           WORK_MAX, "a slab")
     g.slab_size = _limited(int(g.slab_pos) * g.cg + int(g.slab_rows) * g.wpad * g.kg,
                            WORK_MAX, "a slab and its accumulator")   # slab, accumulator
+    # im2col tiles (the forward's, and every path's weight gradient and strided input
+    # gradient): about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11 tiles
+    # of 3 and one of 2, not 10 and 2).
+    row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
+    g.tile_rows = min(max(TILE_ELEMENTS // row_elems, 1), g.rows)
+    g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+    g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
+    g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+    g.imp_rows = g.imp_tiles = 0
     if g.implicit:
-        # The window (C/groups x sH x sW phases of gat_rows x gat_w) and the GEMM's
-        # output (K/groups x tile_rows x gat_w) take about a slab's room.
+        # The forward's tiles: the window (C/groups x sH x sW phases of gat_rows x
+        # gat_w) and the GEMM's output (K/groups x imp_rows x gat_w) take about a
+        # slab's room.
         g.gat_w = _limited(int(g.osz[2]) + (g.ksz[2] - 1) * int(g.d[2]) // g.s[2],
                            BLAS_INT_MAX, "an input window row")
         ext = (g.ksz[1] - 1) * g.d[1] // g.s[1]
         per_row = _limited((int(g.cg) * g.s[1] * g.s[2] + g.kg) * g.gat_w, WORK_MAX,
                            "an input window")
-        g.tile_rows = min(max((SLAB_ELEMENTS - int(g.cg) * g.s[1] * g.s[2] * ext * g.gat_w)
-                              // per_row, 1), g.rows)
-        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
-        g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
-        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+        g.imp_rows = min(max((SLAB_ELEMENTS - int(g.cg) * g.s[1] * g.s[2] * ext * g.gat_w)
+                             // per_row, 1), g.rows)
+        g.imp_tiles = (g.rows + g.imp_rows - 1) // g.imp_rows
+        g.imp_rows = (g.rows + g.imp_tiles - 1) // g.imp_tiles
+        g.imp_tiles = (g.rows + g.imp_rows - 1) // g.imp_rows
         g.tile_p = g.tile_rows * g.osz[2]
-        g.gat_rows = g.tile_rows + ext
+        g.gat_rows = g.imp_rows + ext
         g.win_n = _limited(int(g.cg) * g.s[1] * g.s[2] * g.gat_rows * g.gat_w, WORK_MAX,
                            "an input window")
-        _limited(int(g.tile_rows) * g.gat_w + PYDL_NR, BLAS_INT_MAX, "a tile's positions")
+        _limited(int(g.imp_rows) * g.gat_w + PYDL_NR, BLAS_INT_MAX, "a tile's positions")
         return 0
-    else:
-        # im2col tiles: about TILE_ELEMENTS, balanced (32 rows at 3 per tile become 11
-        # tiles of 3 and one of 2, not 10 and 2).
-        row_elems = _limited(max(int(g.ckk) * g.osz[2], 1), WORK_MAX, "an im2col row")
-        g.tile_rows = min(max(TILE_ELEMENTS // row_elems, 1), g.rows)
-        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
-        g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
-        g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
     g.tile_p = g.tile_rows * g.osz[2]
     g.gat_rows = _limited((int(g.tile_rows) - 1) * g.s[1] + (g.ksz[1] - 1) * int(g.d[1]) + 1,
                           BLAS_INT_MAX, "an input window")
@@ -622,7 +630,7 @@ cdef inline Py_ssize_t _implicit_elements(const Geom* g) noexcept nogil:
     """One thread's workspace on the implicit-GEMM path: the padded window, the zeros
     its last rows' panels may read past it, and the GEMM's output (K/groups x a tile of
     padded-row positions)."""
-    return (g.win_n + _window_slack(g) + g.kg * _panel_round(g.tile_rows * g.gat_w))
+    return (g.win_n + _window_slack(g) + g.kg * _panel_round(g.imp_rows * g.gat_w))
 
 
 cdef inline Py_ssize_t _window_slack(const Geom* g) noexcept nogil:
@@ -692,7 +700,7 @@ cdef void _forward_implicit(const Geom* g, const Py_ssize_t* col_off, const floa
     positions run over whole window rows of gat_w; the first oW of each row are the
     outputs. No im2col matrix: the panel GEMM loads B's rows from the window."""
     cdef Py_ssize_t win_n = g.win_n, wn = g.gat_w, ow_n = g.osz[2]
-    cdef Py_ssize_t ld = _panel_round(g.tile_rows * g.gat_w)
+    cdef Py_ssize_t ld = _panel_round(g.imp_rows * g.gat_w)
     cdef Py_ssize_t item, nn, r0, r1, grp, kk, r, ow
     cdef floating bv
     cdef floating* win
@@ -704,10 +712,10 @@ cdef void _forward_implicit(const Geom* g, const Py_ssize_t* col_off, const floa
         win = ws + omp_get_thread_num() * ws_stride
         acc = win + win_n + _window_slack(g)
         memset(win + win_n, 0, _window_slack(g) * sizeof(floating))
-        for item in prange(g.n * g.n_tiles, schedule='dynamic'):
-            nn = item // g.n_tiles
-            r0 = (item % g.n_tiles) * g.tile_rows
-            r1 = min(r0 + g.tile_rows, g.rows)
+        for item in prange(g.n * g.imp_tiles, schedule='dynamic'):
+            nn = item // g.imp_tiles
+            r0 = (item % g.imp_tiles) * g.imp_rows
+            r1 = min(r0 + g.imp_rows, g.rows)
             for grp in range(g.groups):
                 _fill_phases(g, x + (nn * g.c + grp * g.cg) * g.in_sp, win, r0)
                 offset_gemm(w + grp * g.kg * g.ckk, g.ckk, g.kg, g.ckk, win, col_off,
@@ -1484,7 +1492,7 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             with nogil:
                 _forward_direct_s1(g, x, w, bias, out, ws, ws_stride, nt)
         elif g.implicit:
-            nt = _threads(g, g.n * g.n_tiles, n_threads)
+            nt = _threads(g, g.n * g.imp_tiles, n_threads)
             ws_stride = _implicit_elements(g)
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
             offs = <Py_ssize_t*>_scratch(g.ckk, sizeof(Py_ssize_t))
@@ -1620,7 +1628,7 @@ cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
     if g.direct:
         return _threads(g, g.n * g.c * g.osz[0] * g.slab_tiles, n_threads) * g.slab_size
     if g.implicit:
-        return _threads(g, g.n * g.n_tiles, n_threads) * _implicit_elements(g)
+        return _threads(g, g.n * g.imp_tiles, n_threads) * _implicit_elements(g)
     if g.shifted:
         return _threads(g, g.n * g.osz[0] * g.slab_tiles, n_threads) * g.slab_size \
             + g.k * g.ckk
@@ -1682,7 +1690,7 @@ def forward_path(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,
                  tuple padding, tuple dilation, Py_ssize_t groups):
     """Name of the kernel path that computes this 5-D convolution's forward pass:
     ``"winograd-2x2"`` or ``"winograd-4x4"`` (F(2x2, 3x3) or F(4x4, 3x3)),
-    ``"direct"``, ``"implicit"`` (stride-1 implicit GEMM over a padded window),
+    ``"direct"``, ``"implicit"`` (implicit GEMM over a padded, phase-split window),
     ``"shifted"`` (stride-1 slabs), ``"pointwise"`` or
     ``"im2col"``. The input gradient of a stride-1 convolution takes the path of its
     own convolution (see _input_grad_geometry)."""
