@@ -8,6 +8,7 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
 TILE_ELEMENTS: int
+SHIFTED_MIN_CHANNELS: int
 SLAB_ELEMENTS: int
 MAX_CHUNKS: int
 PARTIAL_BUDGET: Any
