@@ -22,6 +22,7 @@ from .._threading import _state as _threading_state
 from .._threading import blas_single_threaded, get_num_threads
 from ._alloc import _state as _alloc_state
 from ._alloc import check_fits_in_memory, empty, empty_checked
+from ._plans import remember
 from ._validation import BLAS_INT_MAX, as_float_array, check_blas_dims, check_int
 
 __all__ = [
@@ -239,12 +240,6 @@ def _plain(value):
     return t is int or t is str or (t is tuple and all(type(v) is int for v in value))
 
 
-def _remember(cache, key, value):
-    if len(cache) >= _CACHE_SIZE:
-        cache.clear()
-    cache[key] = value
-
-
 def _cached_spec(build, op, nd, x, weight, bias, params):
     """``build(nd, x, weight, bias, *params)``, its geometry computed once per key."""
     if type(x) is not np.ndarray or type(weight) is not np.ndarray \
@@ -254,7 +249,7 @@ def _cached_spec(build, op, nd, x, weight, bias, params):
     geometry = _GEOMETRY.get(key)
     if geometry is None:
         spec = build(nd, x, weight, bias, *params)
-        _remember(_GEOMETRY, key, spec[5:])
+        remember(_GEOMETRY, key, spec[5:], _CACHE_SIZE)
         return spec
     # The shapes passed every shape check when the key was stored: check the rest.
     weight = as_float_array(weight, "weight")
@@ -316,7 +311,7 @@ def _conv_plan(nd, x, weight, bias, stride, padding, dilation, groups):
     plan.stride, plan.padding, plan.dilation = spec.stride, spec.padding, spec.dilation
     plan.groups, plan.itemsize = spec.groups, spec.weight.itemsize
     plan.threads_checked = None
-    _remember(_FORWARD_PLANS, key, plan)
+    remember(_FORWARD_PLANS, key, plan, _CACHE_SIZE)
     return plan
 
 
@@ -365,7 +360,7 @@ def _workspace_check(spec, n_threads):
     fwd, bwd = _conv.workspace_elements(spec.in5, spec.w5, spec.out5, spec.stride,
                                         spec.padding, spec.dilation, spec.groups, n_threads)
     check_fits_in_memory(max(fwd, bwd) * spec.weight.itemsize, "the convolution workspace")
-    _remember(_WORKSPACE_CHECKED, key, True)
+    remember(_WORKSPACE_CHECKED, key, True, _CACHE_SIZE)
 
 
 def _run(kernel, spec, *arrays):

@@ -9,6 +9,7 @@ from .._threading import _state as _threading_state
 from .._threading import blas_single_threaded, get_num_threads
 from ._alloc import _state as _alloc_state
 from ._alloc import check_fits_in_memory, empty, empty_checked
+from ._plans import remember
 from ._validation import as_float_array, check_blas_dims
 
 __all__ = ["linear_forward", "linear_backward"]
@@ -54,9 +55,7 @@ def _linear_plan(x, weight, bias):
         check_fits_in_memory(n * out_features * weight.itemsize,
                              f"an output of shape {(n, out_features)}")
         plan = (n, x2.shape[1], out_features, (*lead, out_features))
-        if len(_LINEAR_PLANS) >= _PLANS_MAX:
-            _LINEAR_PLANS.clear()
-        _LINEAR_PLANS[key] = plan
+        remember(_LINEAR_PLANS, key, plan, _PLANS_MAX)
     return plan
 
 

@@ -30,6 +30,7 @@ from .._threading import _state as _threading_state
 from .._threading import get_num_threads
 from ._alloc import _state as _alloc_state
 from ._alloc import check_fits_in_memory, empty, empty_checked
+from ._plans import remember
 from ._spatial import (INT_ARG_MAX, check_grad_shape, export_per_axis, index_array, ints,
                        pad3, planes, raise_if_bad_indices, shape_arg, spatial_input)
 from ._validation import check_int, check_ndarray
@@ -274,9 +275,7 @@ def _max_pool_plan(nd, x, kernel_size, stride, padding, dilation, ceil_mode):
     args = (*pad3(spatial), *[v for a in axes for v in a], *span)
     plan = ((kernel_size, stride, padding, dilation, ceil_mode), shape, n_planes,
             math.prod(spatial), plane_out, args)
-    if len(_MAX_PLANS) >= _PLANS_MAX:
-        _MAX_PLANS.clear()
-    _MAX_PLANS[key] = plan
+    remember(_MAX_PLANS, key, plan, _PLANS_MAX)
     return plan
 
 
