@@ -168,8 +168,8 @@ cdef struct Geom:
     bint shifted                            # stride 1: GEMMs over a padded slab
     bint stride1                            # every stride is 1
     bint winograd                           # 2-D 3x3 stride 1: F(m x m, 3x3)
-    bint gather                             # im2col path, 2-D: columns gathered from
-    Py_ssize_t gat_rows, gat_w              #   a padded window of gat_rows x gat_w
+    bint gather                             # 2-D: tiles read a padded input window of
+    Py_ssize_t gat_rows, gat_w              #   gat_rows x gat_w (implicit: per phase)
     bint implicit                           # 2-D: implicit GEMM over a phase window
     Py_ssize_t imp_rows, imp_tiles          # implicit: output rows per tile, tiles
     Py_ssize_t win_n                        # elements of a tile's input window
