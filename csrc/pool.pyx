@@ -15,6 +15,8 @@ max_pool_forward    max_pool{1,2,3}d_forward, adaptive_max_pool{1,2}d_forward
 max_pool_backward   max_pool{1,2,3}d_backward, adaptive_max_pool{1,2}d_backward
 avg_pool_forward    avg_pool{1,2,3}d_forward, adaptive_avg_pool{1,2,3}d_forward
 avg_pool_backward   avg_pool{1,2,3}d_backward, adaptive_avg_pool{1,2,3}d_backward
+global_avg_forward  adaptive_avg_pool{1,2,3}d_forward to size 1 on every axis
+global_avg_backward adaptive_avg_pool{1,2,3}d_backward from size 1 on every axis
 max_unpool_forward  max_unpool{1,2,3}d_forward
 max_unpool_backward max_unpool{1,2,3}d_backward
 nearest_forward     interpolate_forward (modes nearest, nearest-exact)
@@ -42,6 +44,7 @@ from libc.string cimport memset
 from _openmp cimport omp_get_thread_num
 from _parallel cimport threads_for
 from _scratch cimport scratch as _scratch
+from _vmath cimport row_sum
 
 
 cdef struct Row:
@@ -322,6 +325,37 @@ def avg_pool_forward(const floating[:, ::1] x,          # IN  (P, D*H*W)
             for ow in range(OW):
                 op[ow] = op[ow] / <floating>_divisor(divisor_override, cnt_d[at.od],
                                                      cnt_h[at.oh], cnt_w[ow])
+
+
+def global_avg_forward(const floating[:, ::1] x,        # IN  (P, plane)
+                       floating[::1] out,                # OUT (P,)
+                       int n_threads):
+    """out[p] = mean of plane p: the global average pooling of ResNet and MobileNet
+    heads. One vectorized row sum per plane (the general window kernel adds one column
+    at a time); each plane on one thread, so the bits do not depend on n_threads."""
+    cdef Py_ssize_t P = x.shape[0], n = x.shape[1], p
+    if P == 0 or n == 0:
+        return
+    with nogil:
+        for p in prange(P, num_threads=threads_for(P * n, n_threads), schedule='static'):
+            out[p] = row_sum(&x[p, 0], n) / <floating>n
+
+
+def global_avg_backward(const floating[::1] grad_out,   # IN  (P,)
+                        floating[:, ::1] grad_in,       # OUT (P, plane)
+                        int n_threads):
+    """grad_in[p, :] = grad_out[p] / plane: each input of a plane gets an equal share."""
+    cdef Py_ssize_t P = grad_in.shape[0], n = grad_in.shape[1], p, i
+    cdef floating share
+    cdef floating* row
+    if P == 0 or n == 0:
+        return
+    with nogil:
+        for p in prange(P, num_threads=threads_for(P * n, n_threads), schedule='static'):
+            share = grad_out[p] / <floating>n
+            row = &grad_in[p, 0]
+            for i in range(n):
+                row[i] = share
 
 
 def avg_pool_backward(const floating[:, ::1] grad_out,  # IN  (P, OD*OH*OW)

@@ -77,6 +77,18 @@ def avg_pool_forward(
     n_threads: int,
 ) -> None: ...
 
+def global_avg_forward(
+    x: FloatArray,  # IN  (P, plane)
+    out: FloatArray,  # OUT (P,)
+    n_threads: int,
+) -> None: ...
+
+def global_avg_backward(
+    grad_out: FloatArray,  # IN  (P,)
+    grad_in: FloatArray,  # OUT (P, plane)
+    n_threads: int,
+) -> None: ...
+
 def avg_pool_backward(
     grad_out: FloatArray,  # IN  (P, OD*OH*OW)
     grad_in: FloatArray,  # OUT (P, D*H*W)

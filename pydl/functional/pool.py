@@ -376,13 +376,11 @@ def _adaptive_avg_pool_forward(nd, x, output_size):
     outs = _adaptive_sizes(output_size, nd, spatial)
     out = empty(x.shape[:-nd] + outs, x.dtype)
     if _is_global(outs, spatial) and out.size:
-        # A plane's mean is one contiguous row sum: with NumPy's pairwise row reduction
-        # this call took 0.36 ms against the general window kernel's 2.29 ms
-        # (128x64x8x8, 1 thread, AMD EPYC) and is no less accurate; single-threaded, so
-        # the same bits at every thread count.
-        planes = np.ascontiguousarray(x).reshape(out.size, -1)
-        np.divide(np.add.reduce(planes, axis=1), x.dtype.type(planes.shape[1]),
-                  out=out.reshape(-1))
+        # A plane's mean is one contiguous row sum: the row-sum kernel took 0.07 ms
+        # against NumPy's row reduction's 0.28 ms and the general window kernel's 2.3 ms
+        # (8x1024x7x7, 1 thread, AMD EPYC).
+        _pool.global_avg_forward(np.ascontiguousarray(x).reshape(out.size, -1),
+                                 out.reshape(-1), get_num_threads())
         return out
     return _avg_kernel(_pool.avg_pool_forward, x, out, nd, spatial,
                        _adaptive_plan(spatial, outs, nd), 0)
@@ -393,10 +391,8 @@ def _adaptive_avg_pool_backward(nd, grad_out, input_shape):
     spatial = _spatial_sizes(shape, nd, "input_shape")
     outs = _spatial_sizes(grad_out.shape, nd, "grad_out")
     if _is_global(outs, spatial) and grad_in.size:
-        # each element of a plane gets the plane's grad_out / (plane size)
-        rows = grad_in.reshape(grad_out.size, -1)
-        share = grad_out.reshape(-1, 1) / grad_in.dtype.type(rows.shape[1])
-        np.copyto(rows, share)
+        _pool.global_avg_backward(np.ascontiguousarray(grad_out).reshape(-1),
+                                  grad_in.reshape(grad_out.size, -1), get_num_threads())
         return grad_in
     return _avg_kernel(_pool.avg_pool_backward, grad_out, grad_in, nd, spatial,
                        _adaptive_plan(spatial, outs, nd), 0)

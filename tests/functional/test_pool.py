@@ -116,6 +116,10 @@ def test_global_adaptive_average_matches_reference(nd, dtype):
             gx = getattr(F, f"adaptive_avg_pool{nd}d_backward")(g, xin.shape)
             assert_close(gx, getattr(R, f"adaptive_avg_pool{nd}d_backward")(*as64(g), xin.shape),
                          dtype)
+            # a non-contiguous grad_out (reversed batch) gives the reversed gradient
+            np.testing.assert_array_equal(
+                getattr(F, f"adaptive_avg_pool{nd}d_backward")(np.flip(g, 0), xin.shape),
+                np.flip(gx, 0))
             with pydl.threads(1):
                 y1 = getattr(F, f"adaptive_avg_pool{nd}d_forward")(xin, 1)
             np.testing.assert_array_equal(y, y1)
