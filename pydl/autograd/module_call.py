@@ -15,10 +15,10 @@ import inspect
 import numpy as np
 
 from .._grad_mode import _local as _mode
-from .graph import Node, versions as _versions
+from .graph import Node, bumps as _bumps
 from .tensor import _FLOATS, Tensor, has_tensor
 
-__all__ = ["has_tensor", "call_module"]
+__all__ = ["has_tensor", "call_module", "call_on_one_tensor"]
 
 
 def _unwrap(x):
@@ -112,13 +112,14 @@ def _positional(module, args, kwargs):
 def call_module(module, args, kwargs):
     """``module(*args, **kwargs)`` with tensors among the arguments, or a module that
     has no explicit backward."""
-    if not module._explicit():
+    info = module._tape_info()
+    if not info[1]:
         # Forward written with tensor ops: arrays become tensors, so the result is one.
         args = tuple(Tensor._wrap(a) if isinstance(a, np.ndarray) else a for a in args)
         return module.forward(*args, **kwargs)
     if not kwargs:
         if len(args) == 1 and isinstance(args[0], Tensor):
-            return _call_on_one_tensor(module, args[0])
+            return call_on_one_tensor(module, args[0], info)
         inputs, raw_args = _flat_call(args)
         raw_kwargs = kwargs
     else:
@@ -129,13 +130,13 @@ def call_module(module, args, kwargs):
         inputs = _tensors_in(args, [])
         raw_args = _unwrap(args)
         raw_kwargs = {k: _unwrap(v) for k, v in kwargs.items()} if kwargs else kwargs
-    params = module._tape_parameters()
+    params = info[3]
     if not _needs_grad(inputs, params):
         out = _forward_no_grad(module, raw_args, raw_kwargs)
         return _wrap_outputs(out, None, [], _input_dtype(inputs, params))
 
-    out, members, caches = _forward_taking_caches(module, raw_args, raw_kwargs)
-    return _record_call(module, args, inputs, out, members, caches, params)
+    out, caches = _forward_taking_caches(module, raw_args, raw_kwargs, info)
+    return _record_call(module, args, inputs, out, caches, info)
 
 
 def _flat_call(args):
@@ -178,83 +179,230 @@ def _forward_no_grad(module, args, kwargs):
         _mode.enabled = previous
 
 
-def _forward_taking_caches(module, args, kwargs):
+# The caches of a recorded call. A module's explicit-path state is ``(_saved,
+# _calls)``: around the forward the tape keeps that state, takes what the forward
+# saved and puts the state back; around the node's backward it lends the cache back
+# (with ``_calls`` 1) and restores the state after. Where every member of the subtree
+# keeps Module's hooks (``info[4]``, "plain") these moves are done here on the
+# members' __dict__, not by four method calls per member; a subtree with another kind
+# of state (RNN cells) goes through its hooks. The caches are one object for a module
+# with no submodules, else a list in the order of ``info[2]``.
+def _forward_taking_caches(module, args, kwargs, info):
     """Run ``module.forward`` on arrays and move the caches its subtree saved out of
-    the modules (the explicit path's state is put back); returns
-    ``(out, members, caches)``."""
-    members = module._tape_members()
+    the modules (the explicit path's state is put back); returns ``(out, caches)``."""
+    members = info[2]
+    if info[4]:
+        if len(members) == 1:
+            d = module.__dict__
+            saved = d.get("_saved")
+            calls = d.get("_calls", 0)
+            try:
+                out = module.forward(*args, **kwargs) if kwargs else module.forward(*args)
+            finally:
+                cache = d.get("_saved")
+                d["_saved"] = saved
+                d["_calls"] = calls
+            return out, cache
+        dicts = [m.__dict__ for m in members]
+        before = [(d.get("_saved"), d.get("_calls", 0)) for d in dicts]
+        try:
+            out = module.forward(*args, **kwargs) if kwargs else module.forward(*args)
+        finally:
+            caches = [d.get("_saved") for d in dicts]
+            for d, (saved, calls) in zip(dicts, before):
+                d["_saved"] = saved
+                d["_calls"] = calls
+        return out, caches
     before = [m._tape_stash() for m in members]
     try:
-        out = module.forward(*args, **kwargs)
+        out = module.forward(*args, **kwargs) if kwargs else module.forward(*args)
     except BaseException:
         for m, state in zip(members, before):
             m._tape_unstash(state)
         raise
-    return out, members, [m._tape_take(state) for m, state in zip(members, before)]
+    return out, [m._tape_take(state) for m, state in zip(members, before)]
 
 
-def _record_call(module, args, inputs, out, members, caches, params):
-    """The node of a module call whose forward ran on the arrays: its backward lends
-    ``caches`` back to ``members`` and pairs what ``module.backward`` returns with the
-    tensors among ``args``."""
+def _module_backward(module, members, plain, caches, grad_output):
+    """``module.backward(grad_output)`` with the caches of one recorded call lent to
+    the modules of its subtree (their own state is put back after)."""
+    if plain:
+        if len(members) == 1:
+            d = module.__dict__
+            saved = d.get("_saved")
+            calls = d.get("_calls", 0)
+            d["_saved"] = caches
+            d["_calls"] = 1
+            try:
+                return module.backward(grad_output)
+            finally:
+                d["_saved"] = saved
+                d["_calls"] = calls
+        dicts = [m.__dict__ for m in members]
+        prior = [(d.get("_saved"), d.get("_calls", 0)) for d in dicts]
+        for d, cache in zip(dicts, caches):
+            d["_saved"] = cache
+            d["_calls"] = 1
+        try:
+            return module.backward(grad_output)
+        finally:
+            for d, (saved, calls) in zip(dicts, prior):
+                d["_saved"] = saved
+                d["_calls"] = calls
+    prior = [m._tape_give(c) for m, c in zip(members, caches)]
+    try:
+        return module.backward(grad_output)
+    finally:
+        for m, state in zip(members, prior):
+            m._tape_unstash(state)
+
+
+def _saved_versions(first, params):
+    """``Node.saved`` for ``first`` and ``params``: each followed by its version."""
+    vc = first._vc
+    saved = [first, 0 if vc is None else vc[0]]
+    for p in params:
+        vc = p._vc
+        saved.append(p)
+        saved.append(0 if vc is None else vc[0])
+    return tuple(saved)
+
+
+def _record_call(module, args, inputs, out, caches, info):
+    """The node of a module call whose forward ran on the arrays: its backward
+    (_call_backward) lends ``caches`` back to the subtree's modules and pairs what
+    ``module.backward`` returns with the tensors among ``args``."""
     if not isinstance(out, (np.ndarray, float, np.floating)):
         module._check_hybrid(out)   # forward ran on arrays: no tensor may come out
-
-    def backward(grads):
-        prior = [m._tape_give(c) for m, c in zip(members, caches)]
-        try:
-            returned = module.backward(_grad_structure(out, grads, [0]))
-        finally:
-            for m, state in zip(members, prior):
-                m._tape_unstash(state)
-        by_id = {}
-        for t, g in _match_input_grads(args, returned, []):
-            if g is not None:
-                prev = by_id.get(id(t))
-                by_id[id(t)] = g if prev is None else prev + g
-        return tuple(by_id.get(id(t)) if t.requires_grad else None for t in node_inputs)
-
+    params = info[3]
     node_inputs = tuple(dict.fromkeys(inputs))   # a tensor passed twice: one entry
+    saved = node_inputs + tuple(params)
     metas = []
-    node = Node(backward, tuple(t if t.requires_grad else None for t in node_inputs),
+    node = Node(_call_backward, tuple(t if t.requires_grad else None for t in node_inputs),
                 type(module).__name__, 0,
-                _versions((*node_inputs, *params)), None)
+                _saved_versions(saved[0], saved[1:]) if saved else (), None,
+                (module, info[2], info[4], caches, out, args, node_inputs))
     wrapped = _wrap_outputs(out, node, metas, _input_dtype(inputs, params))
     node.n_out = len(metas)
     node.out_meta = tuple(metas)
     return wrapped
 
 
-def _call_on_one_tensor(module, x):
-    """call_module for the common call, ``layer(x)`` with one tensor: the same node as
-    the general path, without walking nested arguments and outputs (a layer call on
-    the tape cost about twice the explicit path's)."""
-    params = module._tape_parameters()
-    if not _needs_grad((x,), params):
+def _call_backward(grads, ctx):
+    """The backward of a _record_call node (a function and a ctx tuple, not a
+    closure)."""
+    module, members, plain, caches, out, args, node_inputs = ctx
+    returned = _module_backward(module, members, plain, caches,
+                                _grad_structure(out, grads, [0]))
+    by_id = {}
+    for t, g in _match_input_grads(args, returned, []):
+        if g is not None:
+            prev = by_id.get(id(t))
+            by_id[id(t)] = g if prev is None else prev + g
+    return tuple(by_id.get(id(t)) if t.requires_grad else None for t in node_inputs)
+
+
+def call_on_one_tensor(module, x, info):
+    """call_module for the common call, ``layer(x)`` with one tensor, ``info`` the
+    module's valid ``_tape_info()`` (Module.__call__ checked it): the same node as
+    the general path, without walking nested arguments and outputs."""
+    params = info[3]
+    record = False
+    if _mode.enabled:
+        if x.requires_grad:
+            record = True
+        else:
+            for p in params:
+                if p.requires_grad:
+                    record = True
+                    break
+    if not record:
         out = _forward_no_grad(module, (x.data,), None)
         return _wrap_outputs(out, None, [], _input_dtype((x,), params))
-    out, members, caches = _forward_taking_caches(module, (x.data,), {})
+    members = info[2]
+    if info[4] and len(members) == 1:
+        # a layer with no submodules and Module's hooks (Linear, Conv2d, ReLU...):
+        # _forward_taking_caches inline
+        d = module.__dict__
+        saved = d.get("_saved")
+        calls = d.get("_calls", 0)
+        try:
+            out = module.forward(x.data)
+        finally:
+            caches = d.get("_saved")
+            d["_saved"] = saved
+            d["_calls"] = calls
+        layer = True
+    else:
+        out, caches = _forward_taking_caches(module, (x.data,), None, info)
+        layer = False
     if type(out) is not np.ndarray or out.dtype not in _FLOATS:
         # a tuple or an integer result: the general bookkeeping
-        return _record_call(module, (x,), (x,), out, members, caches, params)
+        return _record_call(module, (x,), (x,), out, caches, info)
     # an ndarray came out: no tensor, so nothing for module._check_hybrid to refuse
-    node = Node(_one_tensor_backward, (x if x.requires_grad else None,),
-                type(module).__name__, 1, _versions((x, *params)), None,
-                (module, members, caches, out.ndim, x))
-    return Tensor._wrap(out, node, 0)
+    vc = x._vc
+    saved = [x, 0 if vc is None else vc[0]]
+    for p in params:
+        vc = p._vc
+        saved.append(p)
+        saved.append(0 if vc is None else vc[0])
+    node = _new_node(Node)          # Node(...) without the call
+    if layer:
+        node.backward = _layer_backward
+        node.ctx = (module, caches, out.ndim, x)
+    else:
+        node.backward = _one_tensor_backward
+        node.ctx = (module, members, info[4], caches, out.ndim, x)
+    node.inputs = (x if x.requires_grad else None,)
+    node.name = type(module).__name__
+    node.n_out = 1
+    node.saved = tuple(saved)
+    node.out_meta = None
+    node.epoch = _bumps[0]
+    t = _new_tensor(Tensor)         # Tensor._wrap(out, node, 0), inlined
+    t.data = out
+    t.grad = None
+    t.requires_grad = True
+    t._node = node
+    t._out_index = 0
+    t._vc = None
+    return t
+
+
+_new_node = Node.__new__
+_new_tensor = Tensor.__new__
+
+
+def _layer_backward(grads, ctx):
+    """The backward of a call_on_one_tensor node of a module with no submodules and
+    Module's hooks: its cache lent back for ``module.backward`` (_module_backward
+    inline)."""
+    module, cache, out_ndim, x = ctx
+    g = grads[0]
+    if out_ndim == 0:
+        g = g[()]
+    d = module.__dict__
+    saved = d.get("_saved")
+    calls = d.get("_calls", 0)
+    d["_saved"] = cache
+    d["_calls"] = 1
+    try:
+        returned = module.backward(g)
+    finally:
+        d["_saved"] = saved
+        d["_calls"] = calls
+    if isinstance(returned, tuple):
+        returned = returned[0]
+    return (returned if x.requires_grad else None,)
 
 
 def _one_tensor_backward(grads, ctx):
-    """The backward of a _call_on_one_tensor node: the caches lent back to the
-    modules for ``module.backward`` (a function and a ctx tuple, not a closure)."""
-    module, members, caches, out_ndim, x = ctx
-    prior = [m._tape_give(c) for m, c in zip(members, caches)]
-    try:
-        g = grads[0]
-        returned = module.backward(g[()] if out_ndim == 0 else g)
-    finally:
-        for m, state in zip(members, prior):
-            m._tape_unstash(state)
+    """The backward of a call_on_one_tensor node: the caches lent back to the
+    modules of the subtree for ``module.backward``."""
+    module, members, plain, caches, out_ndim, x = ctx
+    g = grads[0]
+    returned = _module_backward(module, members, plain, caches,
+                                g[()] if out_ndim == 0 else g)
     if isinstance(returned, tuple):
         returned = returned[0]
     return (returned if x.requires_grad else None,)

@@ -7,7 +7,8 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .._grad_mode import _local as _grad_local
-from ..autograd.module_call import call_module, has_tensor
+from ..autograd.module_call import call_module, call_on_one_tensor, has_tensor
+from ..autograd.tensor import Tensor
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys", "eval_in_this_thread"]
@@ -386,16 +387,22 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Arrays through a module with an explicit backward: the explicit path, as fast
         # as calling forward. Tensors, or a forward-only module: the tape.
-        if not kwargs and len(args) == 1 and type(args[0]) is _ndarray:
-            # the common call, layer(array): no argument walk, and the explicit-ness
-            # read straight from the cache _explicit keeps (valid while no module
-            # anywhere gained, lost or replaced a parameter or submodule)
+        if not kwargs and len(args) == 1:
+            # the common calls, layer(array) and layer(tensor): no argument walk, and
+            # the explicit-ness read straight from the cache _tape_info keeps (valid
+            # while no module anywhere gained, lost or replaced a parameter or
+            # submodule)
             cache = self._tape_cache
             if cache is not None and cache[0] == _structure_version[0] and cache[1]:
-                out = self.forward(args[0])
-                if type(self)._hybrid:
-                    self._check_hybrid(out)
-                return out
+                x = args[0]
+                tx = type(x)
+                if tx is _ndarray:
+                    out = self.forward(x)
+                    if type(self)._hybrid:
+                        self._check_hybrid(out)
+                    return out
+                if tx is Tensor:
+                    return call_on_one_tensor(self, x, cache)
         if has_tensor(args, kwargs) or not self._explicit():
             return call_module(self, args, kwargs)
         out = self.forward(*args, **kwargs)
@@ -465,28 +472,43 @@ class Module:
 
     def _explicit(self):
         """Whether this module and all below it have an explicit backward."""
+        return self._tape_info()[1]
+
+    def _tape_info(self):
+        """The tape's per-instance cache, refreshed if the structure changed:
+        ``(structure version, explicit, members, parameters, plain)``.
+
+        ``members`` is this module and every module below it (whose caches a recorded
+        call moves into its node), ``parameters`` those of the subtree, and ``plain``
+        whether every member keeps the base class's tape hooks (then the tape moves
+        ``_saved`` and ``_calls`` itself, without calling the four hooks per member).
+        """
         cache = self.__dict__.get("_tape_cache")
         if cache is None or cache[0] != _structure_version[0]:
             cache = self._refresh_tape_cache()
-        return cache[1]
+        return cache
 
     def _refresh_tape_cache(self):
         members = list(self.modules())
         explicit = all(type(m)._explicit_backward for m in members)
         params = list(self.parameters())
-        cache = (_structure_version[0], explicit, members, params)
+        plain = all(_default_tape_hooks(type(m)) for m in members)
+        cache = (_structure_version[0], explicit, members, params, plain)
         object.__setattr__(self, "_tape_cache", cache)
         return cache
 
     def _tape_members(self):
         """This module and every module below it (whose caches a call fills)."""
-        self._explicit()
-        return self.__dict__["_tape_cache"][2]
+        return self._tape_info()[2]
 
     def _tape_parameters(self):
-        self._explicit()
-        return self.__dict__["_tape_cache"][3]
+        return self._tape_info()[3]
 
+    # The explicit path's state of a module is ``(_saved, _calls)``. A recorded call
+    # moves what its forward saved into the node and puts that state back; the node's
+    # backward lends the cache back to the module. A module that keeps other state for
+    # backward (the RNN cells' stack of steps) overrides the four hooks below; for the
+    # others pydl.autograd.module_call does the same moves inline (``plain`` above).
     def _tape_stash(self):
         """The explicit path's state, before a recorded forward."""
         d = self.__dict__
@@ -525,3 +547,11 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+_TAPE_HOOKS = ("_tape_stash", "_tape_take", "_tape_give", "_tape_unstash", "_tape_empty")
+
+
+def _default_tape_hooks(cls):
+    """Whether ``cls`` keeps Module's tape hooks (its state is ``_saved``, ``_calls``)."""
+    return all(getattr(cls, name) is Module.__dict__[name] for name in _TAPE_HOOKS)

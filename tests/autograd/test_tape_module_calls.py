@@ -1,0 +1,150 @@
+"""A module call recorded on the tape: the node takes the call's cache out of the
+modules and lends it back for backward, leaving the explicit path's state as it
+was, also when forward raises; a subtree with its own kind of state (RNN cells)
+goes through its tape hooks; structure changes reach the next call."""
+
+import numpy as np
+import pytest
+
+import pydl
+from pydl import nn
+
+
+def _x(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _grads(module):
+    return [None if p.grad is None else p.grad.copy() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Linear(4, 3, dtype=np.float64),
+    lambda: nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).double(),
+], ids=["layer", "sequential"])
+def test_a_tape_call_between_an_explicit_forward_and_its_backward(make):
+    m = make()
+    x1, x2, g = _x(2, 4), _x(2, 4, seed=1), _x(2, 3, seed=2)
+    m(x1)
+    expected_dx = m.backward(g)
+    expected = _grads(m)
+    m.zero_grad()
+
+    m(x1)                                       # explicit forward...
+    y = m(pydl.tensor(x2, requires_grad=True))  # ...a recorded call in between...
+    dx = m.backward(g)                          # ...the explicit backward is for x1
+    np.testing.assert_array_equal(dx, expected_dx)
+    for a, b in zip(_grads(m), expected):
+        np.testing.assert_array_equal(a, b)
+
+    m.zero_grad()
+    m(x1)                                       # and the node's backward, run while
+    (y * pydl.tensor(g)).sum().backward()       # the explicit path holds x1's cache,
+    m.zero_grad()                               # leaves that cache in place
+    np.testing.assert_array_equal(m.backward(g), expected_dx)
+
+
+def test_a_forward_that_raises_on_the_tape_leaves_the_state_as_it_was():
+    class Failing(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3, dtype=np.float64)
+            self.fail = False
+
+        def forward(self, x):
+            y = self.lin(x)
+            self.save_for_backward(y=y)
+            if self.fail:
+                raise ValueError("boom")
+            return y
+
+        def backward(self, grad_output):
+            self.saved()
+            return self.lin.backward(grad_output)
+
+    for m in (Failing(), nn.Sequential(Failing())):
+        inner = m if isinstance(m, Failing) else m[0]
+        x, g = _x(2, 4), _x(2, 3, seed=2)
+        m(x)
+        states = [(d.get("_saved"), d.get("_calls")) for d in
+                  (mod.__dict__ for mod in m.modules())]
+        inner.fail = True
+        with pytest.raises(ValueError, match="boom"):
+            m(pydl.tensor(_x(2, 4, seed=1), requires_grad=True))
+        inner.fail = False
+        assert [(d.get("_saved"), d.get("_calls")) for d in
+                (mod.__dict__ for mod in m.modules())] == states
+        m.backward(g)               # the explicit call before it still goes back
+
+
+def test_a_layer_that_raises_in_forward_on_the_tape_keeps_its_state():
+    lin = nn.Linear(4, 3, dtype=np.float64)
+    lin(_x(2, 4))
+    saved, calls = lin.__dict__["_saved"], lin.__dict__["_calls"]
+    with pytest.raises(ValueError):
+        lin(pydl.tensor(_x(2, 5), requires_grad=True))    # wrong width
+    assert lin.__dict__["_saved"] is saved and lin.__dict__["_calls"] == calls
+
+
+def test_a_module_with_its_own_tape_hooks_inside_a_container():
+    """An LSTMCell keeps a stack of steps: a container holding one moves the steps
+    through the cell's hooks, the other members' caches directly."""
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = nn.LSTMCell(3, 4).double()
+            self.out = nn.Linear(4, 2, dtype=np.float64)
+
+        def forward(self, x):
+            h, _ = self.cell(x)
+            return self.out(h)
+
+        def backward(self, grad_output):
+            gh = self.out.backward(grad_output)
+            gx = self.cell.backward((gh, None))
+            return gx[0] if isinstance(gx, tuple) else gx
+
+    m = Head()
+    assert m._tape_info()[4] is False and m.out._tape_info()[4] is True
+    x, g = _x(2, 3), _x(2, 2, seed=2)
+    m(x)
+    dx = m.backward(g)
+    expected = _grads(m)
+    m.zero_grad()
+    xt = pydl.tensor(x, requires_grad=True)
+    y1, y2 = m(xt), m(xt)                     # two nodes, each with its own steps
+    assert m.cell._steps == []
+    ((y1 + y2) * pydl.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xt.grad, 2 * dx, rtol=1e-12)
+    for a, b in zip(_grads(m), expected):
+        np.testing.assert_allclose(a, 2 * b, rtol=1e-12)
+
+
+def test_a_replaced_submodule_is_seen_by_the_next_recorded_call():
+    seq = nn.Sequential(nn.Linear(4, 3), nn.Tanh()).double()
+    x = pydl.tensor(_x(2, 4), requires_grad=True)
+    seq(x).sum().backward()
+    seq.add_module("1", nn.Sigmoid())
+    x.grad = None
+    seq(x).sum().backward()
+    ref = nn.Sequential(seq[0], nn.Sigmoid())
+    xr = pydl.tensor(x.data, requires_grad=True)
+    ref(xr).sum().backward()
+    np.testing.assert_array_equal(x.grad, xr.grad)
+
+
+def test_a_layer_called_twice_on_the_tape_adds_both_calls():
+    lin = nn.Linear(4, 3, dtype=np.float64)
+    a, b = _x(2, 4), _x(2, 4, seed=1)
+    g = np.ones((2, 3))
+    lin(a)
+    lin.backward(g)
+    lin(b)
+    lin.backward(g)
+    expected = _grads(lin)
+    lin.zero_grad()
+    (lin(pydl.tensor(a)) + lin(pydl.tensor(b))).sum().backward()
+    for got, want in zip(_grads(lin), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert lin.__dict__["_calls"] == 0        # the explicit path saw no call
