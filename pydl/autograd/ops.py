@@ -205,8 +205,10 @@ def _div_number_first(grads, b):
     return grads[0] / b, None
 
 
-def _with_number(x, out, backward, name, inputs, save, ctx=None):
-    """The result of an op of the tensor ``x`` with a Python number."""
+def _with_number(x, out, backward, name, inputs, ctx=None):
+    """The result of an op of the tensor ``x`` with a Python number. None of these
+    backwards reads ``x``'s data (``x * c`` needs ``c`` only, as in PyTorch), so the
+    node saves nothing: an in-place change of ``x`` afterwards is no error."""
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new_tensor(Tensor)             # _result, inlined
@@ -214,17 +216,12 @@ def _with_number(x, out, backward, name, inputs, save, ctx=None):
     t.grad = None
     if x.requires_grad and _mode.enabled:
         t.requires_grad = True
-        if save:
-            vc = x._vc
-            save = (x, 0 if vc is None else vc[0])
-        else:
-            save = ()
         node = _new_node(Node)          # Node(backward, inputs, ...) without the call
         node.backward = backward
         node.inputs = inputs
         node.name = name
         node.n_out = 1
-        node.saved = save
+        node.saved = ()
         node.out_meta = None
         node.ctx = ctx
         node.epoch = _bumps[0]
@@ -278,11 +275,11 @@ def add(a, b):
     if isinstance(a, Tensor):
         tb = type(b)
         if tb is float or tb is int:
-            return _with_number(a, a.data + b, _first, "add", (a, None), False)
+            return _with_number(a, a.data + b, _first, "add", (a, None))
     elif isinstance(b, Tensor):
         ta = type(a)
         if ta is float or ta is int:
-            return _with_number(b, a + b.data, _second, "add", (None, b), False)
+            return _with_number(b, a + b.data, _second, "add", (None, b))
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     return _record(da + db, (a, b), _add_backward, "add", (), (a, b, da, db))
@@ -293,11 +290,11 @@ def sub(a, b):
     if isinstance(a, Tensor):
         tb = type(b)
         if tb is float or tb is int:
-            return _with_number(a, a.data - b, _first, "sub", (a, None), False)
+            return _with_number(a, a.data - b, _first, "sub", (a, None))
     elif isinstance(b, Tensor):
         ta = type(a)
         if ta is float or ta is int:
-            return _with_number(b, a - b.data, _neg_second, "sub", (None, b), False)
+            return _with_number(b, a - b.data, _neg_second, "sub", (None, b))
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     return _record(da - db, (a, b), _sub_backward, "sub", (), (a, b, da, db))
@@ -308,11 +305,11 @@ def mul(a, b):
     if isinstance(a, Tensor):
         tb = type(b)
         if tb is float or tb is int:
-            return _with_number(a, a.data * b, _mul_number_first, "mul", (a, None), True, b)
+            return _with_number(a, a.data * b, _mul_number_first, "mul", (a, None), b)
     elif isinstance(b, Tensor):
         ta = type(a)
         if ta is float or ta is int:
-            return _with_number(b, a * b.data, _mul_number_second, "mul", (None, b), True, a)
+            return _with_number(b, a * b.data, _mul_number_second, "mul", (None, b), a)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     return _record(da * db, (a, b), _mul_backward, "mul", _saved(a, b), (a, b, da, db))
@@ -323,7 +320,7 @@ def div(a, b):
     if isinstance(a, Tensor):
         tb = type(b)
         if tb is float or tb is int:
-            return _with_number(a, a.data / b, _div_number_first, "div", (a, None), True, b)
+            return _with_number(a, a.data / b, _div_number_first, "div", (a, None), b)
     a, b = _binary_inputs(a, b)
     da, db = _data(a), _data(b)
     out = da / db
