@@ -55,6 +55,18 @@ def _elementwise(kernel, x, *hyper):
 
 
 def _elementwise_backward(kernel, grad_out, saved, saved_name, *hyper):
+    if type(saved) is _ndarray and type(grad_out) is _ndarray \
+            and saved.flags.c_contiguous and grad_out.flags.c_contiguous:
+        dt = saved.dtype
+        if (dt is _F32 or dt is _F64) and grad_out.dtype is dt \
+                and grad_out.shape == saved.shape:
+            # the checks below on arrays already right: a flat output, as _elementwise
+            grad_in = _np_empty(saved.size, dt) if not _alloc_state["poison"] \
+                else empty_checked(saved.size, dt)
+            kernel(grad_out if grad_out.ndim == 1 else grad_out.reshape(-1),
+                   saved if saved.ndim == 1 else saved.reshape(-1), grad_in, *hyper,
+                   1 if _threading_state["n_threads"] == 1 else get_num_threads())
+            return grad_in.reshape(saved.shape)
     saved = as_float_array(saved, saved_name)
     grad_out = as_float_array(grad_out, "grad_out", like=saved, like_name=saved_name)
     check_same_shape(grad_out, "grad_out", saved, saved_name)

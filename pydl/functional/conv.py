@@ -341,6 +341,40 @@ def conv_forward_arrays(nd, x, weight, bias, stride, padding, dilation, groups):
     return _conv_forward(_conv_spec(nd, x, weight, bias, stride, padding, dilation, groups))
 
 
+def conv_backward_arrays(nd, grad_out, x, weight, stride, padding, dilation, groups,
+                         need_input_grad=True, need_weight_grad=True, need_bias_grad=True):
+    """``conv{nd}d_backward`` (the layers' explicit path too): for C-contiguous
+    ndarrays the plan of the forward convolution's shapes (without bias), so the
+    checks run once per key; grad_out must then be an ndarray of weight's dtype and
+    the forward output's shape, else (like any other argument) the general path."""
+    if type(x) is _ndarray and type(weight) is _ndarray and type(grad_out) is _ndarray \
+            and grad_out.dtype is weight.dtype and x.flags.c_contiguous \
+            and weight.flags.c_contiguous and grad_out.flags.c_contiguous:
+        plan = _conv_plan(nd, x, weight, None, stride, padding, dilation, groups)
+        if plan is not None and grad_out.shape == plan.result:
+            n_threads = 1 if _threading_state["n_threads"] == 1 else get_num_threads()
+            if plan.threads_checked != n_threads:
+                _workspace_check(plan, n_threads)
+                plan.threads_checked = n_threads
+            dtype = weight.dtype
+            alloc = _np_empty if not _alloc_state["poison"] else empty_checked
+            gx = alloc(plan.in5, dtype) if need_input_grad else None
+            gw = alloc(plan.w5, dtype) if need_weight_grad else None
+            gb = alloc((plan.out5[1],), dtype) if need_bias_grad else None
+            args = (grad_out.reshape(plan.out5), x.reshape(plan.in5),
+                    weight.reshape(plan.w5), gx, gw, gb, plan.stride, plan.padding,
+                    plan.dilation, plan.groups, n_threads)
+            if n_threads > 1 or _threading_state["n_threads"] > 1:
+                with blas_single_threaded(n_threads):
+                    _conv.conv_backward(*args)
+            else:   # blas_single_threaded's no-op case, without building the context
+                _conv.conv_backward(*args)
+            return (None if gx is None else gx.reshape(x.shape),
+                    None if gw is None else gw.reshape(weight.shape), gb)
+    spec = _conv_spec(nd, x, weight, None, stride, padding, dilation, groups)
+    return _conv_backward(spec, grad_out, need_input_grad, need_weight_grad, need_bias_grad)
+
+
 def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
                          dilation):
     return _cached_spec(_conv_transpose_spec_uncached, f"conv_transpose{nd}d", nd, x,
@@ -566,22 +600,22 @@ def conv3d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
 @_documented(_BACKWARD_DOC, 1)
 def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
                     need_input_grad=True, need_weight_grad=True, need_bias_grad=True):
-    spec = _conv_spec(1, x, weight, None, stride, padding, dilation, groups)
-    return _conv_backward(spec, grad_out, need_input_grad, need_weight_grad, need_bias_grad)
+    return conv_backward_arrays(1, grad_out, x, weight, stride, padding, dilation, groups,
+                                need_input_grad, need_weight_grad, need_bias_grad)
 
 
 @_documented(_BACKWARD_DOC, 2)
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
                     need_input_grad=True, need_weight_grad=True, need_bias_grad=True):
-    spec = _conv_spec(2, x, weight, None, stride, padding, dilation, groups)
-    return _conv_backward(spec, grad_out, need_input_grad, need_weight_grad, need_bias_grad)
+    return conv_backward_arrays(2, grad_out, x, weight, stride, padding, dilation, groups,
+                                need_input_grad, need_weight_grad, need_bias_grad)
 
 
 @_documented(_BACKWARD_DOC, 3)
 def conv3d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
                     need_input_grad=True, need_weight_grad=True, need_bias_grad=True):
-    spec = _conv_spec(3, x, weight, None, stride, padding, dilation, groups)
-    return _conv_backward(spec, grad_out, need_input_grad, need_weight_grad, need_bias_grad)
+    return conv_backward_arrays(3, grad_out, x, weight, stride, padding, dilation, groups,
+                                need_input_grad, need_weight_grad, need_bias_grad)
 
 
 @_documented(_T_FORWARD_DOC, 1)

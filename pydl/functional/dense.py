@@ -125,6 +125,30 @@ def linear_backward(grad_out, x, weight, *, need_input_grad=True, need_weight_gr
     grad_weight : ndarray, shape (out_features, in_features), or None
     grad_bias : ndarray, shape (out_features,), or None
     """
+    if type(x) is _ndarray and type(weight) is _ndarray and type(grad_out) is _ndarray \
+            and grad_out.dtype is weight.dtype and x.flags.c_contiguous \
+            and weight.flags.c_contiguous and grad_out.flags.c_contiguous:
+        # the plan of the forward's shapes (without bias): the checks once per key
+        n, in_features, out_features, out_shape = _linear_plan(x, weight, None)
+        if grad_out.shape == out_shape:
+            dtype = weight.dtype
+            alloc = _np_empty if not _alloc_state["poison"] else empty_checked
+            gx = alloc((n, in_features), dtype) if need_input_grad else None
+            gw = alloc((out_features, in_features), dtype) if need_weight_grad else None
+            gb = alloc((out_features,), dtype) if need_bias_grad else None
+            flat = len(out_shape) == 2
+            x2 = x if flat else x.reshape(n, in_features)
+            g2 = grad_out if flat else grad_out.reshape(n, out_features)
+            if _threading_state["n_threads"] == 1:
+                # what get_num_threads() returns then, and blas_single_threaded's no-op
+                _dense.linear_backward(g2, x2, weight, gx, gw, gb, 1)
+            else:
+                n_threads = get_num_threads()
+                with blas_single_threaded(n_threads):
+                    _dense.linear_backward(g2, x2, weight, gx, gw, gb, n_threads)
+            if gx is not None and not flat:
+                gx = gx.reshape(x.shape)
+            return gx, gw, gb
     x2, weight, _, lead = _check_linear_args(x, weight, None)
     n = x2.shape[0]
     out_features, in_features = weight.shape

@@ -303,7 +303,47 @@ def _max_pool_forward(nd, x, kernel_size, stride=None, padding=0, dilation=1,
     return _max_kernel(x, nd, outs, windows)
 
 
+# The backward of max pooling for C-contiguous float grad_out, its forward's int64
+# indices and an input_shape of exact ints: (planes, input plane) per key after the
+# checks passed once; only the indices' range is checked per call (by the kernel).
+_MAX_BACKWARD_PLANS = {}
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _max_pool_backward_plan(nd, grad_out, input_shape):
+    key = (nd, grad_out.shape, grad_out.dtype, input_shape)
+    plan = _MAX_BACKWARD_PLANS.get(key)
+    if plan is None:
+        spatial_input(grad_out, nd, "grad_out")
+        shape = shape_arg(input_shape, nd)
+        if len(shape) != grad_out.ndim or shape[:-nd] != grad_out.shape[:-nd]:
+            return None     # the general path raises
+        n_planes, plane = planes(shape, nd), math.prod(shape[-nd:])
+        if n_planes * plane == 0:
+            return None
+        check_fits_in_memory(n_planes * plane * grad_out.itemsize,
+                             f"an output of shape {shape}")
+        plan = (n_planes, math.prod(grad_out.shape[-nd:]), plane)
+        remember(_MAX_BACKWARD_PLANS, key, plan, _PLANS_MAX)
+    return plan
+
+
 def _max_pool_backward(nd, grad_out, indices, input_shape):
+    if type(grad_out) is _ndarray and type(indices) is _ndarray \
+            and grad_out.flags.c_contiguous and indices.flags.c_contiguous \
+            and indices.dtype is _INT64 and (grad_out.dtype is _F32 or grad_out.dtype is _F64) \
+            and indices.shape == grad_out.shape and _plain_int_arg(input_shape):
+        plan = _max_pool_backward_plan(nd, grad_out, input_shape)
+        if plan is not None:
+            n_planes, plane_out, plane = plan
+            grad_in = _np_empty(input_shape, grad_out.dtype) if not _alloc_state["poison"] \
+                else empty_checked(input_shape, grad_out.dtype)
+            raise_if_bad_indices(_pool.max_pool_backward(
+                grad_out.reshape(n_planes, plane_out), indices.reshape(n_planes, plane_out),
+                grad_in.reshape(n_planes, plane),
+                1 if _threading_state["n_threads"] == 1 else get_num_threads()),
+                plane, "input")
+            return grad_in
     grad_out, shape, grad_in = _grad_in_for(grad_out, nd, input_shape)
     indices = index_array(indices, "indices", grad_out.shape)
     plane = math.prod(shape[-nd:])

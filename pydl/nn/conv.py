@@ -12,7 +12,12 @@ import numpy as np
 from .. import functional as F
 from .._grad_mode import _local as _grad_local
 from ..functional._validation import BLAS_INT_MAX, check_int
-from ..functional.conv import conv_forward_arrays, conv_transpose_output_size, int_tuple
+from ..functional.conv import (
+    conv_backward_arrays,
+    conv_forward_arrays,
+    conv_transpose_output_size,
+    int_tuple,
+)
 from . import init
 from .linear import check_size, resolve_dtype
 from .module import Module
@@ -147,10 +152,23 @@ class _Conv(_ConvNd):
 
     def backward(self, grad_output):
         x = self.saved()["x"]
-        gx, gw, gb = type(self)._backward_op(grad_output, x, self.weight.data, self.stride,
-                                             self.padding, self.dilation, self.groups,
-                                             **self._needs())
-        self._accumulate(gw, gb)
+        params = self._parameters
+        weight, bias = params["weight"], params["bias"]
+        need_w = weight.requires_grad
+        need_b = bias is not None and bias.requires_grad
+        if type(x) is np.ndarray:    # the explicit path: the op itself, positionally
+            gx, gw, gb = conv_backward_arrays(self._nd, grad_output, x, weight.data,
+                                              self.stride, self.padding, self.dilation,
+                                              self.groups, True, need_w, need_b)
+        else:
+            gx, gw, gb = type(self)._backward_op(grad_output, x, weight.data, self.stride,
+                                                 self.padding, self.dilation, self.groups,
+                                                 need_weight_grad=need_w,
+                                                 need_bias_grad=need_b)
+        if need_w:
+            weight.accumulate_grad(gw)
+        if need_b:
+            bias.accumulate_grad(gb)
         return gx
 
 

@@ -78,13 +78,15 @@ class Linear(Module):
 
     def backward(self, grad_output):
         x = self.saved()["x"]
-        has_bias = self.bias is not None and self.bias.requires_grad
-        gx, gw, gb = F.linear_backward(grad_output, x, self.weight.data,
-                                       need_weight_grad=self.weight.requires_grad,
+        params = self._parameters
+        weight, bias = params["weight"], params["bias"]
+        has_bias = bias is not None and bias.requires_grad
+        gx, gw, gb = F.linear_backward(grad_output, x, weight.data,
+                                       need_weight_grad=weight.requires_grad,
                                        need_bias_grad=has_bias)
-        self.weight.accumulate_grad(gw)
+        weight.accumulate_grad(gw)
         if has_bias:
-            self.bias.accumulate_grad(gb)
+            bias.accumulate_grad(gb)
         return gx
 
     def extra_repr(self):

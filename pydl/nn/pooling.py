@@ -10,7 +10,13 @@ import numpy as np
 from .. import functional as F
 from .._grad_mode import _local as _grad_local
 from ..functional._spatial import ints
-from ..functional.pool import _avg_geometry, _flag, _max_geometry, _max_pool_forward
+from ..functional.pool import (
+    _avg_geometry,
+    _flag,
+    _max_geometry,
+    _max_pool_backward,
+    _max_pool_forward,
+)
 from .module import Module
 
 __all__ = [
@@ -62,8 +68,7 @@ class _MaxPoolNd(Module):
 
     def backward(self, grad_output):
         s = self.saved()
-        return _op("max_pool", self.nd, "backward")(_first(grad_output), s["indices"],
-                                                    s["shape"])
+        return _max_pool_backward(self.nd, _first(grad_output), s["indices"], s["shape"])
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "

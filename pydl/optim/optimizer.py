@@ -189,14 +189,21 @@ class Optimizer:
         loss = closure() if closure is not None else None
         with deferred_interrupt():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    self._update(p, group, self.state.setdefault(p, {}))
-                    p._bump_version()
+                self._step_group(group)
         return loss
 
     step._pydl_atomic = True  # the updates are deferred_interrupt()'s; the closure is not
+
+    def _step_group(self, group):
+        """Update the group's parameters that have a gradient, in order: ``_update``
+        each, then count the in-place change. A subclass may do the same with less
+        per-parameter work (SGD does), if ``_update`` is its own."""
+        state = self.state
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            self._update(p, group, state.setdefault(p, {}))
+            p._bump_version()
 
     def state_dict(self):
         """Hyper-parameters and state, with parameters named by their index (PyTorch's

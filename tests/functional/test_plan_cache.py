@@ -197,3 +197,102 @@ def test_elementwise_fast_path_checks_and_layouts(rng):
         F.relu_forward(x.astype(np.float16))
     with pytest.raises(TypeError, match="x must be"):
         F.relu_forward(x.astype(">f4"))
+
+
+# ------------------------------------------------------------------ backward paths
+
+def _conv_general_backward(g, x, w, args):
+    spec = conv_mod._conv_spec_uncached(2, x, w, None, *args)
+    return conv_mod._conv_backward(spec, g, True, True, True)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_conv_backward_plan_same_bits_as_general_path(rng, batched):
+    xs = (2, 3, 9, 8) if batched else (3, 9, 8)
+    x, w = randn(rng, xs, np.float32), randn(rng, (5, 3, 3, 3), np.float32)
+    args = (2, (1, 2), 1, 1)
+    g = randn(rng, F.conv2d_forward(x, w, None, *args).shape, np.float32)
+    want = _conv_general_backward(g, x, w, args)
+    for _ in range(2):      # builds the plan, then takes it
+        got = F.conv2d_backward(g, x, w, *args)
+        for a, b in zip(got, want):
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+    gx, gw, gb = F.conv2d_backward(g, x, w, *args, need_input_grad=False,
+                                   need_bias_grad=False)
+    assert gx is None and gb is None
+    np.testing.assert_array_equal(gw, want[1])
+
+
+def test_conv_backward_after_cached_call_still_checks(rng):
+    x, w = randn(rng, (1, 2, 6, 6), np.float32), randn(rng, (3, 2, 3, 3), np.float32)
+    g = randn(rng, (1, 3, 6, 6), np.float32)
+    want = F.conv2d_backward(g, x, w, 1, 1)
+    F.conv2d_backward(g, x, w, 1, 1)
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        F.conv2d_backward(g[..., :5], x, w, 1, 1)
+    with pytest.raises(TypeError, match="grad_out has dtype float64"):
+        F.conv2d_backward(g.astype(np.float64), x, w, 1, 1)
+    with pytest.raises(TypeError, match="x has dtype float64"):
+        F.conv2d_backward(g, x.astype(np.float64), w, 1, 1)
+    with pytest.raises(TypeError, match="stride"):
+        F.conv2d_backward(g, x, w, 1.0, 1)
+    strided = randn(rng, (1, 3, 6, 12), np.float32)[..., ::2]
+    got = F.conv2d_backward(strided, x, w, 1, 1)
+    for a, b in zip(got, F.conv2d_backward(strided.copy(), x, w, 1, 1)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(F.conv2d_backward(g, x, w, (1, 1), [1, 1]), want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_linear_backward_plan_same_bits_as_general_path(rng):
+    x, w = randn(rng, (3, 5, 7), np.float32), randn(rng, (4, 7), np.float32)
+    g = randn(rng, (3, 5, 4), np.float32)
+    fortran = np.asfortranarray(g)          # the general path
+    want = F.linear_backward(fortran, x, w)
+    for _ in range(2):
+        got = F.linear_backward(g, x, w)
+        for a, b in zip(got, want):
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+    assert F.linear_backward(g, x, w, need_input_grad=False)[0] is None
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        F.linear_backward(g[:, :4], x, w)
+    with pytest.raises(TypeError, match="grad_out has dtype float64"):
+        F.linear_backward(g.astype(np.float64), x, w)
+
+
+def test_max_pool_backward_plan_same_bits_and_checks(rng):
+    x = randn(rng, (2, 3, 9, 7), np.float32)
+    out, idx = F.max_pool2d_forward(x, 3, 2, 1)
+    g = randn(rng, out.shape, np.float32)
+    want = F.max_pool2d_backward(g, idx, list(x.shape))     # a list: the general path
+    for _ in range(2):
+        np.testing.assert_array_equal(F.max_pool2d_backward(g, idx, x.shape), want)
+    np.testing.assert_array_equal(
+        F.max_pool2d_backward(g, idx, tuple(np.int64(s) for s in x.shape)), want)
+    bad = idx.copy()
+    bad[0, 0, 0, 0] = x.shape[-1] * x.shape[-2]
+    with pytest.raises(ValueError, match="outside"):
+        F.max_pool2d_backward(g, bad, x.shape)
+    with pytest.raises(ValueError, match="indices has shape"):
+        F.max_pool2d_backward(g, idx[..., :2], x.shape)
+    with pytest.raises(ValueError, match="input_shape"):
+        F.max_pool2d_backward(g, idx, (2, 4, 9, 7))
+    with pytest.raises(TypeError, match="input_shape"):
+        F.max_pool2d_backward(g, idx, (2, 3, 9.0, 7))
+    with pytest.raises(TypeError, match="grad_out must be"):
+        F.max_pool2d_backward(g.astype(np.int32), idx, x.shape)
+
+
+def test_relu_backward_fast_path_checks_and_layouts(rng):
+    y = F.relu_forward(randn(rng, (3, 4, 5), np.float32))
+    g = randn(rng, y.shape, np.float32)
+    want = R.relu_backward(g, y)
+    np.testing.assert_array_equal(F.relu_backward(g, y), want)
+    np.testing.assert_array_equal(F.relu_backward(np.asfortranarray(g), y), want)
+    np.testing.assert_array_equal(F.relu_backward(g, np.asfortranarray(y)), want)
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        F.relu_backward(g[:, :2], y)
+    with pytest.raises(TypeError, match="grad_out has dtype float64"):
+        F.relu_backward(g.astype(np.float64), y)

@@ -114,3 +114,69 @@ def test_sgd_bitwise_same_at_any_thread_count():
                            first_step=step == 0)
         outs.append(p)
     assert all(np.array_equal(outs[0], o) for o in outs[1:])
+
+
+@pytest.mark.parametrize("cfg", [
+    {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4}, {"lr": 0.1},
+    {"lr": 0.1, "momentum": 0.5, "dampening": 0.2, "maximize": True}])
+def test_sgd_optimizer_step_same_bits_as_sgd_step(cfg, rng):
+    """SGD.step's loop (hyper-parameters checked once per group) gives F.sgd_step's bits,
+    parameter by parameter, and skips parameters without a gradient."""
+    shapes = [(4, 3), (5,), (2, 3, 3), (7,)]
+    params = [Parameter(randn(rng, s, np.float32)) for s in shapes]
+    twins = [p.data.copy() for p in params]
+    bufs = [np.empty_like(t) for t in twins]
+    opt = SGD(params, **cfg)
+    for step in range(3):
+        grads = [randn(rng, s, np.float32) for s in shapes]
+        for i, (p, g) in enumerate(zip(params, grads)):
+            p.grad = None if (i == 3 and step == 1) else g.copy()
+        opt.step()
+        for i, (t, g, b) in enumerate(zip(twins, grads, bufs)):
+            if i == 3 and step == 1:
+                continue
+            F.sgd_step(t, g, b if cfg.get("momentum") else None, first_step=step == 0,
+                       **cfg)
+        for p, t in zip(params, twins):
+            assert p.data.tobytes() == t.tobytes()
+
+
+def test_sgd_optimizer_step_checks_each_step(rng):
+    p = Parameter(randn(rng, (4,), np.float32))
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    p.grad = p.data                                  # the parameter itself
+    with pytest.raises(ValueError, match="shares memory"):
+        opt.step()
+    p.grad = randn(rng, (4,), np.float64)
+    with pytest.raises(TypeError, match="grad has dtype float64"):
+        opt.step()
+    p.grad = randn(rng, (5,), np.float32)
+    with pytest.raises(ValueError, match="grad has shape"):
+        opt.step()
+    p.grad = randn(rng, (8,), np.float32)[::2]       # strided: a contiguous copy is read
+    want = p.data.copy()
+    F.sgd_step(want, p.grad.copy(), opt.state[p]["momentum_buffer"].copy(), lr=0.1,
+               momentum=0.9)
+    opt.step()
+    assert p.data.tobytes() == want.tobytes()
+    opt.param_groups[0]["lr"] = "0.1"
+    with pytest.raises(TypeError, match="lr"):
+        opt.step()
+    opt.param_groups[0]["lr"] = float("nan")
+    with pytest.raises(ValueError, match="lr"):
+        opt.step()
+
+
+def test_sgd_subclass_update_is_called_per_parameter(rng):
+    calls = []
+
+    class Counting(SGD):
+        def _update(self, param, group, state):
+            calls.append(param)
+            super()._update(param, group, state)
+
+    params = [Parameter(randn(rng, (3,), np.float32)) for _ in range(3)]
+    for p in params:
+        p.grad = randn(rng, (3,), np.float32)
+    Counting(params, lr=0.1, momentum=0.9).step()
+    assert calls == params
