@@ -18,6 +18,8 @@ from .._grad_mode import _local as _mode
 from .graph import Node, bumps as _bumps
 from .tensor import _FLOATS, Tensor, has_tensor
 
+_ndarray = np.ndarray
+
 __all__ = ["has_tensor", "call_module", "call_on_one_tensor"]
 
 
@@ -118,8 +120,12 @@ def call_module(module, args, kwargs):
         args = tuple(Tensor._wrap(a) if isinstance(a, np.ndarray) else a for a in args)
         return module.forward(*args, **kwargs)
     if not kwargs:
-        if len(args) == 1 and isinstance(args[0], Tensor):
-            return call_on_one_tensor(module, args[0], info)
+        first = args[0] if args else None
+        if isinstance(first, Tensor):
+            if len(args) == 1:
+                return call_on_one_tensor(module, first, info)
+            if _arrays_only(args, 1):       # loss(out, target): one node input
+                return call_on_one_tensor(module, first, info, args[1:])
         inputs, raw_args = _flat_call(args)
         raw_kwargs = kwargs
     else:
@@ -137,6 +143,19 @@ def call_module(module, args, kwargs):
 
     out, caches = _forward_taking_caches(module, raw_args, raw_kwargs, info)
     return _record_call(module, args, inputs, out, caches, info)
+
+
+def _arrays_only(args, start):
+    """Whether ``args[start:]`` hold no Tensor and no tuple or list (arrays, numbers,
+    None: what the node needs no gradient for)."""
+    for i in range(start, len(args)):
+        a = args[i]
+        ta = type(a)
+        if ta is _ndarray:
+            continue
+        if ta is tuple or ta is list or isinstance(a, Tensor):
+            return False
+    return True
 
 
 def _flat_call(args):
@@ -302,10 +321,11 @@ def _call_backward(grads, ctx):
     return tuple(by_id.get(id(t)) if t.requires_grad else None for t in node_inputs)
 
 
-def call_on_one_tensor(module, x, info):
-    """call_module for the common call, ``layer(x)`` with one tensor, ``info`` the
-    module's valid ``_tape_info()`` (Module.__call__ checked it): the same node as
-    the general path, without walking nested arguments and outputs."""
+def call_on_one_tensor(module, x, info, rest=()):
+    """call_module for the common calls, ``layer(x)`` with one tensor and
+    ``loss(x, target)`` with the tensor first and arrays after it (``rest``), where
+    ``info`` is the module's valid ``_tape_info()``: the same node as the general
+    path, without walking nested arguments and outputs."""
     params = info[3]
     record = False
     if _mode.enabled:
@@ -317,28 +337,31 @@ def call_on_one_tensor(module, x, info):
                     record = True
                     break
     if not record:
-        out = _forward_no_grad(module, (x.data,), None)
+        out = _forward_no_grad(module, (x.data, *rest), None)
         return _wrap_outputs(out, None, [], _input_dtype((x,), params))
     members = info[2]
     if info[4] and len(members) == 1:
-        # a layer with no submodules and Module's hooks (Linear, Conv2d, ReLU...):
-        # _forward_taking_caches inline
+        # a layer with no submodules and Module's hooks (Linear, Conv2d, ReLU, the
+        # losses): _forward_taking_caches inline
         d = module.__dict__
         saved = d.get("_saved")
         calls = d.get("_calls", 0)
         try:
-            out = module.forward(x.data)
+            out = module.forward(x.data, *rest) if rest else module.forward(x.data)
         finally:
             caches = d.get("_saved")
             d["_saved"] = saved
             d["_calls"] = calls
         layer = True
     else:
-        out, caches = _forward_taking_caches(module, (x.data,), None, info)
+        out, caches = _forward_taking_caches(module, (x.data, *rest), None, info)
         layer = False
     if type(out) is not np.ndarray or out.dtype not in _FLOATS:
-        # a tuple or an integer result: the general bookkeeping
-        return _record_call(module, (x,), (x,), out, caches, info)
+        if type(out) is float:          # a loss: a 0-d tensor of the inputs' float type
+            out = np.asarray(out, dtype=_input_dtype((x,), params))
+        if type(out) is not np.ndarray or out.dtype not in _FLOATS:
+            # a tuple or an integer result: the general bookkeeping
+            return _record_call(module, (x, *rest), (x,), out, caches, info)
     # an ndarray came out: no tensor, so nothing for module._check_hybrid to refuse
     vc = x._vc
     saved = [x, 0 if vc is None else vc[0]]

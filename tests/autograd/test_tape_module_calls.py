@@ -148,3 +148,27 @@ def test_a_layer_called_twice_on_the_tape_adds_both_calls():
     for got, want in zip(_grads(lin), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12)
     assert lin.__dict__["_calls"] == 0        # the explicit path saw no call
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("crit, target", [
+    (nn.CrossEntropyLoss(), np.array([0, 2, 1])),
+    (nn.MSELoss(), np.zeros((3, 3))),
+    (nn.MSELoss(reduction="none"), np.zeros((3, 3))),
+], ids=["cross-entropy", "mse", "mse-none"])
+def test_a_loss_called_on_a_tensor_and_a_target_array(crit, target, dtype):
+    x = _x(3, 3).astype(dtype)
+    if target.dtype.kind == "f":
+        target = target.astype(dtype)
+    out = crit(x, target)
+    g = np.ones(np.shape(out), dtype)
+    expected = crit.backward(g[()] if np.ndim(out) == 0 else g)
+    xt = pydl.tensor(x, requires_grad=True)
+    loss = crit(xt, target)
+    assert isinstance(loss, pydl.Tensor) and loss.dtype == dtype
+    assert loss.shape == np.shape(out) and loss.grad_fn.inputs == (xt,)
+    np.testing.assert_array_equal(loss.data, np.asarray(out, dtype))
+    loss.backward(None if loss.ndim == 0 else g)
+    np.testing.assert_array_equal(xt.grad, expected)
+    with pydl.no_grad():
+        assert crit(xt, target).grad_fn is None
