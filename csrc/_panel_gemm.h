@@ -28,6 +28,8 @@
 #define PYDL_NR 16
 #define PYDL_MR 4
 #define PYDL_KC 256   /* 16 KB of float32 panel */
+#define PYDL_PANELS_L2 (128 * 1024)   /* bytes: see pydl_rows_gemm_* */
+#define PYDL_A_L2 (256 * 1024)
 
 /* The register blocks must be inlined into the SIMD-dispatched panel function to be
  * compiled for its target. */
@@ -286,11 +288,34 @@ ATTR static void pydl_offset_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdi
     for (ptrdiff_t j0 = 0; j0 < n; j0 += PYDL_NR)                                       \
         pydl_panel_columns_##SUFFIX##ISA(A, lda, M, K, B + j0, boff, C + j0, ldc,       \
                                          n - j0 < PYDL_NR ? n - j0 : PYDL_NR, NULL, 0); \
+}                                                                                       \
+/* All panels of C = A @ B (+ bias, or + C when accumulate), each chunk of K taken by  \
+ * a block of A's rows across every panel before the next block: A is read once per   \
+ * call instead of once per panel (pydl_panel_gemm_*'s order, for a B too big to stay \
+ * in cache). The sums of each element are those of that order, bit for bit. */        \
+ATTR static void pydl_panels_gemm_##SUFFIX##ISA(const T* A, ptrdiff_t lda, ptrdiff_t M, \
+        ptrdiff_t K, const T* Bp, ptrdiff_t n, T* C, ptrdiff_t ldc, const T* bias,       \
+        int accumulate)                                                                 \
+{                                                                                       \
+    ptrdiff_t k0 = 0;                                                                   \
+    do {                                                                                \
+        ptrdiff_t kc = K - k0 < PYDL_KC ? K - k0 : PYDL_KC;                             \
+        for (ptrdiff_t m = 0; m < M; m += PYDL_MR) {                                    \
+            int mr = M - m < PYDL_MR ? (int)(M - m) : PYDL_MR;                          \
+            for (ptrdiff_t j0 = 0; j0 < n; j0 += PYDL_NR)                               \
+                pydl_panel_rows_##SUFFIX##ISA##_blk(A + m * lda + k0, lda, mr, kc,      \
+                    Bp + j0 * K + k0 * PYDL_NR, NULL, C + m * ldc + j0, ldc,            \
+                    n - j0 < PYDL_NR ? n - j0 : PYDL_NR,                                \
+                    k0 || !bias ? NULL : bias + j0, k0 ? 1 : accumulate);               \
+        }                                                                               \
+        k0 += kc;                                                                       \
+    } while (k0 < K);                                                                   \
 }
 
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_PANEL_GEMM, float, f)
 PYDL_SIMD_RESOLVE(pydl_panel_gemm_f)
 PYDL_SIMD_RESOLVE(pydl_offset_gemm_f)
+PYDL_SIMD_RESOLVE(pydl_panels_gemm_f)
 PYDL_DEFINE_PANEL_GEMM(, , double, d)
 
 /* All panels: C (M x n) = A @ B (+ bias, or + C when accumulate). */
@@ -299,10 +324,19 @@ static void pydl_rows_gemm_##SUFFIX(const T* A, ptrdiff_t lda, ptrdiff_t M, ptrd
         const T* Bp, ptrdiff_t n, T* C, ptrdiff_t ldc, const T* bias, int accumulate)    \
 {                                                                                        \
     ptrdiff_t n_panels = (n + PYDL_NR - 1) / PYDL_NR;                                    \
+    ptrdiff_t kc = K < PYDL_KC ? K : PYDL_KC;                                            \
     if (M <= 0)                                                                          \
         return;                                                                          \
-    for (ptrdiff_t p = 0; p < n_panels; p++)                                             \
-        pydl_panel_gemm_##SUFFIX(A, lda, M, K, Bp, p, n, C, ldc, bias, accumulate);      \
+    /* A panel at a time streams A once per panel: right while A stays in L2 (an RNN  \
+     * step's batch rows). An A past L2 (a Winograd block's 512 x 512 weights, 1 MB,  \
+     * x36) would come from L3 or memory for every panel: when a K chunk of all the    \
+     * panels fits L2 instead, each block of A's rows takes every panel in turn. */    \
+    if (n_panels > 1 && (size_t)(M * K) * sizeof(T) > PYDL_A_L2                          \
+        && (size_t)(n_panels * kc * PYDL_NR) * sizeof(T) <= PYDL_PANELS_L2)               \
+        pydl_panels_gemm_##SUFFIX(A, lda, M, K, Bp, n, C, ldc, bias, accumulate);        \
+    else                                                                                 \
+        for (ptrdiff_t p = 0; p < n_panels; p++)                                         \
+            pydl_panel_gemm_##SUFFIX(A, lda, M, K, Bp, p, n, C, ldc, bias, accumulate);  \
 }
 PYDL_DEFINE_ROWS_GEMM(float, f)
 PYDL_DEFINE_ROWS_GEMM(double, d)
