@@ -33,10 +33,11 @@ static inline ptrdiff_t pydl_wino_run(ptrdiff_t t, ptrdiff_t left, ptrdiff_t tw_
 }
 
 #define PYDL_DEFINE_WINOGRAD(T, SUFFIX)                                                    \
-/* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3) */                 \
-static void pydl_wino_weight_##SUFFIX(const T* w, ptrdiff_t K, ptrdiff_t C, T* U)        \
+/* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3), k in [k0, k1) */ \
+static void pydl_wino_weight_##SUFFIX(const T* w, ptrdiff_t K, ptrdiff_t C,             \
+        ptrdiff_t k0, ptrdiff_t k1, T* U)                                                \
 {                                                                                        \
-    for (ptrdiff_t k = 0; k < K; k++)                                                    \
+    for (ptrdiff_t k = k0; k < k1; k++)                                                  \
         for (ptrdiff_t c = 0; c < C; c++) {                                              \
             const T* g = w + (k * C + c) * 9;                                            \
             T t[4][3];                                                                   \
@@ -258,17 +259,6 @@ ATTR static void pydl_wino_grad_output_##SUFFIX##ISA(const T* dy, ptrdiff_t OH, 
         o4 = y0 - 2 * y1 + 4 * y2 - 8 * y3;                                             \
         o5 = y3;                                                                        \
     } while (0)
-
-/* G g for three values g0..g2, in double: six values */
-static inline void pydl_wino4_g(double g0, double g1, double g2, double* r)
-{
-    r[0] = g0 / 2;
-    r[1] = (g0 + g1 + g2) / 6;
-    r[2] = (g0 - g1 + g2) / 6;
-    r[3] = (4 * g0 + 2 * g1 + g2) / 30;
-    r[4] = (g0 - 2 * g1 + 4 * g2) / 30;
-    r[5] = g2 / 2;
-}
 
 /* G^T d for six values d0..d5 (the adjoint of G), in double: three values */
 static inline void pydl_wino4_gt(const double* d, double* r)
@@ -563,22 +553,46 @@ PYDL_SIMD_RESOLVE(pydl_wino4_output8_f)
 #define pydl_wino4_rows_d pydl_wino4_rows_generic_d
 #define pydl_wino4_cols_d pydl_wino4_cols_generic_d
 
-#define PYDL_DEFINE_WINOGRAD4(T, SUFFIX)                                                  \
-/* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3) */                 \
-static void pydl_wino4_weight_##SUFFIX(const T* w, ptrdiff_t K, ptrdiff_t C, T* U)       \
+/* G g for three values g0..g2 of each of PYDL_WINO_WB lanes (one filter a lane), in
+ * double: r[i][l] = (G g)[i] of lane l. The divisions stay divisions (no reciprocal
+ * multiplies) so that every copy gives the bits of exact division; a loop over lanes
+ * so that they run as vector divisions. */
+#define PYDL_WINO_WB 8
+#define PYDL_WINO4_G_LANES(G0, G1, G2, R, AT)                                             \
+    for (int l = 0; l < PYDL_WINO_WB; l++) {                                              \
+        double g0 = G0[l], g1 = G1[l], g2 = G2[l];                                        \
+        R[0]AT[l] = g0 / 2;                                                               \
+        R[1]AT[l] = (g0 + g1 + g2) / 6;                                                   \
+        R[2]AT[l] = (g0 - g1 + g2) / 6;                                                   \
+        R[3]AT[l] = (4 * g0 + 2 * g1 + g2) / 30;                                          \
+        R[4]AT[l] = (g0 - 2 * g1 + 4 * g2) / 30;                                          \
+        R[5]AT[l] = g2 / 2;                                                               \
+    }
+
+#define PYDL_DEFINE_WINOGRAD4_WEIGHT(ISA, ATTR, T, SUFFIX)                                \
+/* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3), filters k in    \
+ * [k0, k1): PYDL_WINO_WB channels at a time as lanes (the scalar loop's 54 divisions  \
+ * a filter took a fifth of a 512-channel forward pass), each of U's 36 rows written   \
+ * PYDL_WINO_WB values at a time. */                                                    \
+ATTR static void pydl_wino4_weight_##SUFFIX##ISA(const T* w, ptrdiff_t K, ptrdiff_t C,  \
+        ptrdiff_t k0, ptrdiff_t k1, T* U)                                                \
 {                                                                                        \
-    for (ptrdiff_t k = 0; k < K; k++)                                                    \
-        for (ptrdiff_t c = 0; c < C; c++) {                                              \
-            const T* g = w + (k * C + c) * 9;                                            \
-            double t[6][3], col[6], u[6];                                                \
-            for (int s = 0; s < 3; s++) {       /* G g: down each column */              \
-                pydl_wino4_g(g[s], g[3 + s], g[6 + s], col);                             \
-                for (int i = 0; i < 6; i++) t[i][s] = col[i];                            \
-            }                                                                            \
+    double g[9][PYDL_WINO_WB], t[6][3][PYDL_WINO_WB], u[6][PYDL_WINO_WB];                \
+    for (ptrdiff_t k = k0; k < k1; k++)                                                  \
+        for (ptrdiff_t c0 = 0; c0 < C; c0 += PYDL_WINO_WB) {                             \
+            ptrdiff_t nb = C - c0 < PYDL_WINO_WB ? C - c0 : PYDL_WINO_WB;                \
+            const T* wk = w + (k * C + c0) * 9;                                          \
+            for (int l = 0; l < PYDL_WINO_WB; l++)                                       \
+                for (int e = 0; e < 9; e++)                                              \
+                    g[e][l] = l < nb ? (double)wk[9 * l + e] : 0.0;                      \
+            for (int s = 0; s < 3; s++)         /* G g: down each column */              \
+                PYDL_WINO4_G_LANES(g[s], g[3 + s], g[6 + s], t, [s])                     \
             for (int i = 0; i < 6; i++) {       /* (G g) G^T: along each row */          \
-                pydl_wino4_g(t[i][0], t[i][1], t[i][2], u);                              \
-                for (int j = 0; j < 6; j++)                                              \
-                    U[(6 * i + j) * K * C + k * C + c] = (T)u[j];                        \
+                PYDL_WINO4_G_LANES(t[i][0], t[i][1], t[i][2], u, )                       \
+                for (int j = 0; j < 6; j++) {                                            \
+                    T* dst = U + (6 * i + j) * K * C + k * C + c0;                       \
+                    for (ptrdiff_t l = 0; l < nb; l++) dst[l] = (T)u[j][l];              \
+                }                                                                        \
             }                                                                            \
         }                                                                                \
 }
@@ -739,8 +753,9 @@ PYDL_DEFINE_WINOGRAD(float, f)
 PYDL_DEFINE_WINOGRAD(double, d)
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD_SPANS, float, f)
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD_SPANS, double, d)
-PYDL_DEFINE_WINOGRAD4(float, f)
-PYDL_DEFINE_WINOGRAD4(double, d)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD4_WEIGHT, float, f)
+PYDL_DEFINE_WINOGRAD4_WEIGHT(, , double, d)
+PYDL_SIMD_RESOLVE(pydl_wino4_weight_f)
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD4_SPANS, float, f)
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD4_SPANS, double, d)
 PYDL_SIMD_RESOLVE(pydl_wino_input_f)
@@ -761,9 +776,9 @@ PYDL_DEFINE_WINOGRAD4_GRAD(double, d)
 /* The entry points csrc/conv.pyx calls: F(m x m, 3x3) for m = 2 or 4. */
 #define PYDL_DEFINE_WINOGRAD_DISPATCH(T, SUFFIX)                                          \
 static inline void pydl_winograd_weight_##SUFFIX(int m, const T* w, ptrdiff_t K,         \
-                                                 ptrdiff_t C, T* U)                      \
+        ptrdiff_t C, ptrdiff_t k0, ptrdiff_t k1, T* U)                                   \
 {                                                                                        \
-    (m == 4 ? pydl_wino4_weight_##SUFFIX : pydl_wino_weight_##SUFFIX)(w, K, C, U);       \
+    (m == 4 ? pydl_wino4_weight_##SUFFIX : pydl_wino_weight_##SUFFIX)(w, K, C, k0, k1, U);\
 }                                                                                        \
 static inline void pydl_winograd_input_##SUFFIX(int m, const T* x, ptrdiff_t H,          \
         ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t tw_n, ptrdiff_t t0,           \

@@ -29,8 +29,9 @@ The paths, chosen by shape:
 - Winograd (2-D 3x3, stride 1, no dilation, one group, at least WINOGRAD_MIN_CHANNELS
   channels in and out): F(4x4, 3x3) where the output plane holds WINOGRAD4_MIN_TILES
   4x4 tiles (4x fewer multiply-adds than direct), else F(2x2, 3x3) where it holds
-  WINOGRAD_MIN_TILES 2x2 tiles (2.25x fewer) (csrc/_winograd.h). Per (sample, block
-  of tiles): the input transform writes packed GEMM panels, 36 or 16 small GEMMs
+  WINOGRAD_MIN_TILES 2x2 tiles (2.25x fewer) (csrc/_winograd.h). Per block of at
+  least WINOGRAD_MIN_BLOCK tiles (of one sample, or of several where a plane has
+  fewer): the input transform writes packed GEMM panels, 36 or 16 small GEMMs
   (csrc/_panel_gemm.h) with the transformed weight, the output transform. The input
   gradient of such a convolution is one too (stride 1, flipped weight); the weight
   gradient sums the adjoint transforms' products over fixed batch chunks, in blocks
@@ -89,9 +90,9 @@ cdef extern from "_convrow.h" nogil:
 cdef extern from "_winograd.h" nogil:
     # F(m x m, 3x3), m = 2 or 4 (Geom.wino_m); see the header for layouts
     void pydl_winograd_weight_f(int m, const float* w, Py_ssize_t K, Py_ssize_t C,
-                                float* U)
+                                Py_ssize_t k0, Py_ssize_t k1, float* U)
     void pydl_winograd_weight_d(int m, const double* w, Py_ssize_t K, Py_ssize_t C,
-                                double* U)
+                                Py_ssize_t k0, Py_ssize_t k1, double* U)
     void pydl_winograd_input_f(int m, const float* x, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0,
                                Py_ssize_t nt, float* dst, Py_ssize_t xs, Py_ssize_t ps)
@@ -137,12 +138,14 @@ PARTIAL_BUDGET = 8 * 1024 * 1024
 # F(2x2) there; 32x32: forward and input gradient 1.37x faster than F(2x2)); its
 # weight gradient from 32 (see _wino_weight_geometry). One thread's transformed tiles and
 # GEMM outputs take about WINOGRAD_ELEMENTS elements (the weight gradient's,
-# WINOGRAD_WEIGHT_ELEMENTS): blocks of 16 to 256 tiles.
+# WINOGRAD_WEIGHT_ELEMENTS): blocks of 16 to 256 tiles, and of at least
+# WINOGRAD_MIN_BLOCK lanes in the forward pass (a block reads every transformed weight).
 WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_MIN_TILES = 16
 WINOGRAD4_MIN_TILES = 16
 WINOGRAD4_WEIGHT_MIN_TILES = 32
 WINOGRAD_ELEMENTS = 262144
+WINOGRAD_MIN_BLOCK = 64
 WINOGRAD_WEIGHT_ELEMENTS = 262144
 WINOGRAD_WEIGHT_MAX_TILES = 256
 BLAS_INT_MAX = 2**31 - 1
@@ -175,7 +178,8 @@ cdef struct Geom:
     Py_ssize_t win_n                        # elements of a tile's input window
     Py_ssize_t wino_m, wino_nx              # Winograd: tile size m (2 or 4), (m + 2)^2
     Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
-    Py_ssize_t wino_tb, wino_blocks         # tiles per block (multiple of 16), per plane
+    Py_ssize_t wino_tb, wino_blocks         # lanes per block (whole panels), per plane
+    Py_ssize_t wino_spb, wino_lanes         # samples per block, lanes per sample in it
     Py_ssize_t wino_tbw                     # weight gradient: tiles per block (any samples)
 
 
@@ -333,7 +337,7 @@ cdef void _derive_winograd(Geom* g, Py_ssize_t min_tiles4) except *:
                   and g.osz[0] == 1 and g.p[0] == 0 and g.c >= WINOGRAD_MIN_CHANNELS
                   and g.k >= WINOGRAD_MIN_CHANNELS)
     g.wino_m = g.wino_nx = g.wino_tw = g.wino_tiles = g.wino_tb = g.wino_blocks = 0
-    g.wino_tbw = 0
+    g.wino_tbw = g.wino_spb = g.wino_lanes = 0
     if not g.winograd:
         return
     m = 4 if (g.osz[1] + 3) // 4 * ((g.osz[2] + 3) // 4) >= min_tiles4 else 2
@@ -352,10 +356,30 @@ cdef void _derive_winograd(Geom* g, Py_ssize_t min_tiles4) except *:
     tb = (g.wino_tiles + g.wino_blocks - 1) // g.wino_blocks     # balanced
     g.wino_tb = _panel_round(tb)
     g.wino_blocks = (g.wino_tiles + g.wino_tb - 1) // g.wino_tb
+    # Every block reads all nx transformed weights (nx K C): a block of few tiles reads
+    # them for few multiply-adds (VGG's 512 channels on 14x14 planes: 36 MB for 8 tiles
+    # of one sample). Blocks of at least WINOGRAD_MIN_BLOCK lanes, across samples where
+    # a plane has fewer tiles: each sample's tiles start on a panel (lane) boundary.
+    g.wino_spb, g.wino_lanes = 1, g.wino_tb
+    if g.wino_tb < WINOGRAD_MIN_BLOCK:
+        if g.wino_blocks > 1:
+            g.wino_blocks = (g.wino_tiles + WINOGRAD_MIN_BLOCK - 1) // WINOGRAD_MIN_BLOCK
+            g.wino_tb = _panel_round((g.wino_tiles + g.wino_blocks - 1) // g.wino_blocks)
+            g.wino_blocks = (g.wino_tiles + g.wino_tb - 1) // g.wino_tb
+            g.wino_lanes = g.wino_tb
+        if g.wino_blocks == 1:
+            g.wino_lanes = _panel_round(g.wino_tiles)
+            g.wino_spb = max(1, min(g.n, WINOGRAD_MIN_BLOCK // g.wino_lanes))
+            g.wino_tb = g.wino_spb * g.wino_lanes
     # The weight gradient's blocks are the GEMMs' sums (their k): they run on across
     # samples, so that a small plane does not make short sums.
     tb = WINOGRAD_WEIGHT_ELEMENTS // (g.wino_nx * (g.c + _panel_round(g.k)))
     g.wino_tbw = min(max(tb - tb % PYDL_NR, PYDL_NR), WINOGRAD_WEIGHT_MAX_TILES)
+
+
+cdef inline Py_ssize_t _wino_items(const Geom* g) noexcept nogil:
+    """Work items of the Winograd forward pass: (group of wino_spb samples, block)."""
+    return (g.n + g.wino_spb - 1) // g.wino_spb * g.wino_blocks
 
 
 cdef inline Py_ssize_t _panel_round(Py_ssize_t n) noexcept nogil:
@@ -1035,11 +1059,16 @@ cdef inline void _wino_grad_output(const floating* dy, int nch, const Geom* g,
                                     g.wino_tw, t0, nt, dst, xs)
 
 
-cdef void _wino_weight(const Geom* g, const floating* w, floating* U) noexcept nogil:
-    if floating is float:
-        pydl_winograd_weight_f(g.wino_m, w, g.k, g.c, U)
-    else:
-        pydl_winograd_weight_d(g.wino_m, w, g.k, g.c, U)
+cdef void _wino_weight(const Geom* g, const floating* w, floating* U,
+                       int nt) noexcept nogil:
+    """U = the transformed weight, a filter (output channel) per item: each element
+    is computed alike on any thread."""
+    cdef Py_ssize_t k
+    for k in prange(g.k, num_threads=nt, schedule='static'):
+        if floating is float:
+            pydl_winograd_weight_f(g.wino_m, w, g.k, g.c, k, k + 1, U)
+        else:
+            pydl_winograd_weight_d(g.wino_m, w, g.k, g.c, k, k + 1, U)
 
 
 cdef void _wino_grad_weight(const Geom* g, const floating* dU,
@@ -1058,26 +1087,35 @@ cdef void _forward_winograd(const Geom* g, const floating* x, const floating* U,
     past a short last block hold zeros or an earlier block's finite values, and reach
     only GEMM columns that are not written back."""
     cdef Py_ssize_t tb = g.wino_tb, vx = _wino_stride(g.c, tb), mx = _wino_stride(g.k, tb)
-    cdef Py_ssize_t item, nn, t0, n_t, c, xi, kk
+    cdef Py_ssize_t item, nn, n0, ns, t0, n_t, c, xi, kk, lane, cols
     cdef floating* v
     cdef floating* m
     v = m = NULL   # thread-private below; set to quiet gcc's firstprivate warning
     with parallel(num_threads=nt):
         v = ws + omp_get_thread_num() * ws_stride
         m = v + g.wino_nx * vx
-        for item in prange(g.n * g.wino_blocks, schedule='dynamic'):
-            nn = item // g.wino_blocks
-            t0 = (item % g.wino_blocks) * tb
-            n_t = min(tb, g.wino_tiles - t0)
-            for c in range(g.c):
-                _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t, v + c * PYDL_NR, vx,
-                            g.c * PYDL_NR)
+        for item in prange(_wino_items(g), schedule='dynamic'):
+            n0 = item // g.wino_blocks * g.wino_spb
+            ns = min(g.wino_spb, g.n - n0)
+            t0 = (item % g.wino_blocks) * g.wino_lanes
+            n_t = min(g.wino_lanes, g.wino_tiles - t0)
+            # sample n0 + j's tiles take lanes [j * wino_lanes, + n_t) of the block
+            for nn in range(n0, n0 + ns):
+                lane = (nn - n0) * g.wino_lanes
+                for c in range(g.c):
+                    _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t,
+                                v + (lane // PYDL_NR) * g.c * PYDL_NR + c * PYDL_NR, vx,
+                                g.c * PYDL_NR)
+            cols = (ns - 1) * g.wino_lanes + n_t
             for xi in range(g.wino_nx):
-                rows_gemm(U + xi * g.k * g.c, g.c, g.k, g.c, v + xi * vx, n_t, m + xi * mx,
+                rows_gemm(U + xi * g.k * g.c, g.c, g.k, g.c, v + xi * vx, cols, m + xi * mx,
                           tb, <const floating*>NULL, False)
-            for kk in range(g.k):
-                _wino_output(m + kk * tb, mx, g, t0, n_t, bias[kk] if bias != NULL else 0,
-                             out + (nn * g.k + kk) * g.out_sp)
+            for nn in range(n0, n0 + ns):
+                lane = (nn - n0) * g.wino_lanes
+                for kk in range(g.k):
+                    _wino_output(m + kk * tb + lane, mx, g, t0, n_t,
+                                 bias[kk] if bias != NULL else 0,
+                                 out + (nn * g.k + kk) * g.out_sp)
 
 
 cdef enum:
@@ -1464,7 +1502,7 @@ cdef int _threads(const Geom* g, Py_ssize_t items, int n_threads):
 
 cdef void _forward(const Geom* g, const floating* x, const floating* w,
                    const floating* bias, floating* out, int n_threads) except *:
-    cdef int nt
+    cdef int nt, nt_u
     cdef floating* ws = NULL
     cdef floating* wt = NULL
     cdef Py_ssize_t ws_stride = 0
@@ -1477,13 +1515,14 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             with nogil:
                 _forward_direct(g, spans, x, w, bias, out, nt)
         elif g.winograd:
-            nt = _threads(g, g.n * g.wino_blocks, n_threads)
+            nt = _threads(g, _wino_items(g), n_threads)
             ws_stride = _wino_thread_elements(g)
             ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
             wt = <floating*>_scratch(g.wino_nx * g.k * g.c, sizeof(floating))
+            nt_u = _threads(g, g.k, n_threads)
             with nogil:
                 memset(ws, 0, nt * ws_stride * sizeof(floating))
-                _wino_weight(g, w, wt)
+                _wino_weight(g, w, wt, nt_u)
                 _forward_winograd(g, x, wt, bias, out, ws, ws_stride, nt)
         elif g.direct:
             nt = _threads(g, g.n * g.c * g.osz[0] * g.slab_tiles, n_threads)
@@ -1621,7 +1660,7 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
 
 cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
     if g.winograd:
-        return _threads(g, g.n * g.wino_blocks, n_threads) * _wino_thread_elements(g) \
+        return _threads(g, _wino_items(g), n_threads) * _wino_thread_elements(g) \
             + g.wino_nx * g.k * g.c
     if g.direct and not g.stride1:
         return 0

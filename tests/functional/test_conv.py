@@ -22,12 +22,14 @@ def tiles(request, monkeypatch):
     """Default tiles, and tiles of one output row (every tile boundary exercised), with
     few weight-gradient chunks (partials added across uneven chunks) and Winograd blocks
     of 16 tiles (several blocks per plane, a short last one; weight-gradient blocks that
-    span samples) on planes of any size, F(4x4) weight gradients on small planes too."""
+    span samples) on planes of any size, F(4x4) weight gradients on small planes too.
+    (By default the forward's Winograd blocks span samples where a plane has few tiles.)"""
     if request.param == "one-row-tiles":
         monkeypatch.setattr(_conv, "TILE_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "SLAB_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "MAX_CHUNKS", 3)
         monkeypatch.setattr(_conv, "WINOGRAD_ELEMENTS", 1)
+        monkeypatch.setattr(_conv, "WINOGRAD_MIN_BLOCK", 1)
         monkeypatch.setattr(_conv, "WINOGRAD_MIN_TILES", 1)
         monkeypatch.setattr(_conv, "WINOGRAD4_WEIGHT_MIN_TILES", 1)
     return request.param
@@ -227,6 +229,28 @@ def test_bitwise_same_at_any_thread_count(path):
     for other in results[1:]:
         for a, b_ in zip(results[0], other):
             assert a.tobytes() == b_.tobytes()
+
+
+@pytest.mark.parametrize("xs", [(7, 16, 9, 8), (5, 24, 14, 14), (9, 16, 8, 10)])
+def test_winograd_blocks_across_samples_equal_one_sample_at_a_time(xs, dtype):
+    """Planes of few tiles share a Winograd block with other samples' (each from a panel
+    boundary, the last block short of samples): every sample's output and input gradient
+    are those of the sample alone, bit for bit (a column's sums do not depend on the
+    block it sits in)."""
+    rng = np.random.default_rng(11)
+    ws = (17, xs[1], 3, 3)
+    assert _path_of(2, xs, ws, dict(padding=1)).startswith("winograd")
+    x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[0], dtype)
+    y = F.conv2d_forward(x, w, b, padding=1)
+    g = randn(rng, y.shape, dtype)
+    gx = F.conv2d_backward(g, x, w, padding=1, need_weight_grad=False,
+                           need_bias_grad=False)[0]
+    for i in range(xs[0]):
+        one = slice(i, i + 1)
+        assert F.conv2d_forward(x[one], w, b, padding=1).tobytes() == y[one].tobytes()
+        alone = F.conv2d_backward(g[one], x[one], w, padding=1, need_weight_grad=False,
+                                  need_bias_grad=False)[0]
+        assert alone.tobytes() == gx[one].tobytes()
 
 
 def test_unbatched_input_equals_batch_of_one(rng):
