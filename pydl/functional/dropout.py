@@ -42,9 +42,21 @@ def keep_scale(p, dtype):
     return 0.0 if p >= 1 else float(dtype.type(1) / dtype.type(1 - p))
 
 
+# Bit generators whose raw output is next_uint64, the value integers(0, 2**64,
+# dtype=uint64) returns (that draw takes the full range as one raw 64-bit word).
+_RAW_IS_UINT64 = frozenset((np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64,
+                            np.random.Philox))
+
+
 def draw_seed(generator):
     """One 64-bit seed for the mask stream, drawn from ``generator`` (or pydl's)."""
-    return int(resolve(generator).integers(0, 2**64, dtype=np.uint64))
+    g = resolve(generator)
+    if type(g) is np.random.Generator:
+        bits = g.bit_generator
+        if type(bits) in _RAW_IS_UINT64:
+            # the same word, without integers()'s argument handling (~2 us a call)
+            return bits.random_raw()
+    return int(g.integers(0, 2**64, dtype=np.uint64))
 
 
 def _check_training(training):
@@ -90,10 +102,25 @@ def dropout_forward(x, p=0.5, training=True, generator=None):
     seed = 0 if p == 1 else draw_seed(generator)
     out = empty_like(x)
     mask = empty(x.shape, np.bool_)
-    _drop.dropout_forward(x.reshape(-1), seed, threshold(p), keep_scale(p, x.dtype),
-                          out.reshape(-1), mask.reshape(-1).view(np.uint8),
-                          get_num_threads())
+    t, scale = _constants(p, x.dtype)
+    _drop.dropout_forward(x.reshape(-1), seed, t, scale, out.reshape(-1),
+                          mask.reshape(-1).view(np.uint8), get_num_threads())
     return out, mask
+
+
+_CONSTANTS = {}
+
+
+def _constants(p, dtype):
+    """(threshold(p), keep_scale(p, dtype)) for a checked p, kept per (p, dtype)."""
+    key = (p, dtype)
+    c = _CONSTANTS.get(key)
+    if c is None:
+        c = (threshold(p), keep_scale(p, dtype))
+        if len(_CONSTANTS) >= 64:
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = c
+    return c
 
 
 def dropout_backward(grad_out, mask, p=0.5):
@@ -103,11 +130,19 @@ def dropout_backward(grad_out, mask, p=0.5):
     p = check_p(p)
     if mask is None:
         return grad_out
-    m = _check_mask(mask, grad_out.shape, "grad_out has shape")
+    if type(mask) is np.ndarray and mask.dtype is _BOOL and mask.flags.c_contiguous \
+            and mask.shape == grad_out.shape:
+        m = mask.view(np.uint8)     # _check_mask's result for a forward's own mask
+    else:
+        m = _check_mask(mask, grad_out.shape, "grad_out has shape")
     grad_in = empty_like(grad_out)
-    _drop.dropout_backward(grad_out.reshape(-1), m.reshape(-1), keep_scale(p, grad_out.dtype),
-                           grad_in.reshape(-1), get_num_threads())
+    _drop.dropout_backward(grad_out.reshape(-1), m.reshape(-1),
+                           _constants(p, grad_out.dtype)[1], grad_in.reshape(-1),
+                           get_num_threads())
     return grad_in
+
+
+_BOOL = np.dtype(np.bool_)
 
 
 def _rows(a):

@@ -12,13 +12,20 @@ import warnings
 import numpy as np
 
 from .._ext import loss as _loss
+from .._threading import _state as _threading_state
 from .._threading import get_num_threads
+from ._alloc import _state as _alloc_state
 from ._alloc import empty, empty_like
 from ._loss_util import (broadcast_operand, class_rows, class_scores_and_labels,
                          class_weight, elementwise_backward, input_and_target, mean_scale,
-                         reduce_rows, restore_class_axis, rowwise_backward, run_elementwise,
-                         sample_shape)
-from ._validation import as_float_array, check_int, check_real, check_reduction
+                         reduce_rows, reduce_total, restore_class_axis, rowwise_backward,
+                         run_elementwise, sample_shape)
+from ._validation import FLOAT_DTYPES, as_float_array, check_int, check_real, check_reduction
+
+_ndarray = np.ndarray
+_np_empty = np.empty
+_F32, _F64 = FLOAT_DTYPES
+_INT64 = np.dtype(np.int64)
 
 __all__ = [
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
@@ -65,6 +72,30 @@ def softmax_cross_entropy_forward(logits, target, weight=None, ignore_index=-100
     check_reduction(reduction)
     ignore_index = check_int(ignore_index, "ignore_index")
     eps = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+    if type(logits) is _ndarray and type(target) is _ndarray and weight is None \
+            and logits.ndim == 2 and target.dtype is _INT64 and logits.flags.c_contiguous \
+            and target.flags.c_contiguous and reduction != "none" \
+            and (logits.dtype is _F32 or logits.dtype is _F64):
+        # (N, C) float logits and (N,) int64 labels, no class weights, reduced: the checks
+        # of _indexed_loss with one pass over the labels for their range, and the
+        # weighted count (the number of non-ignored labels) taken from it when no label
+        # can equal ignore_index
+        n, c = logits.shape
+        if target.shape == (n,) and n and c:
+            lo, hi = int(target.min()), int(target.max())
+            if 0 <= lo and hi < c:
+                denom = float(n) if not 0 <= ignore_index < c \
+                    else float((target != ignore_index).sum())
+                loss_rows = _np_empty(n, logits.dtype) if not _alloc_state["poison"] \
+                    else empty(n, logits.dtype)
+                grad = (_np_empty((n, c), logits.dtype) if not _alloc_state["poison"]
+                        else empty((n, c), logits.dtype)) if need_grad else None
+                _loss.softmax_cross_entropy_forward(
+                    logits, target, None, ignore_index, eps, mean_scale(reduction, denom),
+                    loss_rows, grad,
+                    1 if _threading_state["n_threads"] == 1 else get_num_threads())
+                return reduce_total(reduction, float(loss_rows.sum(dtype=np.float64)),
+                                    denom), grad
     if isinstance(target, (list, tuple)):
         target = np.asarray(target)
     if isinstance(target, np.ndarray) and target.dtype.kind == "f":
@@ -133,6 +164,12 @@ def softmax_cross_entropy_backward(grad, grad_loss=1.0, reduction="mean"):
     grad_loss : float, or (for ``reduction="none"``) ndarray of the per-sample loss shape
     reduction : the reduction the forward pass used
     """
+    if type(grad) is _ndarray and type(grad_loss) is float \
+            and (reduction == "mean" or reduction == "sum") \
+            and grad.flags.c_contiguous and (grad.dtype is _F32 or grad.dtype is _F64):
+        # rowwise_backward on a saved gradient and a float: its checks, then the scaling
+        g = check_real(grad_loss, "grad_loss")
+        return grad if g == 1.0 else grad * grad.dtype.type(g)
     return rowwise_backward(grad, grad_loss, reduction, "softmax_cross_entropy_backward")
 
 

@@ -5,7 +5,9 @@ import numbers
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import _local as _grad_local
 from .._grad_mode import is_grad_enabled
+from ..functional import loss as _loss_ops
 from ..functional._validation import REDUCTIONS, check_int, check_real
 from .module import Module
 
@@ -93,10 +95,14 @@ class CrossEntropyLoss(_Loss):
         self.register_buffer("weight", _as_weight(weight, "weight"))
 
     def forward(self, input, target):
-        loss, grad = F.softmax_cross_entropy_forward(
-            input, target, weight=_weight_like(self.weight, input),
-            ignore_index=self.ignore_index, reduction=self.reduction,
-            label_smoothing=self.label_smoothing, need_grad=is_grad_enabled())
+        weight = self._buffers["weight"]
+        if weight is not None:
+            weight = _weight_like(weight, input)
+        # on arrays the op itself, without the tape wrapper
+        op = _loss_ops.softmax_cross_entropy_forward if type(input) is np.ndarray \
+            and type(target) is np.ndarray else F.softmax_cross_entropy_forward
+        loss, grad = op(input, target, weight, self.ignore_index, self.reduction,
+                        self.label_smoothing, _grad_local.enabled)
         return self._finish(loss, grad)
 
     def extra_repr(self):

@@ -296,3 +296,64 @@ def test_relu_backward_fast_path_checks_and_layouts(rng):
         F.relu_backward(g[:, :2], y)
     with pytest.raises(TypeError, match="grad_out has dtype float64"):
         F.relu_backward(g.astype(np.float64), y)
+
+
+# ------------------------------------------------------------ cross-entropy, dropout
+
+@pytest.mark.parametrize("kw", [{}, {"reduction": "sum"}, {"label_smoothing": 0.1},
+                                {"ignore_index": 2}, {"need_grad": False}])
+def test_cross_entropy_fast_path_same_bits_as_general_path(rng, kw):
+    logits = randn(rng, (9, 5), np.float32)
+    target = rng.integers(0, 5, 9)                 # int64: the fast path
+    loss, grad = F.softmax_cross_entropy_forward(logits, target, **kw)
+    want_loss, want_grad = F.softmax_cross_entropy_forward(
+        logits, target.astype(np.int32), **kw)     # another dtype: the general path
+    assert type(loss) is float and loss == want_loss
+    if kw.get("need_grad", True):
+        assert grad.shape == logits.shape
+        np.testing.assert_array_equal(grad, want_grad)
+        for g in (1.0, 2.5):
+            np.testing.assert_array_equal(
+                F.softmax_cross_entropy_backward(grad, g, kw.get("reduction", "mean")),
+                F.softmax_cross_entropy_backward(grad, np.float64(g),
+                                                 kw.get("reduction", "mean")))
+    else:
+        assert grad is None
+
+
+def test_cross_entropy_fast_path_still_checks(rng):
+    logits = randn(rng, (4, 3), np.float32)
+    with pytest.raises(ValueError, match="class index 3"):
+        F.softmax_cross_entropy_forward(logits, np.array([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match="class index -1"):
+        F.softmax_cross_entropy_forward(logits, np.array([0, -1, 2, 1]))
+    with pytest.raises(ValueError, match="target has shape"):
+        F.softmax_cross_entropy_forward(logits, np.array([0, 1, 2]))
+    # ignored labels outside [0, C): the general path, the mean over the others
+    t = np.array([0, -100, 2, 1])
+    loss, grad = F.softmax_cross_entropy_forward(logits, t)
+    keep = [0, 2, 3]
+    want, want_grad = F.softmax_cross_entropy_forward(logits[keep], t[keep])
+    assert loss == pytest.approx(want, rel=1e-6)
+    assert not grad[1].any()
+    assert_close(grad[keep] * 3, want_grad * 3, np.float32)
+
+
+def test_dropout_seed_is_the_generators_uint64_draw():
+    from pydl.functional.dropout import draw_seed
+    for bits in (np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox,
+                 np.random.MT19937):
+        a, b = np.random.Generator(bits(3)), np.random.Generator(bits(3))
+        for _ in range(5):
+            assert draw_seed(a) == int(b.integers(0, 2**64, dtype=np.uint64))
+
+
+def test_dropout_backward_own_mask_same_as_checked_mask(rng):
+    x = randn(rng, (6, 7), np.float32)
+    _, mask = F.dropout_forward(x, 0.3, True, np.random.default_rng(1))
+    g = randn(rng, x.shape, np.float32)
+    want = F.dropout_backward(g, mask.astype(np.uint8), 0.3)
+    np.testing.assert_array_equal(F.dropout_backward(g, mask, 0.3), want)
+    np.testing.assert_array_equal(F.dropout_backward(g, np.asfortranarray(mask), 0.3), want)
+    with pytest.raises(ValueError, match="mask has shape"):
+        F.dropout_backward(g, mask[:, :3], 0.3)
