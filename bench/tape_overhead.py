@@ -9,6 +9,9 @@ Cases:
   Nesterov momentum): explicit ``model.backward`` vs ``loss.backward()`` vs PyTorch;
 - a small MLP train step (64 -> 128 -> 128 -> 10, ReLU, cross-entropy, SGD) at batch
   1 and 32: tape vs PyTorch eager (and the explicit path);
+- per layer call at batch 1 (Linear 64 -> 64, Conv2d 4 -> 4 3x3 on 8x8, ReLU on 128):
+  a chain of 8 distinct layers, forward and forward + backward, the tape beside the
+  explicit path; the difference per layer is what recording a layer call costs;
 - per recorded op: a chain of 1000 elementwise ops on a 4-element tensor, timed with
   the tape, under ``no_grad`` and as bare NumPy; the bookkeeping is the difference
   between the first and the last; and ``backward()`` through the chain, per node.
@@ -130,6 +133,61 @@ def mlp_step(batch):
                   x, y, forward_only=_ForwardOnlyMLP(model), torch_setup=torch_setup)
 
 
+def per_layer_call(rounds, chain=8):
+    """{layer: {member: median us per layer call}}: ``chain`` distinct layers called
+    one after the other at batch 1, on arrays (explicit ``backward`` in reverse) and
+    on a tensor (``backward()`` on the last output)."""
+    rng = np.random.default_rng(2)
+    cases = {
+        "Linear": (lambda: nn.Linear(64, 64), (1, 64), False),
+        "Conv2d": (lambda: nn.Conv2d(4, 4, 3, padding=1), (1, 4, 8, 8), False),
+        # no parameters: the input requires the gradient, or nothing is recorded
+        "ReLU": (lambda: nn.ReLU(), (1, 128), True),
+    }
+    out = {}
+    for name, (make, shape, input_grad) in cases.items():
+        layers = [make() for _ in range(chain)]
+        x = rng.standard_normal(shape, dtype=np.float32)
+        xt = pydl.tensor(x, requires_grad=input_grad)
+        y = x
+        for layer in layers:
+            y = layer(y)
+        g = np.ones_like(y)
+        for layer in layers:
+            layer.clear_saved()
+
+        def explicit_fb(layers=layers, x=x, g=g):
+            y = x
+            for layer in layers:
+                y = layer(y)
+            for layer in reversed(layers):
+                g = layer.backward(g)
+
+        def tape_fb(layers=layers, xt=xt, g=g):
+            y = xt
+            for layer in layers:
+                y = layer(y)
+            y.backward(g)
+
+        def explicit_f(layers=layers, x=x):
+            y = x
+            for layer in layers:
+                y = layer(y)
+            for layer in layers:            # what a backward would have consumed
+                layer.__dict__["_calls"] = 0
+
+        def tape_f(layers=layers, xt=xt):
+            y = xt
+            for layer in layers:
+                y = layer(y)
+
+        t = _alternate({"explicit": explicit_f, "tape": tape_f,
+                        "explicit + backward": explicit_fb, "tape + backward": tape_fb},
+                       rounds, 20)
+        out[name] = {k: v / chain for k, v in t.items()}
+    return out
+
+
 def per_node(rounds, chain=1000):
     a = np.ones(4, np.float32)
     leaf = pydl.tensor(a, requires_grad=True)
@@ -200,6 +258,16 @@ def main():
         res = _alternate(mlp_step(batch), args.rounds, 50)
         table(f"MLP 64-128-128-10 train step, batch {batch}", res,
               "torch" if "torch" in res else "pydl explicit")
+    layers = per_layer_call(args.rounds)
+    print()
+    print("| layer call, batch 1 (us per layer) | explicit | tape | tape cost "
+          "| explicit + backward | tape + backward | tape cost |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in layers.items():
+        print(f"| {name} | {r['explicit']:.2f} | {r['tape']:.2f} "
+              f"| {r['tape'] - r['explicit']:.2f} | {r['explicit + backward']:.2f} "
+              f"| {r['tape + backward']:.2f} "
+              f"| {r['tape + backward'] - r['explicit + backward']:.2f} |")
     node = per_node(args.rounds)
     print()
     print(f"Per recorded op (x * c on 4 floats, chain of 1000): tape {node['tape']:.2f} us, "
