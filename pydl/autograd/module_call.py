@@ -357,8 +357,15 @@ def call_on_one_tensor(module, x, info, rest=()):
         out, caches = _forward_taking_caches(module, (x.data, *rest), None, info)
         layer = False
     if type(out) is not np.ndarray or out.dtype not in _FLOATS:
-        if type(out) is float:          # a loss: a 0-d tensor of the inputs' float type
-            out = np.asarray(out, dtype=_input_dtype((x,), params))
+        if isinstance(out, (float, np.floating)):
+            # a loss: a 0-d tensor; a Python float (np.float64 too) takes the inputs'
+            # float type, as in _wrap_outputs
+            dtype = None
+            if isinstance(out, float):
+                dtype = x.data.dtype
+                if dtype not in _FLOATS:
+                    dtype = _input_dtype((x,), params)
+            out = np.asarray(out, dtype=dtype)
         if type(out) is not np.ndarray or out.dtype not in _FLOATS:
             # a tuple or an integer result: the general bookkeeping
             return _record_call(module, (x, *rest), (x,), out, caches, info)

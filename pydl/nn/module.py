@@ -387,22 +387,26 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Arrays through a module with an explicit backward: the explicit path, as fast
         # as calling forward. Tensors, or a forward-only module: the tape.
-        if not kwargs and len(args) == 1:
-            # the common calls, layer(array) and layer(tensor): no argument walk, and
-            # the explicit-ness read straight from the cache _tape_info keeps (valid
-            # while no module anywhere gained, lost or replaced a parameter or
-            # submodule)
+        if not kwargs:
+            # the common calls, layer(array), layer(tensor) and loss(tensor, array):
+            # no argument walk, and the explicit-ness read straight from the cache
+            # _tape_info keeps (valid while no module anywhere gained, lost or
+            # replaced a parameter or submodule)
             cache = self._tape_cache
             if cache is not None and cache[0] == _structure_version[0] and cache[1]:
-                x = args[0]
-                tx = type(x)
-                if tx is _ndarray:
-                    out = self.forward(x)
-                    if type(self)._hybrid:
-                        self._check_hybrid(out)
-                    return out
-                if tx is Tensor:
-                    return call_on_one_tensor(self, x, cache)
+                n = len(args)
+                if n == 1:
+                    x = args[0]
+                    tx = type(x)
+                    if tx is _ndarray:
+                        out = self.forward(x)
+                        if type(self)._hybrid:
+                            self._check_hybrid(out)
+                        return out
+                    if tx is Tensor:
+                        return call_on_one_tensor(self, x, cache)
+                elif n == 2 and type(args[0]) is Tensor and type(args[1]) is _ndarray:
+                    return call_on_one_tensor(self, args[0], cache, args[1:])
         if has_tensor(args, kwargs) or not self._explicit():
             return call_module(self, args, kwargs)
         out = self.forward(*args, **kwargs)

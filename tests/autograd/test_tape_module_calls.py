@@ -172,3 +172,29 @@ def test_a_loss_called_on_a_tensor_and_a_target_array(crit, target, dtype):
     np.testing.assert_array_equal(xt.grad, expected)
     with pydl.no_grad():
         assert crit(xt, target).grad_fn is None
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0.5, np.float32), (np.float64(0.5), np.float32), (np.float32(0.5), np.float32),
+    (np.float16(0.5), np.float16), (np.array(0.5, np.float64), np.float64),
+], ids=["float", "np.float64", "np.float32", "np.float16", "0-d float64"])
+def test_the_type_of_a_scalar_a_module_returns_on_the_tape(value, expected):
+    """A Python float (np.float64 is one) takes the input's float type; a NumPy
+    scalar or array keeps its own; a float16 result is no float tensor: no node."""
+
+    class Scalar(nn.Module):
+        def forward(self, x, target):
+            self.save_for_backward(shape=x.shape)
+            return value
+
+        def backward(self, grad_output):
+            return np.full(self.saved()["shape"], float(grad_output), np.float32)
+
+    x = pydl.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    out = Scalar()(x, np.zeros(2))
+    assert out.dtype == expected and out.ndim == 0
+    if expected == np.float16:
+        assert out.grad_fn is None
+    else:
+        out.backward()
+        np.testing.assert_array_equal(x.grad, np.ones((2, 3)))
