@@ -127,6 +127,9 @@ SHIFTED_MIN_CHANNELS = 16
 # Target size (elements) of one thread's padded input slab plus output accumulator on
 # the stride-1 path.
 SLAB_ELEMENTS = 131072
+# Strided 2-D direct convolutions (depthwise) split a whole input plane into its stride
+# phases where they take at most this many elements (else a row and tap at a time).
+DIRECT_PHASES_MAX = 1048576
 # At most this many partial weight gradients (chunks of the batch), and at most
 # PARTIAL_BUDGET elements of them: the weight-gradient workspace is bounded too.
 MAX_CHUNKS = 16
@@ -176,6 +179,8 @@ cdef struct Geom:
     bint implicit                           # 2-D: implicit GEMM over a phase window
     Py_ssize_t imp_rows, imp_tiles          # implicit: output rows per tile, tiles
     Py_ssize_t win_n                        # elements of a tile's input window
+    bint phased                             # strided 2-D direct: a plane's phases of
+    Py_ssize_t ph_rows, ph_w                #   ph_rows x ph_w (_forward_direct_phases)
     Py_ssize_t wino_m, wino_nx              # Winograd: tile size m (2 or 4), (m + 2)^2
     Py_ssize_t wino_tw, wino_tiles          # Winograd: tiles per row, per plane
     Py_ssize_t wino_tb, wino_blocks         # lanes per block (whole panels), per plane
@@ -287,6 +292,18 @@ cdef int _derive(Geom* g) except -1:
     g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
     g.tile_rows = (g.rows + g.n_tiles - 1) // g.n_tiles
     g.n_tiles = (g.rows + g.tile_rows - 1) // g.tile_rows
+    # Strided 2-D direct (depthwise): the whole input plane split into its stride phases
+    # (_fill_phases) so that each tap is one contiguous pass over the output rows; a
+    # row and a tap at a time, with strided reads, cost 4-5x PyTorch's time on 7x7 to
+    # 28x28 outputs.
+    g.ph_rows = g.ph_w = 0
+    g.phased = g.direct and not g.stride1 and g.gather
+    if g.phased:
+        g.ph_w = _limited(int(g.osz[2]) + (g.ksz[2] - 1) * int(g.d[2]) // g.s[2],
+                          BLAS_INT_MAX, "an input window row")
+        g.ph_rows = _limited(int(g.osz[1]) + (g.ksz[1] - 1) * int(g.d[1]) // g.s[1],
+                             BLAS_INT_MAX, "an input window")
+        g.phased = _phase_elements(g) <= DIRECT_PHASES_MAX
     g.imp_rows = g.imp_tiles = 0
     if g.implicit:
         # The forward's tiles: the window (C/groups x sH x sW phases of gat_rows x
@@ -315,6 +332,13 @@ cdef int _derive(Geom* g) except -1:
                        BLAS_INT_MAX, "an input window row")
     g.win_n = _limited(int(g.cg) * g.gat_rows * g.gat_w, WORK_MAX, "an input window")
     return 0
+
+
+cdef Py_ssize_t _phase_elements(const Geom* g) except -1:
+    """One thread's workspace on the phased direct path: the plane's sH x sW phases,
+    the overrun of the last row's dropped columns, the output rows at width ph_w."""
+    return _limited((int(g.s[1]) * g.s[2] * g.ph_rows + 1 + g.osz[1]) * int(g.ph_w),
+                    WORK_MAX, "a plane's stride phases")
 
 
 cdef bint _every_phase(Py_ssize_t k, Py_ssize_t d, Py_ssize_t s):
@@ -679,12 +703,13 @@ cdef void _implicit_offsets(const Geom* g, Py_ssize_t* col_off) noexcept nogil:
 
 
 cdef void _fill_phases(const Geom* g, const floating* xg, floating* win,
-                       Py_ssize_t r0) noexcept nogil:
-    """win[c, a, b, i, j] = x[c, (r0 + i) sH + a - pH, j sW + b - pW] (0 outside x): the
-    input a tile from output row r0 reads, split into its sH x sW stride phases, so
-    that output (r, ow) and tap (kh, kw) read phase (kh dH % sH, kw dW % sW) at
-    (r + kh dH // sH, ow + kw dW // sW). xg points at the group's channel 0."""
-    cdef Py_ssize_t wn = g.gat_w, w_in = g.isz[2], sh = g.s[1], sw = g.s[2]
+                       Py_ssize_t r0, Py_ssize_t rows, Py_ssize_t wn) noexcept nogil:
+    """win[c, a, b, i, j] = x[c, (r0 + i) sH + a - pH, j sW + b - pW] (0 outside x), for
+    i < rows and j < wn: the input a tile from output row r0 reads, split into its
+    sH x sW stride phases, so that output (r, ow) and tap (kh, kw) read phase
+    (kh dH % sH, kw dW % sW) at (r + kh dH // sH, ow + kw dW // sW). xg points at the
+    group's channel 0."""
+    cdef Py_ssize_t w_in = g.isz[2], sh = g.s[1], sw = g.s[2]
     cdef Py_ssize_t c, a, b, i, j, ih, lo, hi
     cdef const floating* src
     cdef floating* dst
@@ -698,9 +723,9 @@ cdef void _fill_phases(const Geom* g, const floating* xg, floating* win,
                 hi = (w_in + g.p[2] - b + sw - 1) // sw if w_in + g.p[2] - b > 0 else 0
                 lo = min(lo, wn)
                 hi = min(max(hi, lo), wn)
-                for i in range(g.gat_rows):
+                for i in range(rows):
                     ih = (r0 + i) * sh + a - g.p[1]
-                    dst = win + (((c * sh + a) * sw + b) * g.gat_rows + i) * wn
+                    dst = win + (((c * sh + a) * sw + b) * rows + i) * wn
                     if ih < 0 or ih >= g.isz[1]:
                         memset(dst, 0, wn * sizeof(floating))
                         continue
@@ -741,7 +766,8 @@ cdef void _forward_implicit(const Geom* g, const Py_ssize_t* col_off, const floa
             r0 = (item % g.imp_tiles) * g.imp_rows
             r1 = min(r0 + g.imp_rows, g.rows)
             for grp in range(g.groups):
-                _fill_phases(g, x + (nn * g.c + grp * g.cg) * g.in_sp, win, r0)
+                _fill_phases(g, x + (nn * g.c + grp * g.cg) * g.in_sp, win, r0, g.gat_rows,
+                             g.gat_w)
                 offset_gemm(w + grp * g.kg * g.ckk, g.ckk, g.kg, g.ckk, win, col_off,
                             (r1 - r0) * wn, acc, ld)
                 for kk in range(g.kg):
@@ -956,6 +982,9 @@ cdef void _fill_slab(const Geom* g, const floating* xp, floating* slab,
         memset(row, 0, lo * cg * sizeof(floating))
         memset(row + hi * cg, 0, (wp - hi) * cg * sizeof(floating))
         src = xp + ih * w_in - pw
+        if cg == 1:   # one channel (depthwise): the row is contiguous on both sides
+            memcpy(row + lo, src + lo, (hi - lo) * sizeof(floating))
+            continue
         for blk in range((cg + FILL_CHANNELS - 1) // FILL_CHANNELS):
             c0 = blk * FILL_CHANNELS
             cb = min(<Py_ssize_t>FILL_CHANNELS, cg - c0)
@@ -1280,6 +1309,85 @@ cdef void _direct_channel(const Geom* g, const Py_ssize_t* spans, const floating
                                 o[ow * sw] += wv * i[ow]
 
 
+cdef void _copy_plane_phases(const Geom* g, const floating* xp,
+                             floating* win) noexcept nogil:
+    """The inside of _fill_phases(g, xp, win, 0, ph_rows, ph_w) for one channel: the
+    values of x only. The zeros around them sit at the same places for every plane, so
+    the caller zeroes the window once (per-row memsets cost more than the copies on
+    small planes)."""
+    cdef Py_ssize_t wn = g.ph_w, w_in = g.isz[2], sh = g.s[1], sw = g.s[2]
+    cdef Py_ssize_t a, b, i, j, ih, lo, hi
+    cdef const floating* src
+    cdef floating* dst
+    for a in range(sh):
+        for b in range(sw):
+            lo = 0
+            if g.p[2] - b > 0:
+                lo = (g.p[2] - b + sw - 1) // sw
+            hi = (w_in + g.p[2] - b + sw - 1) // sw if w_in + g.p[2] - b > 0 else 0
+            lo = min(lo, wn)
+            hi = min(max(hi, lo), wn)
+            for i in range(g.ph_rows):
+                ih = i * sh + a - g.p[1]
+                if ih < 0 or ih >= g.isz[1]:
+                    continue
+                dst = win + ((a * sw + b) * g.ph_rows + i) * wn + lo
+                src = xp + ih * w_in + lo * sw + b - g.p[2]
+                if sw == 2:      # the common stride, as a constant: vector loads
+                    for j in range(hi - lo):
+                        dst[j] = src[2 * j]
+                else:
+                    for j in range(hi - lo):
+                        dst[j] = src[j * sw]
+
+
+cdef inline Py_ssize_t _phase_tap(const Geom* g, Py_ssize_t kh, Py_ssize_t kw) noexcept nogil:
+    """Where tap (kh, kw) starts reading in a plane's stride phases (_copy_plane_phases)."""
+    cdef Py_ssize_t a = kh * g.d[1], b = kw * g.d[2]
+    return (((a % g.s[1]) * g.s[2] + b % g.s[2]) * g.ph_rows + a // g.s[1]) * g.ph_w \
+        + b // g.s[2]
+
+
+cdef void _forward_direct_phases(const Geom* g, const floating* x, const floating* w,
+                                 const floating* bias, floating* out, floating* ws,
+                                 Py_ssize_t ws_stride, int nt) noexcept nogil:
+    """Strided 2-D direct convolution (one input channel per group), one (sample, input
+    channel) per work item: the zero-padded plane split into its stride phases
+    (_copy_plane_phases) makes each tap one multiply-add over the output rows at the phase
+    width ph_w, of which the first oW of each row are kept. Each output starts from
+    its bias and adds the taps in order, as _forward_direct does."""
+    cdef Py_ssize_t wn = g.ph_w, win_n = g.s[1] * g.s[2] * g.ph_rows * g.ph_w
+    cdef Py_ssize_t npos = g.osz[1] * wn, ow_n = g.osz[2]
+    cdef Py_ssize_t item, j, kk, kh, kw, r, ow
+    cdef floating bv
+    cdef floating* win
+    cdef floating* acc
+    cdef floating* orow
+    cdef const floating* wk
+    win = acc = NULL   # thread-private below; set to quiet gcc's firstprivate warning
+    with parallel(num_threads=nt):
+        win = ws + omp_get_thread_num() * ws_stride
+        acc = win + win_n + wn
+        # the zeros of every plane's phases (_copy_plane_phases writes the rest); the
+        # last phase's last row reads up to (kW-1) dW // sW values past it, for dropped
+        # columns only
+        memset(win, 0, (win_n + wn) * sizeof(floating))
+        for item in prange(g.n * g.c, schedule='dynamic'):
+            _copy_plane_phases(g, x + item * g.in_sp, win)
+            for j in range(g.kg):
+                kk = (item % g.c) * g.kg + j
+                wk = w + kk * g.kvol
+                bv = bias[kk] if bias != NULL else 0
+                _fill(acc, npos, bv)
+                for kh in range(g.ksz[1]):
+                    for kw in range(g.ksz[2]):
+                        _axpy(acc, win + _phase_tap(g, kh, kw), wk[kh * g.ksz[2] + kw], npos)
+                orow = out + ((item // g.c) * g.k + kk) * g.out_sp
+                for r in range(g.osz[1]):
+                    for ow in range(ow_n):
+                        orow[r * ow_n + ow] = acc[r * wn + ow]
+
+
 cdef void _forward_direct(const Geom* g, const Py_ssize_t* spans, const floating* x,
                           const floating* w, const floating* bias, floating* out,
                           int nt) noexcept nogil:
@@ -1509,7 +1617,13 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
     cdef Py_ssize_t* spans = NULL
     cdef Py_ssize_t* offs = NULL
     try:
-        if g.direct and not g.stride1:
+        if g.phased:
+            nt = _threads(g, g.n * g.c, n_threads)
+            ws_stride = _phase_elements(g)
+            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            with nogil:
+                _forward_direct_phases(g, x, w, bias, out, ws, ws_stride, nt)
+        elif g.direct and not g.stride1:
             nt = _threads(g, g.n * g.k, n_threads)
             spans = _tap_spans(g)
             with nogil:
@@ -1662,6 +1776,8 @@ cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
     if g.winograd:
         return _threads(g, _wino_items(g), n_threads) * _wino_thread_elements(g) \
             + g.wino_nx * g.k * g.c
+    if g.phased:
+        return _threads(g, g.n * g.c, n_threads) * _phase_elements(g)
     if g.direct and not g.stride1:
         return 0
     if g.direct:

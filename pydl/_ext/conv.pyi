@@ -10,6 +10,7 @@ FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 TILE_ELEMENTS: int
 SHIFTED_MIN_CHANNELS: int
 SLAB_ELEMENTS: int
+DIRECT_PHASES_MAX: int
 MAX_CHUNKS: int
 PARTIAL_BUDGET: Any
 WINOGRAD_MIN_CHANNELS: int

@@ -23,13 +23,16 @@ def tiles(request, monkeypatch):
     few weight-gradient chunks (partials added across uneven chunks) and Winograd blocks
     of 16 tiles (several blocks per plane, a short last one; weight-gradient blocks that
     span samples) on planes of any size, F(4x4) weight gradients on small planes too.
-    (By default the forward's Winograd blocks span samples where a plane has few tiles.)"""
+    (By default the forward's Winograd blocks span samples where a plane has few tiles,
+    and a strided depthwise forward splits whole planes into stride phases; here it
+    takes a row and a tap at a time.)"""
     if request.param == "one-row-tiles":
         monkeypatch.setattr(_conv, "TILE_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "SLAB_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "MAX_CHUNKS", 3)
         monkeypatch.setattr(_conv, "WINOGRAD_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "WINOGRAD_MIN_BLOCK", 1)
+        monkeypatch.setattr(_conv, "DIRECT_PHASES_MAX", 0)
         monkeypatch.setattr(_conv, "WINOGRAD_MIN_TILES", 1)
         monkeypatch.setattr(_conv, "WINOGRAD4_WEIGHT_MIN_TILES", 1)
     return request.param
@@ -251,6 +254,29 @@ def test_winograd_blocks_across_samples_equal_one_sample_at_a_time(xs, dtype):
         alone = F.conv2d_backward(g[one], x[one], w, padding=1, need_weight_grad=False,
                                   need_bias_grad=False)[0]
         assert alone.tobytes() == gx[one].tobytes()
+
+
+@pytest.mark.parametrize("nd, xs, ws, kwargs", [
+    (2, (2, 4, 11, 9), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4)),
+    (2, (2, 3, 12, 13), (6, 1, 3, 3), dict(stride=(2, 3), padding=(1, 0), dilation=(2, 1),
+                                          groups=3)),
+    (2, (1, 2, 7, 7), (2, 1, 5, 5), dict(stride=3, padding=2, groups=2)),
+    (2, (2, 2, 5, 5), (2, 1, 3, 3), dict(stride=2, padding=3, groups=2)),
+    (2, (2, 4, 8, 8), (4, 1, 1, 1), dict(stride=2, groups=4)),
+    (1, (2, 4, 15), (4, 1, 3), dict(stride=2, padding=1, groups=4)),
+])
+def test_strided_depthwise_matches_reference(nd, xs, ws, kwargs, dtype, tiles):
+    """Strided depthwise forward: stride phases of whole planes by default, a row and a
+    tap at a time under one-row-tiles; stride per axis, dilation, channel multiplier,
+    padding past the kernel, a 1x1 kernel (phases never read), 1-D; the same bits at
+    any thread count."""
+    rng = np.random.default_rng(17)
+    x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[0], dtype)
+    f_fwd = getattr(F, f"conv{nd}d_forward")
+    y = f_fwd(x, w, b, **kwargs)
+    assert_close(y, getattr(R, f"conv{nd}d_forward")(*as64(x, w, b), **kwargs), dtype)
+    with pydl.threads(3):
+        assert f_fwd(x, w, b, **kwargs).tobytes() == y.tobytes()
 
 
 def test_unbatched_input_equals_batch_of_one(rng):
