@@ -183,24 +183,9 @@ static inline float pydl_sigmoidf(float x)
 
 
 /* Row reductions in a fixed order, vectorizable without -ffast-math: PYDL_LANES
- * independent partial results, combined by PYDL_LANE_TOTAL at the end. The order depends
+ * independent partial results, combined in lane order at the end. The order depends
  * only on the row length, so every thread count gives the same bits. */
 #define PYDL_LANES 16
-#if PYDL_LANES != 16
-#error "PYDL_LANE_TOTAL combines exactly 16 lanes"
-#endif
-
-/* The PYDL_LANES partial results of acc combined as a tree (lane l += lane l + 8, then
- * + 4, + 2, + 1): four vector adds instead of sixteen dependent scalar ones, which
- * dominated short rows (a 7x7 plane's sum: 1.5x faster, AVX2). Fixed order all the
- * same. */
-#define PYDL_LANE_TOTAL(s, acc, l)                                                  \
-    do {                                                                            \
-        for (l = 0; l < 8; l++) acc[l] += acc[l + 8];                               \
-        for (l = 0; l < 4; l++) acc[l] += acc[l + 4];                               \
-        for (l = 0; l < 2; l++) acc[l] += acc[l + 2];                               \
-        s = acc[0] + acc[1];                                                        \
-    } while (0)
 
 #define PYDL_DEFINE_ROW_OPS(ISA, ATTR, T, SUFFIX, EXPF)                                       \
 /* max over x[0:n] (n >= 1); NaNs are skipped by the compare, a NaN row stays NaN  \
@@ -227,7 +212,7 @@ ATTR static T pydl_row_sum_##SUFFIX##ISA(const T* x, ptrdiff_t n)               
     for (l = 0; l < PYDL_LANES; l++) acc[l] = 0;                                    \
     for (i = 0; i < n_main; i += PYDL_LANES)                                        \
         for (l = 0; l < PYDL_LANES; l++) acc[l] += x[i + l];                        \
-    PYDL_LANE_TOTAL(s, acc, l);                                                     \
+    for (l = 0; l < PYDL_LANES; l++) s += acc[l];                                   \
     for (i = n_main; i < n; i++) s += x[i];                                         \
     return s;                                                                       \
 }                                                                                   \
@@ -240,7 +225,7 @@ ATTR static T pydl_row_dot_##SUFFIX##ISA(const T* x, const T* y, ptrdiff_t n)   
     for (l = 0; l < PYDL_LANES; l++) acc[l] = 0;                                    \
     for (i = 0; i < n_main; i += PYDL_LANES)                                        \
         for (l = 0; l < PYDL_LANES; l++) acc[l] += x[i + l] * y[i + l];             \
-    PYDL_LANE_TOTAL(s, acc, l);                                                     \
+    for (l = 0; l < PYDL_LANES; l++) s += acc[l];                                   \
     for (i = n_main; i < n; i++) s += x[i] * y[i];                                  \
     return s;                                                                       \
 }                                                                                   \
@@ -259,7 +244,7 @@ ATTR static T pydl_row_shift_dot_##SUFFIX##ISA(const T* x, const T* w, ptrdiff_t
         for (i = 0; i < n_main; i += PYDL_LANES)                                    \
             for (l = 0; l < PYDL_LANES; l++) acc[l] += shift - x[i + l];            \
     }                                                                               \
-    PYDL_LANE_TOTAL(s, acc, l);                                                     \
+    for (l = 0; l < PYDL_LANES; l++) s += acc[l];                                   \
     for (i = n_main; i < n; i++) s += (shift - x[i]) * (w ? w[i] : (T)1);           \
     return s;                                                                       \
 }                                                                                   \
@@ -276,7 +261,7 @@ ATTR static T pydl_row_exp_sum_##SUFFIX##ISA(const T* x, T* out, ptrdiff_t n, T 
             out[i + l] = e;                                                         \
             acc[l] += e;                                                            \
         }                                                                           \
-    PYDL_LANE_TOTAL(s, acc, l);                                                     \
+    for (l = 0; l < PYDL_LANES; l++) s += acc[l];                                   \
     for (i = n_main; i < n; i++) { T e = EXPF(x[i] - shift); out[i] = e; s += e; }  \
     return s;                                                                       \
 }

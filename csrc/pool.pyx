@@ -44,7 +44,6 @@ from libc.string cimport memset
 from _openmp cimport omp_get_thread_num
 from _parallel cimport threads_for
 from _scratch cimport scratch as _scratch
-from _vmath cimport row_sum
 
 
 cdef struct Row:
@@ -327,18 +326,45 @@ def avg_pool_forward(const floating[:, ::1] x,          # IN  (P, D*H*W)
                                                      cnt_h[at.oh], cnt_w[ow])
 
 
+cdef enum:
+    PLANE_LANES = 8
+
+
+cdef inline floating _plane_sum(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Sum of x[0:n] in PLANE_LANES partial sums combined as a tree (8 -> 4 -> 2 -> 1),
+    then the tail: for the short planes of network heads (7x7, 4x4) _vmath's row_sum,
+    16 partial sums combined one after another, spent most of its time combining.
+    (row_sum itself keeps its order: the softmax and loss bits depend on it.)"""
+    cdef floating acc[PLANE_LANES]
+    cdef Py_ssize_t i, l, n_main = n - n % PLANE_LANES
+    cdef floating s
+    for l in range(PLANE_LANES):
+        acc[l] = 0
+    i = 0
+    while i < n_main:
+        for l in range(PLANE_LANES):
+            acc[l] = acc[l] + x[i + l]
+        i = i + PLANE_LANES
+    for l in range(4):
+        acc[l] = acc[l] + acc[l + 4]
+    s = (acc[0] + acc[2]) + (acc[1] + acc[3])
+    for i in range(n_main, n):
+        s = s + x[i]
+    return s
+
+
 def global_avg_forward(const floating[:, ::1] x,        # IN  (P, plane)
                        floating[::1] out,                # OUT (P,)
                        int n_threads):
     """out[p] = mean of plane p: the global average pooling of ResNet and MobileNet
-    heads. One vectorized row sum per plane (the general window kernel adds one column
-    at a time); each plane on one thread, so the bits do not depend on n_threads."""
+    heads. One vectorized sum per plane (the general window kernel adds one column at a
+    time); each plane on one thread, so the bits do not depend on n_threads."""
     cdef Py_ssize_t P = x.shape[0], n = x.shape[1], p
     if P == 0 or n == 0:
         return
     with nogil:
         for p in prange(P, num_threads=threads_for(P * n, n_threads), schedule='static'):
-            out[p] = row_sum(&x[p, 0], n) / <floating>n
+            out[p] = _plane_sum(&x[p, 0], n) / <floating>n
 
 
 def global_avg_backward(const floating[::1] grad_out,   # IN  (P,)
