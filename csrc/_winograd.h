@@ -106,13 +106,13 @@ static void pydl_wino_grad_weight_##SUFFIX(const T* dU, ptrdiff_t K, ptrdiff_t C
  * run's tiles. */                                                                     \
 ATTR static void pydl_wino_input_##SUFFIX##ISA(const T* x, ptrdiff_t H,             \
         ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t tw_n, ptrdiff_t t0,           \
-        ptrdiff_t nt, T* dst, ptrdiff_t xs, ptrdiff_t ps)                                \
+        ptrdiff_t nt, T* dst, ptrdiff_t lane0, ptrdiff_t xs, ptrdiff_t ps)               \
 {                                                                                        \
     T buf[2 * PYDL_NR + 2], ev[4][PYDL_NR + 1], od[4][PYDL_NR + 1];                      \
-    ptrdiff_t q = 0;                                                                     \
-    while (q < nt) {                                                                     \
-        ptrdiff_t t = t0 + q, a = t % tw_n, k;                                           \
-        ptrdiff_t n = pydl_wino_run(t, nt - q, tw_n, PYDL_NR - q % PYDL_NR);             \
+    ptrdiff_t q = lane0, end = lane0 + nt;                                               \
+    while (q < end) {                                                                    \
+        ptrdiff_t t = t0 + (q - lane0), a = t % tw_n, k;                                 \
+        ptrdiff_t n = pydl_wino_run(t, end - q, tw_n, PYDL_NR - q % PYDL_NR);            \
         ptrdiff_t r0 = 2 * (t / tw_n) - ph, c0 = 2 * a - pw;                             \
         for (int i = 0; i < 4; i++) {                                                    \
             const T* row = pydl_wino_row_##SUFFIX(x, H, W, r0 + i, c0, 2 * n + 2, buf);  \
@@ -603,22 +603,22 @@ ATTR static void pydl_wino4_weight_##SUFFIX##ISA(const T* w, ptrdiff_t K, ptrdif
  * columns (B^T (d B), pydl_wino4_cols_*), each over a run of tiles as vector lanes. */ \
 ATTR static void pydl_wino4_input_##SUFFIX##ISA(const T* x, ptrdiff_t H,            \
         ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t tw_n, ptrdiff_t t0,           \
-        ptrdiff_t nt, T* dst, ptrdiff_t xs, ptrdiff_t ps)                                \
+        ptrdiff_t nt, T* dst, ptrdiff_t lane0, ptrdiff_t xs, ptrdiff_t ps)               \
 {                                                                                        \
     /* A panel's run of tiles at a time (it may span tile rows: rows first, a tile row \
      * at a time), then the columns over all NR lanes (fixed-length loops, which gcc   \
      * vectorizes whole; lanes past the run are zeros or spill-over and never stored). \
      * h holds two panels so that a segment's spill-over may pass the first. */        \
     T h[6][6][2 * PYDL_NR];                                                              \
-    ptrdiff_t q = 0, k;                                                                  \
-    while (q < nt) {                                                                     \
-        ptrdiff_t n = nt - q < PYDL_NR - q % PYDL_NR ? nt - q : PYDL_NR - q % PYDL_NR;   \
+    ptrdiff_t q = lane0, end = lane0 + nt, k;                                            \
+    while (q < end) {                                                                    \
+        ptrdiff_t n = end - q < PYDL_NR - q % PYDL_NR ? end - q : PYDL_NR - q % PYDL_NR; \
         if (n < PYDL_NR)                                                                 \
             for (int i = 0; i < 6; i++)                                                  \
                 for (int j = 0; j < 6; j++)                                              \
                     for (k = n; k < PYDL_NR; k++) h[i][j][k] = 0;                        \
         for (ptrdiff_t s0 = 0; s0 < n;) {                                                \
-            ptrdiff_t t = t0 + q + s0, a = t % tw_n;                                     \
+            ptrdiff_t t = t0 + (q - lane0) + s0, a = t % tw_n;                           \
             ptrdiff_t seg = pydl_wino_run(t, n - s0, tw_n, PYDL_NR);                     \
             ptrdiff_t r0 = 4 * (t / tw_n) - ph, c0 = 4 * a - pw;                         \
             for (int i = 0; i < 6; i++)                                                  \
@@ -782,11 +782,11 @@ static inline void pydl_winograd_weight_##SUFFIX(int m, const T* w, ptrdiff_t K,
 }                                                                                        \
 static inline void pydl_winograd_input_##SUFFIX(int m, const T* x, ptrdiff_t H,          \
         ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t tw_n, ptrdiff_t t0,           \
-        ptrdiff_t nt, T* dst, ptrdiff_t xs, ptrdiff_t ps)                                \
+        ptrdiff_t nt, T* dst, ptrdiff_t lane0, ptrdiff_t xs, ptrdiff_t ps)               \
 {                                                                                        \
     (m == 4 ? pydl_wino4_input_##SUFFIX : pydl_wino_input_##SUFFIX)(x, H, W, ph, pw,     \
                                                                    tw_n, t0, nt, dst,    \
-                                                                   xs, ps);              \
+                                                                   lane0, xs, ps);       \
 }                                                                                        \
 static inline void pydl_winograd_output_##SUFFIX(int m, const T* mm, ptrdiff_t xs,       \
         ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T bias, T* out, ptrdiff_t OH,        \

@@ -95,10 +95,12 @@ cdef extern from "_winograd.h" nogil:
                                 Py_ssize_t k0, Py_ssize_t k1, double* U)
     void pydl_winograd_input_f(int m, const float* x, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0,
-                               Py_ssize_t nt, float* dst, Py_ssize_t xs, Py_ssize_t ps)
+                               Py_ssize_t nt, float* dst, Py_ssize_t lane0, Py_ssize_t xs,
+                               Py_ssize_t ps)
     void pydl_winograd_input_d(int m, const double* x, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t tw_n, Py_ssize_t t0,
-                               Py_ssize_t nt, double* dst, Py_ssize_t xs, Py_ssize_t ps)
+                               Py_ssize_t nt, double* dst, Py_ssize_t lane0, Py_ssize_t xs,
+                               Py_ssize_t ps)
     void pydl_winograd_output_f(int m, const float* mm, Py_ssize_t xs, Py_ssize_t tw_n,
                                 Py_ssize_t t0, Py_ssize_t nt, float bias, float* out,
                                 Py_ssize_t OH, Py_ssize_t OW)
@@ -135,16 +137,18 @@ DIRECT_PHASES_MAX = 1048576
 MAX_CHUNKS = 16
 PARTIAL_BUDGET = 8 * 1024 * 1024
 # Winograd: below this many channels (in or out), or tiles per output plane, the
-# transforms cost more than the multiply-adds they save (measured: 32->64 channels on
-# 4x4 planes, 4 tiles, ran 0.78x the speed of the stride-1 path at 2 threads; 16->32
-# on 8x8, 16 tiles, 1.16x). F(4x4, 3x3) from 16 tiles of 4x4 (16x16 planes: even with
-# F(2x2) there; 32x32: forward and input gradient 1.37x faster than F(2x2)); its
-# weight gradient from 32 (see _wino_weight_geometry). One thread's transformed tiles and
-# GEMM outputs take about WINOGRAD_ELEMENTS elements (the weight gradient's,
-# WINOGRAD_WEIGHT_ELEMENTS): blocks of 16 to 256 tiles, and of at least
-# WINOGRAD_MIN_BLOCK lanes in the forward pass (a block reads every transformed weight).
+# transforms cost more than the multiply-adds they save (measured: 16->32 on 8x8, 16
+# tiles, 1.16x the speed of the stride-1 path; 32->64 channels on 4x4 planes, 4 tiles,
+# 0.78x while a block held one sample's tiles, 1.5x with blocks packed across samples:
+# forward 0.85 -> 0.57 ms, batch 32, 1 thread). F(4x4, 3x3) from 16 tiles of 4x4
+# (16x16 planes: even with F(2x2) there; 32x32: forward and input gradient 1.37x
+# faster than F(2x2)); its weight gradient from 32 (see _wino_weight_geometry). One
+# thread's transformed tiles and GEMM outputs take about WINOGRAD_ELEMENTS elements
+# (the weight gradient's, WINOGRAD_WEIGHT_ELEMENTS): blocks of 16 to 256 tiles, and of
+# at least WINOGRAD_MIN_BLOCK lanes in the forward pass (a block reads every
+# transformed weight).
 WINOGRAD_MIN_CHANNELS = 16
-WINOGRAD_MIN_TILES = 16
+WINOGRAD_MIN_TILES = 4
 WINOGRAD4_MIN_TILES = 16
 WINOGRAD4_WEIGHT_MIN_TILES = 32
 WINOGRAD_ELEMENTS = 262144
@@ -383,7 +387,7 @@ cdef void _derive_winograd(Geom* g, Py_ssize_t min_tiles4) except *:
     # Every block reads all nx transformed weights (nx K C): a block of few tiles reads
     # them for few multiply-adds (VGG's 512 channels on 14x14 planes: 36 MB for 8 tiles
     # of one sample). Blocks of at least WINOGRAD_MIN_BLOCK lanes, across samples where
-    # a plane has fewer tiles: each sample's tiles start on a panel (lane) boundary.
+    # a plane has fewer tiles, packed one after another (a 4x4 plane has 4 tiles).
     g.wino_spb, g.wino_lanes = 1, g.wino_tb
     if g.wino_tb < WINOGRAD_MIN_BLOCK:
         if g.wino_blocks > 1:
@@ -392,9 +396,9 @@ cdef void _derive_winograd(Geom* g, Py_ssize_t min_tiles4) except *:
             g.wino_blocks = (g.wino_tiles + g.wino_tb - 1) // g.wino_tb
             g.wino_lanes = g.wino_tb
         if g.wino_blocks == 1:
-            g.wino_lanes = _panel_round(g.wino_tiles)
+            g.wino_lanes = g.wino_tiles
             g.wino_spb = max(1, min(g.n, WINOGRAD_MIN_BLOCK // g.wino_lanes))
-            g.wino_tb = g.wino_spb * g.wino_lanes
+            g.wino_tb = _panel_round(g.wino_spb * g.wino_lanes)
     # The weight gradient's blocks are the GEMMs' sums (their k): they run on across
     # samples, so that a small plane does not make short sums.
     tb = WINOGRAD_WEIGHT_ELEMENTS // (g.wino_nx * (g.c + _panel_round(g.k)))
@@ -1054,14 +1058,16 @@ cdef void _forward_shifted(const Geom* g, const floating* x, const floating* wt,
 # Each wrapper picks the float type; the header picks the tile size (g.wino_m).
 
 cdef inline void _wino_input(const floating* x, const Geom* g, Py_ssize_t t0,
-                             Py_ssize_t nt, floating* dst, Py_ssize_t xs,
+                             Py_ssize_t nt, floating* dst, Py_ssize_t lane0, Py_ssize_t xs,
                              Py_ssize_t ps) noexcept nogil:
+    """Tiles [t0, t0 + nt) of plane x into lanes lane0, lane0 + 1, ... of the panels at
+    dst (panel stride ps)."""
     if floating is float:
         pydl_winograd_input_f(g.wino_m, x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw,
-                              t0, nt, dst, xs, ps)
+                              t0, nt, dst, lane0, xs, ps)
     else:
         pydl_winograd_input_d(g.wino_m, x, g.isz[1], g.isz[2], g.p[1], g.p[2], g.wino_tw,
-                              t0, nt, dst, xs, ps)
+                              t0, nt, dst, lane0, xs, ps)
 
 
 cdef inline void _wino_output(const floating* m, Py_ssize_t xs, const Geom* g,
@@ -1132,9 +1138,8 @@ cdef void _forward_winograd(const Geom* g, const floating* x, const floating* U,
             for nn in range(n0, n0 + ns):
                 lane = (nn - n0) * g.wino_lanes
                 for c in range(g.c):
-                    _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t,
-                                v + (lane // PYDL_NR) * g.c * PYDL_NR + c * PYDL_NR, vx,
-                                g.c * PYDL_NR)
+                    _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, n_t, v + c * PYDL_NR,
+                                lane, vx, g.c * PYDL_NR)
             cols = (ns - 1) * g.wino_lanes + n_t
             for xi in range(g.wino_nx):
                 rows_gemm(U + xi * g.k * g.c, g.c, g.k, g.c, v + xi * vx, cols, m + xi * mx,
@@ -1224,7 +1229,7 @@ cdef void _backward_weight_winograd(const Geom* g, const floating* dy, const flo
                     seg = min(n_t - q, tiles - t0)
                     for c in range(g.c):
                         _wino_input(x + (nn * g.c + c) * g.in_sp, g, t0, seg,
-                                    v + c * tb + q, vx, PYDL_NR)
+                                    v + c * tb + q, 0, vx, PYDL_NR)
                     # B (tiles x K), packed in panels of NR channels, n_t rows each;
                     # eight channels (half a panel) at a time
                     for kk in range(0, g.k, 8):

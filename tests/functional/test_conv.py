@@ -234,12 +234,13 @@ def test_bitwise_same_at_any_thread_count(path):
             assert a.tobytes() == b_.tobytes()
 
 
-@pytest.mark.parametrize("xs", [(7, 16, 9, 8), (5, 24, 14, 14), (9, 16, 8, 10)])
+@pytest.mark.parametrize("xs", [(7, 16, 9, 8), (5, 24, 14, 14), (9, 16, 8, 10),
+                                (21, 16, 4, 4), (6, 16, 5, 3)])
 def test_winograd_blocks_across_samples_equal_one_sample_at_a_time(xs, dtype):
-    """Planes of few tiles share a Winograd block with other samples' (each from a panel
-    boundary, the last block short of samples): every sample's output and input gradient
-    are those of the sample alone, bit for bit (a column's sums do not depend on the
-    block it sits in)."""
+    """Planes of few tiles share a Winograd block with other samples' (packed one after
+    another, across panel boundaries; the last block short of samples): every sample's
+    output and input gradient are those of the sample alone, bit for bit (a column's
+    sums do not depend on the block or lane it sits in)."""
     rng = np.random.default_rng(11)
     ws = (17, xs[1], 3, 3)
     assert _path_of(2, xs, ws, dict(padding=1)).startswith("winograd")
@@ -481,7 +482,9 @@ def test_winograd_serves_the_benchmark_and_not_small_or_other_convolutions():
     assert _path_of(2, (32, 64, 12, 16), (64, 64, 3, 3), dict(padding=1)) == "winograd-2x2"
     assert _path_of(2, (32, 15, 32, 32), (64, 15, 3, 3), dict(padding=1)) == "implicit"
     assert _path_of(2, (32, 32, 8, 8), (64, 32, 3, 3), dict(padding=1)) == "winograd-2x2"
-    assert _path_of(2, (32, 32, 4, 4), (64, 32, 3, 3), dict(padding=1)) == "shifted"
+    # 4x4 planes (4 tiles of 2x2) pack several samples into a block since session 5
+    assert _path_of(2, (32, 32, 4, 4), (64, 32, 3, 3), dict(padding=1)) == "winograd-2x2"
+    assert _path_of(2, (32, 32, 2, 2), (64, 32, 3, 3), dict(padding=1)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(dilation=2)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 32, 3, 3), dict(groups=2)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(stride=2)) == "im2col"
