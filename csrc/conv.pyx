@@ -140,7 +140,9 @@ PARTIAL_BUDGET = 8 * 1024 * 1024
 # transforms cost more than the multiply-adds they save (measured: 16->32 on 8x8, 16
 # tiles, 1.16x the speed of the stride-1 path; 32->64 channels on 4x4 planes, 4 tiles,
 # 0.78x while a block held one sample's tiles, 1.5x with blocks packed across samples:
-# forward 0.85 -> 0.57 ms, batch 32, 1 thread). F(4x4, 3x3) from 16 tiles of 4x4
+# forward 0.85 -> 0.57 ms, batch 32, 1 thread). So from WINOGRAD_PACKED_MIN_TILES
+# tiles where the batch fills a block (WINOGRAD_MIN_BLOCK tiles): at batch 1-4 the
+# weight transform outweighs the rest (batch 1: 63 us stride-1, 134 us Winograd). F(4x4, 3x3) from 16 tiles of 4x4
 # (16x16 planes: even with F(2x2) there; 32x32: forward and input gradient 1.37x
 # faster than F(2x2)); its weight gradient from 32 (see _wino_weight_geometry). One
 # thread's transformed tiles and GEMM outputs take about WINOGRAD_ELEMENTS elements
@@ -148,7 +150,8 @@ PARTIAL_BUDGET = 8 * 1024 * 1024
 # at least WINOGRAD_MIN_BLOCK lanes in the forward pass (a block reads every
 # transformed weight).
 WINOGRAD_MIN_CHANNELS = 16
-WINOGRAD_MIN_TILES = 4
+WINOGRAD_MIN_TILES = 16
+WINOGRAD_PACKED_MIN_TILES = 4
 WINOGRAD4_MIN_TILES = 16
 WINOGRAD4_WEIGHT_MIN_TILES = 32
 WINOGRAD_ELEMENTS = 262144
@@ -372,7 +375,9 @@ cdef void _derive_winograd(Geom* g, Py_ssize_t min_tiles4) except *:
     g.wino_tw = (g.osz[2] + m - 1) // m
     g.wino_tiles = _limited(int(g.wino_tw) * ((g.osz[1] + m - 1) // m), BLAS_INT_MAX,
                             "a plane's Winograd tiles")
-    if m == 2 and g.wino_tiles < WINOGRAD_MIN_TILES:
+    if m == 2 and g.wino_tiles < WINOGRAD_MIN_TILES and not (
+            g.wino_tiles >= WINOGRAD_PACKED_MIN_TILES
+            and g.n * g.wino_tiles >= WINOGRAD_MIN_BLOCK):
         g.winograd = False
         g.wino_tw = g.wino_tiles = 0
         return

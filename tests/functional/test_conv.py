@@ -235,26 +235,35 @@ def test_bitwise_same_at_any_thread_count(path):
 
 
 @pytest.mark.parametrize("xs", [(7, 16, 9, 8), (5, 24, 14, 14), (9, 16, 8, 10),
-                                (21, 16, 4, 4), (6, 16, 5, 3)])
-def test_winograd_blocks_across_samples_equal_one_sample_at_a_time(xs, dtype):
+                                (21, 16, 4, 4), (12, 16, 5, 3)])
+def test_winograd_blocks_across_samples_do_not_change_a_sample(xs, dtype):
     """Planes of few tiles share a Winograd block with other samples' (packed one after
-    another, across panel boundaries; the last block short of samples): every sample's
-    output and input gradient are those of the sample alone, bit for bit (a column's
-    sums do not depend on the block or lane it sits in)."""
+    another, across panel boundaries; the last block short of samples): a sample's
+    output and input gradient do not depend on where in a block it sits (the batch
+    rolled by one and by three), nor, where a lone sample takes Winograd too, on the
+    batch (a column's sums do not depend on its block or lane)."""
     rng = np.random.default_rng(11)
     ws = (17, xs[1], 3, 3)
     assert _path_of(2, xs, ws, dict(padding=1)).startswith("winograd")
     x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[0], dtype)
     y = F.conv2d_forward(x, w, b, padding=1)
     g = randn(rng, y.shape, dtype)
-    gx = F.conv2d_backward(g, x, w, padding=1, need_weight_grad=False,
-                           need_bias_grad=False)[0]
-    for i in range(xs[0]):
-        one = slice(i, i + 1)
-        assert F.conv2d_forward(x[one], w, b, padding=1).tobytes() == y[one].tobytes()
-        alone = F.conv2d_backward(g[one], x[one], w, padding=1, need_weight_grad=False,
-                                  need_bias_grad=False)[0]
-        assert alone.tobytes() == gx[one].tobytes()
+
+    def grad_x(g_, x_):
+        return F.conv2d_backward(g_, x_, w, padding=1, need_weight_grad=False,
+                                 need_bias_grad=False)[0]
+
+    gx = grad_x(g, x)
+    for shift in (1, 3):
+        xr, gr = np.roll(x, shift, axis=0), np.roll(g, shift, axis=0)
+        assert F.conv2d_forward(xr, w, b, padding=1).tobytes() == \
+            np.roll(y, shift, axis=0).tobytes()
+        assert grad_x(gr, xr).tobytes() == np.roll(gx, shift, axis=0).tobytes()
+    if _path_of(2, (1,) + xs[1:], ws, dict(padding=1)).startswith("winograd"):
+        for i in range(xs[0]):
+            one = slice(i, i + 1)
+            assert F.conv2d_forward(x[one], w, b, padding=1).tobytes() == y[one].tobytes()
+            assert grad_x(g[one], x[one]).tobytes() == gx[one].tobytes()
 
 
 @pytest.mark.parametrize("nd, xs, ws, kwargs", [
@@ -482,8 +491,10 @@ def test_winograd_serves_the_benchmark_and_not_small_or_other_convolutions():
     assert _path_of(2, (32, 64, 12, 16), (64, 64, 3, 3), dict(padding=1)) == "winograd-2x2"
     assert _path_of(2, (32, 15, 32, 32), (64, 15, 3, 3), dict(padding=1)) == "implicit"
     assert _path_of(2, (32, 32, 8, 8), (64, 32, 3, 3), dict(padding=1)) == "winograd-2x2"
-    # 4x4 planes (4 tiles of 2x2) pack several samples into a block since session 5
+    # 4x4 planes (4 tiles of 2x2) where the batch fills a block of 64 tiles
     assert _path_of(2, (32, 32, 4, 4), (64, 32, 3, 3), dict(padding=1)) == "winograd-2x2"
+    assert _path_of(2, (16, 32, 4, 4), (64, 32, 3, 3), dict(padding=1)) == "winograd-2x2"
+    assert _path_of(2, (15, 32, 4, 4), (64, 32, 3, 3), dict(padding=1)) == "shifted"
     assert _path_of(2, (32, 32, 2, 2), (64, 32, 3, 3), dict(padding=1)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 64, 3, 3), dict(dilation=2)) == "shifted"
     assert _path_of(2, (32, 64, 32, 32), (64, 32, 3, 3), dict(groups=2)) == "shifted"
