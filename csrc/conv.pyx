@@ -711,6 +711,18 @@ cdef void _implicit_offsets(const Geom* g, Py_ssize_t* col_off) noexcept nogil:
                     + ow // sw
 
 
+cdef inline void _phase_columns(const Geom* g, Py_ssize_t b, Py_ssize_t wn, Py_ssize_t* lo,
+                                Py_ssize_t* hi) noexcept nogil:
+    """[lo, hi): the columns j < wn of column phase b that read inside x (0 <= j sW + b
+    - pW < W); the others are padding."""
+    cdef Py_ssize_t sw = g.s[2], w_in = g.isz[2], a = 0, e
+    if g.p[2] - b > 0:
+        a = (g.p[2] - b + sw - 1) // sw
+    e = (w_in + g.p[2] - b + sw - 1) // sw if w_in + g.p[2] - b > 0 else 0
+    lo[0] = min(a, wn)
+    hi[0] = min(max(e, lo[0]), wn)
+
+
 cdef void _fill_phases(const Geom* g, const floating* xg, floating* win,
                        Py_ssize_t r0, Py_ssize_t rows, Py_ssize_t wn) noexcept nogil:
     """win[c, a, b, i, j] = x[c, (r0 + i) sH + a - pH, j sW + b - pW] (0 outside x), for
@@ -725,13 +737,7 @@ cdef void _fill_phases(const Geom* g, const floating* xg, floating* win,
     for c in range(g.cg):
         for a in range(sh):
             for b in range(sw):
-                # j with 0 <= j sW + b - pW < W: [lo, hi)
-                lo = 0
-                if g.p[2] - b > 0:
-                    lo = (g.p[2] - b + sw - 1) // sw
-                hi = (w_in + g.p[2] - b + sw - 1) // sw if w_in + g.p[2] - b > 0 else 0
-                lo = min(lo, wn)
-                hi = min(max(hi, lo), wn)
+                _phase_columns(g, b, wn, &lo, &hi)
                 for i in range(rows):
                     ih = (r0 + i) * sh + a - g.p[1]
                     dst = win + (((c * sh + a) * sw + b) * rows + i) * wn
@@ -1331,12 +1337,7 @@ cdef void _copy_plane_phases(const Geom* g, const floating* xp,
     cdef floating* dst
     for a in range(sh):
         for b in range(sw):
-            lo = 0
-            if g.p[2] - b > 0:
-                lo = (g.p[2] - b + sw - 1) // sw
-            hi = (w_in + g.p[2] - b + sw - 1) // sw if w_in + g.p[2] - b > 0 else 0
-            lo = min(lo, wn)
-            hi = min(max(hi, lo), wn)
+            _phase_columns(g, b, wn, &lo, &hi)
             for i in range(g.ph_rows):
                 ih = i * sh + a - g.p[1]
                 if ih < 0 or ih >= g.isz[1]:
