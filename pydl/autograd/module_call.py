@@ -314,10 +314,22 @@ def _call_backward(grads, ctx):
     returned = _module_backward(module, members, plain, caches,
                                 _grad_structure(out, grads, [0]))
     by_id = {}
+    covered = set()
     for t, g in _match_input_grads(args, returned, []):
+        covered.add(id(t))
         if g is not None:
             prev = by_id.get(id(t))
             by_id[id(t)] = g if prev is None else prev + g
+    for t in node_inputs:
+        if t.requires_grad and id(t) not in covered:
+            # e.g. loss(array, tensor): the explicit backward returns its first
+            # argument's gradient only; leaving this one None would be a silently
+            # missing gradient
+            raise RuntimeError(
+                f"{type(module).__name__}'s explicit backward returns no gradient for a "
+                f"tensor argument that requires one (shape {t.shape}; a single array is "
+                f"the first argument's gradient). Pass that argument detached "
+                f"(t.detach()) or as an array, or compute with tensor ops.")
     return tuple(by_id.get(id(t)) if t.requires_grad else None for t in node_inputs)
 
 

@@ -198,3 +198,19 @@ def test_the_type_of_a_scalar_a_module_returns_on_the_tape(value, expected):
     else:
         out.backward()
         np.testing.assert_array_equal(x.grad, np.ones((2, 3)))
+
+
+def test_a_tensor_argument_the_explicit_backward_does_not_cover_is_an_error():
+    """loss(array, tensor): the loss's explicit backward returns its first argument's
+    gradient only; the target tensor's gradient must not silently stay None."""
+    rng = np.random.default_rng(5)
+    x = rng.random((4, 3)).astype(np.float32)
+    t = pydl.tensor(rng.random((4, 3)).astype(np.float32), requires_grad=True)
+    loss = nn.MSELoss()(x, t)
+    with pytest.raises(RuntimeError, match="MSELoss's explicit backward returns no "
+                                           "gradient for a tensor argument"):
+        loss.backward()
+    # detached (or as an array) it is a constant target, as documented
+    out = pydl.tensor(x, requires_grad=True)
+    nn.MSELoss()(out, t.detach()).backward()
+    np.testing.assert_allclose(out.grad, 2 * (x - t.data) / x.size, rtol=1e-6)
