@@ -68,9 +68,9 @@ is held at one thread by the caller (pydl._threading.blas_single_threaded).
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport free
 
-from _scratch cimport scratch as _scratch
+from _scratch cimport pydl_workspace_trim, workspace as _workspace, \
+    workspace_free as _workspace_free
 from libc.string cimport memcpy, memset
 
 from _blas cimport gemm
@@ -1272,7 +1272,7 @@ cdef Py_ssize_t* _tap_spans(const Geom* g) except NULL:
     [lo, hi) that reads inside the row, as (off, lo, hi) triples. Computed once per
     call: with a stride, _valid_span divides, and per (row, tap) those divisions took
     most of a strided depthwise convolution's time."""
-    cdef Py_ssize_t* spans = <Py_ssize_t*>_scratch(3 * g.ksz[2], sizeof(Py_ssize_t))
+    cdef Py_ssize_t* spans = <Py_ssize_t*>_workspace(3 * g.ksz[2], sizeof(Py_ssize_t))
     cdef Py_ssize_t kw, off
     for kw in range(g.ksz[2]):
         off = kw * g.d[2] - g.p[2]
@@ -1631,7 +1631,7 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
         if g.phased:
             nt = _threads(g, g.n * g.c, n_threads)
             ws_stride = _phase_elements(g)
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
             with nogil:
                 _forward_direct_phases(g, x, w, bias, out, ws, ws_stride, nt)
         elif g.direct and not g.stride1:
@@ -1642,8 +1642,8 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
         elif g.winograd:
             nt = _threads(g, _wino_items(g), n_threads)
             ws_stride = _wino_thread_elements(g)
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-            wt = <floating*>_scratch(g.wino_nx * g.k * g.c, sizeof(floating))
+            ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
+            wt = <floating*>_workspace(g.wino_nx * g.k * g.c, sizeof(floating))
             nt_u = _threads(g, g.k, n_threads)
             with nogil:
                 memset(ws, 0, nt * ws_stride * sizeof(floating))
@@ -1652,22 +1652,22 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
         elif g.direct:
             nt = _threads(g, g.n * g.c * g.osz[0] * g.slab_tiles, n_threads)
             ws_stride = g.slab_size
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
             with nogil:
                 _forward_direct_s1(g, x, w, bias, out, ws, ws_stride, nt)
         elif g.implicit:
             nt = _threads(g, g.n * g.imp_tiles, n_threads)
             ws_stride = _implicit_elements(g)
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-            offs = <Py_ssize_t*>_scratch(g.ckk, sizeof(Py_ssize_t))
+            ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
+            offs = <Py_ssize_t*>_workspace(g.ckk, sizeof(Py_ssize_t))
             _implicit_offsets(g, offs)
             with nogil:
                 _forward_implicit(g, offs, x, w, bias, out, ws, ws_stride, nt)
         elif g.shifted:
             nt = _threads(g, g.n * g.osz[0] * g.slab_tiles, n_threads)
             ws_stride = g.slab_size
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-            wt = <floating*>_scratch(g.k * g.ckk, sizeof(floating))
+            ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
+            wt = <floating*>_workspace(g.k * g.ckk, sizeof(floating))
             with nogil:
                 _pack_weight(g, w, wt)
                 _forward_shifted(g, x, wt, bias, out, ws, ws_stride, nt)
@@ -1675,18 +1675,18 @@ cdef void _forward(const Geom* g, const floating* x, const floating* w,
             nt = _threads(g, g.n * g.n_tiles, n_threads)
             if not g.pointwise:
                 ws_stride = _im2col_elements(g)
-                ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+                ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
             spans = _tap_spans(g)
             if g.gather and not g.pointwise:
-                offs = <Py_ssize_t*>_scratch(g.tile_p + g.ckk, sizeof(Py_ssize_t))
+                offs = <Py_ssize_t*>_workspace(g.tile_p + g.ckk, sizeof(Py_ssize_t))
                 _gather_offsets(g, offs, offs + g.tile_p)
             with nogil:
                 _forward_gemm(g, spans, offs, x, w, bias, out, ws, ws_stride, nt)
     finally:
-        free(ws)
-        free(wt)
-        free(spans)
-        free(offs)
+        _workspace_free(ws)
+        _workspace_free(wt)
+        _workspace_free(spans)
+        _workspace_free(offs)
 
 
 cdef bint _input_grad_by_convolution(const Geom* g) noexcept:
@@ -1710,13 +1710,13 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
     cdef Geom t
     if dx != NULL and _input_grad_by_convolution(g):
         t = _input_grad_geometry(g)
-        wf = <floating*>_scratch(g.k * g.ckk, sizeof(floating))
+        wf = <floating*>_workspace(g.k * g.ckk, sizeof(floating))
         try:
             with nogil:
                 _flip_weight(g, w, wf)
             _forward(&t, dy, wf, dx_seed, dx, n_threads)
         finally:
-            free(wf)
+            _workspace_free(wf)
         dx = NULL
     t = _wino_weight_geometry(g)
     n_chunks = _wino_weight_chunks(&t) if dw != NULL else 0
@@ -1724,8 +1724,8 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
         nt = _threads(&t, n_chunks, n_threads)
         try:
             ws_stride = _wino_weight_thread_elements(&t)
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
-            partials = <floating*>_scratch(n_chunks * t.wino_nx * t.c * t.k,
+            ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
+            partials = <floating*>_workspace(n_chunks * t.wino_nx * t.c * t.k,
                                            sizeof(floating))
             with nogil:
                 # lanes of a partial last panel are never written; they reach only
@@ -1734,8 +1734,8 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
                 _backward_weight_winograd(&t, dy, x, dw, partials, n_chunks, ws, ws_stride,
                                           nt)
         finally:
-            free(ws)
-            free(partials)
+            _workspace_free(ws)
+            _workspace_free(partials)
         return
     if g.direct:
         spans = _tap_spans(g)
@@ -1746,20 +1746,20 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
                     _backward_input_direct(g, spans, dy, w, dx, dx_seed, nt)
             if dw != NULL:
                 nt = _threads(g, g.k, n_threads)
-                sums = <double*>_scratch(nt * g.kvol, sizeof(double))
+                sums = <double*>_workspace(nt * g.kvol, sizeof(double))
                 if g.stride1:
                     ws_stride = g.slab_size
-                    ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+                    ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
                     with nogil:
                         _backward_weight_direct_s1(g, dy, x, dw, ws, ws_stride, sums, nt)
                 else:
-                    ws = <floating*>_scratch(nt * g.kvol * g.tile_p, sizeof(floating))
+                    ws = <floating*>_workspace(nt * g.kvol * g.tile_p, sizeof(floating))
                     with nogil:
                         _backward_weight_direct(g, spans, dy, x, dw, sums, ws, nt)
         finally:
-            free(spans)
-            free(sums)
-            free(ws)
+            _workspace_free(spans)
+            _workspace_free(sums)
+            _workspace_free(ws)
         return
     if dx == NULL and dw == NULL:
         return
@@ -1770,17 +1770,17 @@ cdef void _backward(const Geom* g, const floating* dy, const floating* x,
     try:
         if not g.pointwise:
             ws_stride = g.ckk * g.tile_p
-            ws = <floating*>_scratch(nt * ws_stride, sizeof(floating))
+            ws = <floating*>_workspace(nt * ws_stride, sizeof(floating))
         if dw != NULL:
-            partials = <floating*>_scratch(n_chunks * g.k * g.ckk, sizeof(floating))
+            partials = <floating*>_workspace(n_chunks * g.k * g.ckk, sizeof(floating))
         spans = _tap_spans(g)
         with nogil:
             _backward_gemm(g, spans, dy, x, w, dx, dx_seed, dw, partials, n_chunks,
                            ws, ws_stride, nt)
     finally:
-        free(ws)
-        free(partials)
-        free(spans)
+        _workspace_free(ws)
+        _workspace_free(partials)
+        _workspace_free(spans)
 
 
 cdef Py_ssize_t _forward_workspace(const Geom* g, int n_threads) except -1:
@@ -1814,6 +1814,16 @@ cdef Geom _geometry_of_shapes(tuple in_shape, tuple w_shape, tuple out_shape,
     for i in range(5):
         i_sh[i], w_sh[i], o_sh[i] = in_shape[i], w_shape[i], out_shape[i]
     return _geometry(i_sh, w_sh, o_sh, stride, padding, dilation, groups)
+
+
+def release_workspace():
+    """Free the idle workspace blocks this module keeps between calls.
+
+    The convolution kernels keep up to 64 MiB of workspace (a few blocks) after a call
+    so that the next call does not map and fault in fresh pages; they are reused by
+    later calls and freed at exit. Returns the number of bytes released.
+    """
+    return pydl_workspace_trim()
 
 
 def workspace_elements(tuple in_shape, tuple w_shape, tuple out_shape, tuple stride,

@@ -25,6 +25,8 @@ WINOGRAD_WEIGHT_MAX_TILES: int
 BLAS_INT_MAX: Any
 WORK_MAX: Any
 
+def release_workspace() -> Any: ...
+
 def workspace_elements(
     in_shape: tuple,
     w_shape: tuple,

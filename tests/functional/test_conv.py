@@ -523,6 +523,33 @@ def test_winograd_4x4_float32_error():
         assert np.abs(a - e).max() <= 2e-5 * np.abs(e).max(), name
 
 
+def test_kept_workspace_is_reused_and_released():
+    """The kernels keep workspace blocks between calls: a call on blocks full of another
+    shape's data (another path) gives the bits of a call on fresh blocks, and
+    release_workspace frees the idle blocks."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 16, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((8, 32, 12, 12)).astype(np.float32)
+
+    def run():
+        return (F.conv2d_forward(x, w, None, padding=1),
+                *F.conv2d_backward(g, x, w, padding=1))
+
+    _conv.release_workspace()
+    fresh = run()
+    assert _conv.release_workspace() > 0
+    assert _conv.release_workspace() == 0
+    big_x = rng.standard_normal((4, 24, 30, 30)).astype(np.float32) * 1e30
+    big_w = rng.standard_normal((24, 24, 5, 5)).astype(np.float32)
+    big_y = F.conv2d_forward(big_x, big_w, None, stride=2, padding=2)
+    F.conv2d_backward(big_y, big_x, big_w, stride=2, padding=2)
+    reused = run()
+    assert len(fresh) == len(reused)
+    for a, b in zip(fresh, reused):
+        assert np.array_equal(a, b)
+
+
 def test_workspace_does_not_grow_with_batch():
     shapes = dict(w_shape=(64, 64, 1, 3, 3), stride=(1, 1, 1), padding=(0, 1, 1),
                   dilation=(1, 1, 1), groups=1, n_threads=2)
