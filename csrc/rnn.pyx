@@ -34,13 +34,12 @@ bitwise identical at any thread count.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm_parallel
 from _panel_gemm cimport PYDL_MR, PYDL_NR, pack_panels as _pack, rows_gemm as _rows_gemm
 from _parallel cimport threads_for
-from _scratch cimport scratch
+from _scratch cimport pydl_workspace_trim, workspace, workspace_free
 
 
 cdef extern from "_rnn_gates.h" nogil:
@@ -131,7 +130,7 @@ cdef floating* _packed(const floating* w, Py_ssize_t K, Py_ssize_t n, Py_ssize_t
                        Py_ssize_t sj) except NULL:
     """B(k, j) = w[k * sk + j * sj] (K x n) packed into column panels for _rows_gemm."""
     cdef Py_ssize_t n_panels = (n + PYDL_NR - 1) // PYDL_NR
-    cdef floating* Bp = <floating*>scratch(n_panels * K * PYDL_NR, sizeof(floating))
+    cdef floating* Bp = <floating*>workspace(n_panels * K * PYDL_NR, sizeof(floating))
     _pack(w, K, n, sk, sj, Bp)
     return Bp
 
@@ -259,6 +258,12 @@ cdef void _all_step_grads(const floating* dg, Py_ssize_t gh, Py_ssize_t T, Py_ss
 
 # ------------------------------------------------------------------------- forward
 
+def release_workspace():
+    """Free the idle workspace blocks (packed recurrent weights) this module keeps
+    between calls (at most 64 MiB); returns the number of bytes released."""
+    return pydl_workspace_trim()
+
+
 def lstm_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
                  const floating[:, ::1] h0,         # IN  (N, H)
                  const floating[:, ::1] c0,         # IN  (N, H)
@@ -310,7 +315,7 @@ def lstm_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
                 memcpy(&h_n[n, 0], yp + (t * N + n) * H, H * sizeof(floating))
                 memcpy(&c_n[n, 0], ws + (t * N + n) * ld + 4 * H, H * sizeof(floating))
     finally:
-        free(Bp)
+        workspace_free(Bp)
 
 
 def gru_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
@@ -341,7 +346,7 @@ def gru_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
         return
     try:
         Bp = _packed(&weight_hh[0, 0], H, 3 * H, 1, H)
-        hh = <floating*>scratch(N * 3 * H, sizeof(floating))     # hidden-side gate pre-activations of a step
+        hh = <floating*>workspace(N * 3 * H, sizeof(floating))     # hidden-side gate pre-activations of a step
         with nogil:
             _input_projection(&x[0, 0, 0] if I > 0 else NULL, T * N, I, _cptr2(weight_ih),
                               3 * H, b1, NULL, ws, ld, n_threads)
@@ -360,8 +365,8 @@ def gru_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
             t = 0 if reverse else T - 1
             memcpy(&h_n[0, 0], yp + t * N * H, N * H * sizeof(floating))
     finally:
-        free(hh)
-        free(Bp)
+        workspace_free(hh)
+        workspace_free(Bp)
 
 
 def rnn_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
@@ -406,7 +411,7 @@ def rnn_forward(const floating[:, :, ::1] x,       # IN  (T, N, I)
             t = 0 if reverse else T - 1
             memcpy(&h_n[0, 0], yp + t * N * H, N * H * sizeof(floating))
     finally:
-        free(Bp)
+        workspace_free(Bp)
 
 
 # ------------------------------------------------------------------------ backward
@@ -470,7 +475,7 @@ def lstm_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
                             else NULL, &grad_bias[0] if grad_bias is not None else NULL,
                             n_threads)
     finally:
-        free(Bp)
+        workspace_free(Bp)
 
 
 def gru_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
@@ -549,7 +554,7 @@ def gru_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
                 _column_sums(dg, rows, 2 * H, ld, &grad_bias_ih[0], n_threads)
                 _column_sums(dg + 3 * H, rows, H, ld, &grad_bias_ih[2 * H], n_threads)
     finally:
-        free(Bp)
+        workspace_free(Bp)
 
 
 def rnn_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
@@ -601,7 +606,7 @@ def rnn_backward(const floating[:, :, ::1] grad_y,    # IN  (T, N, H)
                             else NULL, &grad_bias[0] if grad_bias is not None else NULL,
                             n_threads)
     finally:
-        free(Bp)
+        workspace_free(Bp)
 
 
 # ------------------------------------------------------------------- small helpers

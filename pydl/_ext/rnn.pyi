@@ -8,6 +8,8 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
 
+def release_workspace() -> Any: ...
+
 def lstm_forward(
     x: FloatArray,  # IN  (T, N, I)
     h0: FloatArray,  # IN  (N, H)

@@ -253,3 +253,31 @@ class TestValidation:
             F.lstm_backward(None, None, None, p["x"], None, None, *w, None, cache)
         with pytest.raises(TypeError, match="cache is required"):
             F.lstm_backward(None, None, None, p["x"], None, None, *w, y, None)
+
+
+def test_kept_workspace_is_reused_and_released():
+    """The recurrent kernels keep their packed weights between calls: a pass on blocks
+    full of another layer's data gives the bits of a pass on fresh blocks, and
+    release_workspace frees the idle blocks."""
+    from pydl import nn
+    from pydl._ext import rnn as _rnn
+    rng = np.random.default_rng(5)
+    pydl.manual_seed(5)
+    lstm, other = nn.LSTM(6, 20), nn.GRU(9, 40)
+    x = rng.standard_normal((7, 3, 6)).astype(np.float32)
+
+    def run():
+        lstm.zero_grad()
+        y, _ = lstm(x)
+        dx = lstm.backward(np.ones_like(y))
+        return [y, dx] + [p.grad.copy() for p in lstm.parameters()]
+
+    _rnn.release_workspace()
+    fresh = run()
+    assert _rnn.release_workspace() > 0
+    assert _rnn.release_workspace() == 0
+    y, _ = other(rng.standard_normal((5, 4, 9)).astype(np.float32) * 1e30)
+    other.backward(y)
+    reused = run()
+    for a, b in zip(fresh, reused, strict=True):
+        assert np.array_equal(a, b)
