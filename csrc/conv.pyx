@@ -51,7 +51,8 @@ workspace is per thread and bounded by a tile, slab or plane: it does not grow w
 the batch. The weight gradient of the GEMM paths uses im2col tiles (any stride).
 
 The weight gradient is a sum over the batch. It is split into chunks of samples whose
-boundaries depend only on the batch size; each chunk accumulates its own partial
+boundaries depend only on the shape (the batch size, and the work: a chunk has at
+least CHUNK_MIN_MACS multiply-adds); each chunk accumulates its own partial
 gradient (samples and tiles in order) and the partials are added in chunk order, so
 the result is bitwise the same at any thread count. The direct kernels instead give
 each output channel to one thread, which sums over the whole batch in order.
@@ -136,6 +137,10 @@ DIRECT_PHASES_MAX = 1048576
 # PARTIAL_BUDGET elements of them: the weight-gradient workspace is bounded too.
 MAX_CHUNKS = 16
 PARTIAL_BUDGET = 8 * 1024 * 1024
+# ... and at least this many multiply-adds (of the direct convolution) a chunk: a chunk
+# of two samples of 4x4 planes summed GEMMs 8 tiles long and zeroed and added 2 MB of
+# partials for 4 M multiply-adds (the digits CNN's 32->64 layer at batch 32).
+CHUNK_MIN_MACS = 1048576
 # Winograd: below this many channels (in or out), or tiles per output plane, the
 # transforms cost more than the multiply-adds they save (measured: 16->32 on 8x8, 16
 # tiles, 1.16x the speed of the stride-1 path; 32->64 channels on 4x4 planes, 4 tiles,
@@ -436,7 +441,7 @@ cdef inline Py_ssize_t _wino_thread_elements(const Geom* g) noexcept nogil:
 cdef Py_ssize_t _n_chunks(const Geom* g):
     """Chunks of the batch for the weight gradient: a function of the shape only."""
     cdef Py_ssize_t w_size = g.k * g.ckk
-    cdef Py_ssize_t n = min(g.n, MAX_CHUNKS)
+    cdef Py_ssize_t n = min(g.n, MAX_CHUNKS, _macs(g) // CHUNK_MIN_MACS)
     return max(1, min(n, PARTIAL_BUDGET // max(w_size, 1)))
 
 
@@ -1192,7 +1197,7 @@ cdef Py_ssize_t _wino_weight_chunks(const Geom* g) except -1:
     """Chunks of the batch for the Winograd weight gradient, or 0 where its partial
     sums (nx C K elements a chunk) would not fit PARTIAL_BUDGET with as many chunks as
     the GEMM path could use; a function of the shape only."""
-    cdef Py_ssize_t n_chunks = min(g.n, MAX_CHUNKS)
+    cdef Py_ssize_t n_chunks = max(1, min(g.n, MAX_CHUNKS, _macs(g) // CHUNK_MIN_MACS))
     if not g.winograd or g.wino_nx * g.c * g.k * n_chunks > PARTIAL_BUDGET:
         return 0
     return n_chunks

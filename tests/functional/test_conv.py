@@ -30,6 +30,7 @@ def tiles(request, monkeypatch):
         monkeypatch.setattr(_conv, "TILE_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "SLAB_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "MAX_CHUNKS", 3)
+        monkeypatch.setattr(_conv, "CHUNK_MIN_MACS", 1)
         monkeypatch.setattr(_conv, "WINOGRAD_ELEMENTS", 1)
         monkeypatch.setattr(_conv, "WINOGRAD_MIN_BLOCK", 1)
         monkeypatch.setattr(_conv, "DIRECT_PHASES_MAX", 0)
