@@ -32,29 +32,72 @@ static inline ptrdiff_t pydl_wino_run(ptrdiff_t t, ptrdiff_t left, ptrdiff_t tw_
     return n < cap ? n : cap;
 }
 
+/* Planes of at most PYDL_WINO_SMALL_PLANE padded input elements (the tile rows read,
+ * 2 th + 2 by 2 tw + 2: 8x8 planes and smaller) take the input transform a tile at a
+ * time from a zero-padded copy of the plane; output rows of at most PYDL_WINO_SMALL_ROW
+ * tiles, the output transform a tile at a time. Runs of 2-4 tiles spent their time in
+ * per-row edge copies and loop control (4x4 planes: ~90 cycles a tile). The same adds
+ * in the same order: the values are bitwise those of the run paths. */
+#define PYDL_WINO_SMALL_PLANE 100
+#define PYDL_WINO_SMALL_ROW 4
+
 #define PYDL_DEFINE_WINOGRAD(T, SUFFIX)                                                    \
-/* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3), k in [k0, k1) */ \
-static void pydl_wino_weight_##SUFFIX(const T* w, ptrdiff_t K, ptrdiff_t C,             \
-        ptrdiff_t k0, ptrdiff_t k1, T* U)                                                \
+/* pydl_wino_input_* for a small plane (th: one past the last tile row read) */          \
+PYDL_INLINE void pydl_wino_input_small_##SUFFIX(const T* x, ptrdiff_t H, ptrdiff_t W,    \
+        ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t tw_n, ptrdiff_t th, ptrdiff_t t0,          \
+        ptrdiff_t nt, T* dst, ptrdiff_t lane0, ptrdiff_t xs, ptrdiff_t ps)               \
 {                                                                                        \
-    for (ptrdiff_t k = k0; k < k1; k++)                                                  \
-        for (ptrdiff_t c = 0; c < C; c++) {                                              \
-            const T* g = w + (k * C + c) * 9;                                            \
-            T t[4][3];                                                                   \
-            for (int s = 0; s < 3; s++) {                                                \
-                t[0][s] = g[s];                                                          \
-                t[1][s] = (g[s] + g[3 + s] + g[6 + s]) * (T)0.5;                         \
-                t[2][s] = (g[s] - g[3 + s] + g[6 + s]) * (T)0.5;                         \
-                t[3][s] = g[6 + s];                                                      \
-            }                                                                            \
-            for (int i = 0; i < 4; i++) {                                                \
-                T* u = U + (4 * i) * K * C + k * C + c;                                  \
-                u[0] = t[i][0];                                                          \
-                u[K * C] = (t[i][0] + t[i][1] + t[i][2]) * (T)0.5;                       \
-                u[2 * K * C] = (t[i][0] - t[i][1] + t[i][2]) * (T)0.5;                   \
-                u[3 * K * C] = t[i][2];                                                  \
-            }                                                                            \
+    T P[PYDL_WINO_SMALL_PLANE];                                                          \
+    ptrdiff_t ty0 = t0 / tw_n, pr = 2 * (th - ty0) + 2, pc = 2 * tw_n + 2;               \
+    for (ptrdiff_t r = 0; r < pr; r++) {        /* P row r: plane row 2 ty0 - ph + r */  \
+        ptrdiff_t xr = 2 * ty0 - ph + r;                                                 \
+        T* prow = P + r * pc;                                                            \
+        for (ptrdiff_t c = 0; c < pc; c++) {    /* P column c: plane column c - pw */    \
+            ptrdiff_t xc = c - pw;                                                       \
+            prow[c] = xr >= 0 && xr < H && xc >= 0 && xc < W ? x[xr * W + xc] : (T)0;    \
         }                                                                                \
+    }                                                                                    \
+    for (ptrdiff_t q = 0; q < nt; q++) {                                                 \
+        ptrdiff_t t = t0 + q, lane = lane0 + q;                                          \
+        const T* d = P + 2 * (t / tw_n - ty0) * pc + 2 * (t % tw_n);                     \
+        T* o = dst + (lane / PYDL_NR) * ps + lane % PYDL_NR;                             \
+        T v[4][4];                                                                       \
+        for (int j = 0; j < 4; j++) {           /* B^T d: down each column */            \
+            T d0 = d[j], d1 = d[pc + j], d2 = d[2 * pc + j], d3 = d[3 * pc + j];         \
+            v[0][j] = d0 - d2; v[1][j] = d1 + d2; v[2][j] = d2 - d1; v[3][j] = d1 - d3;  \
+        }                                                                                \
+        for (int i = 0; i < 4; i++) {           /* (B^T d) B: along each row */          \
+            o[(4 * i) * xs] = v[i][0] - v[i][2];                                         \
+            o[(4 * i + 1) * xs] = v[i][1] + v[i][2];                                     \
+            o[(4 * i + 2) * xs] = v[i][2] - v[i][1];                                     \
+            o[(4 * i + 3) * xs] = v[i][1] - v[i][3];                                     \
+        }                                                                                \
+    }                                                                                    \
+}                                                                                        \
+/* pydl_wino_output_* a tile at a time, straight into the plane */                       \
+PYDL_INLINE void pydl_wino_output_small_##SUFFIX(const T* m, ptrdiff_t xs,               \
+        ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T bias, T* out, ptrdiff_t OH,        \
+        ptrdiff_t OW)                                                                    \
+{                                                                                        \
+    for (ptrdiff_t q = 0; q < nt; q++) {                                                 \
+        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 2 * (t / tw_n);                         \
+        const T* mq = m + q;                                                             \
+        T s[4], u[4];                                                                    \
+        for (int j = 0; j < 4; j++) {           /* A^T m */                              \
+            T m0 = mq[j * xs], m1 = mq[(4 + j) * xs];                                    \
+            T m2 = mq[(8 + j) * xs], m3 = mq[(12 + j) * xs];                             \
+            s[j] = m0 + m1 + m2;                                                         \
+            u[j] = m1 - m2 - m3;                                                         \
+        }                                                                                \
+        T* o = out + oh * OW + 2 * a;                                                    \
+        int right = 2 * a + 1 < OW;                                                      \
+        o[0] = (s[0] + s[1] + s[2]) + bias;                                              \
+        if (right) o[1] = (s[1] - s[2] - s[3]) + bias;                                   \
+        if (oh + 1 < OH) {                                                               \
+            o[OW] = (u[0] + u[1] + u[2]) + bias;                                         \
+            if (right) o[OW + 1] = (u[1] - u[2] - u[3]) + bias;                          \
+        }                                                                                \
+    }                                                                                    \
 }                                                                                        \
 /* Columns [c0, c0 + len) of row r of the plane x (H x W), zeros outside the plane:   \
  * x's own row where all of them lie inside it, else a copy in buf. */                \
@@ -110,6 +153,12 @@ ATTR static void pydl_wino_input_##SUFFIX##ISA(const T* x, ptrdiff_t H,         
 {                                                                                        \
     T buf[2 * PYDL_NR + 2], ev[4][PYDL_NR + 1], od[4][PYDL_NR + 1];                      \
     ptrdiff_t q = lane0, end = lane0 + nt;                                               \
+    ptrdiff_t th = (t0 + nt - 1) / tw_n + 1;   /* tile rows read: [t0 / tw_n, th) */     \
+    if ((2 * th + 2) * (2 * tw_n + 2) <= PYDL_WINO_SMALL_PLANE) {                        \
+        pydl_wino_input_small_##SUFFIX(x, H, W, ph, pw, tw_n, th, t0, nt, dst, lane0, xs,\
+                                       ps);                                              \
+        return;                                                                          \
+    }                                                                                    \
     while (q < end) {                                                                    \
         ptrdiff_t t = t0 + (q - lane0), a = t % tw_n, k;                                 \
         ptrdiff_t n = pydl_wino_run(t, end - q, tw_n, PYDL_NR - q % PYDL_NR);            \
@@ -152,6 +201,10 @@ ATTR static void pydl_wino_output_##SUFFIX##ISA(const T* m, ptrdiff_t xs,       
 {                                                                                        \
     T top[2 * PYDL_NR], bot[2 * PYDL_NR];                                                \
     ptrdiff_t q = 0;                                                                     \
+    if (tw_n <= PYDL_WINO_SMALL_ROW) {                                                   \
+        pydl_wino_output_small_##SUFFIX(m, xs, tw_n, t0, nt, bias, out, OH, OW);         \
+        return;                                                                          \
+    }                                                                                    \
     while (q < nt) {                                                                     \
         ptrdiff_t t = t0 + q, a = t % tw_n, oh = 2 * (t / tw_n), k;                      \
         ptrdiff_t n = pydl_wino_run(t, nt - q, tw_n, PYDL_NR);                           \
@@ -569,6 +622,43 @@ PYDL_SIMD_RESOLVE(pydl_wino4_output8_f)
         R[5]AT[l] = g2 / 2;                                                               \
     }
 
+#define PYDL_DEFINE_WINOGRAD2_WEIGHT(ISA, ATTR, T, SUFFIX)                                \
+/* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3), k in [k0, k1):  \
+ * PYDL_WINO_WB channels at a time as vector lanes (the scalar loop took a tenth of a   \
+ * 32->64 forward pass on 4x4 planes), in T, the scalar loop's operations in its order. */\
+ATTR static void pydl_wino_weight_##SUFFIX##ISA(const T* w, ptrdiff_t K, ptrdiff_t C,   \
+        ptrdiff_t k0, ptrdiff_t k1, T* U)                                                \
+{                                                                                        \
+    T g[9][PYDL_WINO_WB], t[4][3][PYDL_WINO_WB], u[4][PYDL_WINO_WB];                     \
+    for (ptrdiff_t k = k0; k < k1; k++)                                                  \
+        for (ptrdiff_t c0 = 0; c0 < C; c0 += PYDL_WINO_WB) {                             \
+            ptrdiff_t nb = C - c0 < PYDL_WINO_WB ? C - c0 : PYDL_WINO_WB;                \
+            const T* wk = w + (k * C + c0) * 9;                                          \
+            for (int l = 0; l < PYDL_WINO_WB; l++)                                       \
+                for (int e = 0; e < 9; e++)                                              \
+                    g[e][l] = l < nb ? wk[9 * l + e] : (T)0;                             \
+            for (int s = 0; s < 3; s++)         /* G g: down each column */              \
+                for (int l = 0; l < PYDL_WINO_WB; l++) {                                 \
+                    t[0][s][l] = g[s][l];                                                \
+                    t[1][s][l] = (g[s][l] + g[3 + s][l] + g[6 + s][l]) * (T)0.5;         \
+                    t[2][s][l] = (g[s][l] - g[3 + s][l] + g[6 + s][l]) * (T)0.5;         \
+                    t[3][s][l] = g[6 + s][l];                                            \
+                }                                                                        \
+            for (int i = 0; i < 4; i++) {       /* (G g) G^T: along each row */          \
+                for (int l = 0; l < PYDL_WINO_WB; l++) {                                 \
+                    u[0][l] = t[i][0][l];                                                \
+                    u[1][l] = (t[i][0][l] + t[i][1][l] + t[i][2][l]) * (T)0.5;           \
+                    u[2][l] = (t[i][0][l] - t[i][1][l] + t[i][2][l]) * (T)0.5;           \
+                    u[3][l] = t[i][2][l];                                                \
+                }                                                                        \
+                for (int j = 0; j < 4; j++) {                                            \
+                    T* dst = U + (4 * i + j) * K * C + k * C + c0;                       \
+                    for (ptrdiff_t l = 0; l < nb; l++) dst[l] = u[j][l];                 \
+                }                                                                        \
+            }                                                                            \
+        }                                                                                \
+}
+
 #define PYDL_DEFINE_WINOGRAD4_WEIGHT(ISA, ATTR, T, SUFFIX)                                \
 /* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3), filters k in    \
  * [k0, k1): PYDL_WINO_WB channels at a time as lanes (the scalar loop's 54 divisions  \
@@ -753,6 +843,9 @@ PYDL_DEFINE_WINOGRAD(float, f)
 PYDL_DEFINE_WINOGRAD(double, d)
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD_SPANS, float, f)
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD_SPANS, double, d)
+PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD2_WEIGHT, float, f)
+PYDL_DEFINE_WINOGRAD2_WEIGHT(, , double, d)
+PYDL_SIMD_RESOLVE(pydl_wino_weight_f)
 PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD4_WEIGHT, float, f)
 PYDL_DEFINE_WINOGRAD4_WEIGHT(, , double, d)
 PYDL_SIMD_RESOLVE(pydl_wino4_weight_f)
