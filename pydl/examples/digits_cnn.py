@@ -10,7 +10,11 @@ momentum, weight decay, a cosine learning-rate decay and random one-pixel shifts
 training images, written out step by step::
 
     logits = model(x); loss = criterion(logits, y)
-    model.backward(criterion.backward()); optimizer.step(); optimizer.zero_grad()
+    model.backward(criterion.backward(), need_input_grad=False)
+    optimizer.step(); optimizer.zero_grad()
+
+(``need_input_grad=False``: the images need no gradient, so the first convolution
+skips it, as PyTorch does for an input that does not require grad.)
 
 Run: ``python -m pydl.examples.digits_cnn`` (needs scikit-learn). Seeded runs are
 bitwise reproducible at any thread count.
@@ -89,7 +93,7 @@ def train(epochs=40, batch_size=32, lr=0.05, seed=0, augment=True, verbose=True)
             if augment:
                 x = random_shift(x, max_shift=1, generator=rng)
             loss = criterion(model(x), y_train[idx])
-            model.backward(criterion.backward())
+            model.backward(criterion.backward(), need_input_grad=False)
             optimizer.step()
             optimizer.zero_grad()
             epoch_loss += loss * len(idx)

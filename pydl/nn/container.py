@@ -1,6 +1,8 @@
 """Containers: Sequential, ModuleList and Concat (parallel branches)."""
 
 from collections import OrderedDict
+import inspect
+import weakref
 
 from ..autograd.ops import concatenate
 from ..autograd.tensor import Tensor
@@ -10,6 +12,48 @@ import numpy as np
 
 __all__ = ["Sequential", "ModuleList", "Concat"]
 
+# backward function -> whether it takes ``need_input_grad`` by keyword (weak keys: a
+# class defined at run time, and its functions, can still go away)
+_takes_flag = weakref.WeakKeyDictionary()
+
+
+def accepts_need_input_grad(module):
+    """Whether ``module.backward`` takes the keyword ``need_input_grad``.
+
+    The layers that can skip their input gradient (Conv1d/2d/3d, ConvTranspose1d/2d/3d,
+    Linear, Sequential, Concat) declare ``backward(grad_output, *,
+    need_input_grad=True)``; a user module whose backward has that keyword joins in,
+    one whose backward takes only ``grad_output`` (a subclass of Conv2d that overrides
+    it, say) is called as before.
+    """
+    bwd = module.backward
+    func = getattr(bwd, "__func__", bwd)
+    try:
+        return _takes_flag[func]
+    except (KeyError, TypeError):   # not seen yet, or not weakly referable
+        pass
+    try:
+        param = inspect.signature(func).parameters.get("need_input_grad")
+    except (TypeError, ValueError):  # no signature to read (a builtin, say)
+        param = None
+    takes = param is not None and param.kind in (param.KEYWORD_ONLY,
+                                                 param.POSITIONAL_OR_KEYWORD)
+    try:
+        _takes_flag[func] = takes
+    except TypeError:
+        pass
+    return takes
+
+
+def backward_without_input_grad(module, grad_output):
+    """``module.backward(grad_output)`` when the gradient it returns is not wanted:
+    with ``need_input_grad=False`` where the module's backward takes it. Returns None.
+    """
+    if accepts_need_input_grad(module):
+        module.backward(grad_output, need_input_grad=False)
+    else:
+        module.backward(grad_output)
+
 
 class Sequential(Module):
     """Modules applied in order; backward runs them in reverse.
@@ -17,6 +61,15 @@ class Sequential(Module):
     ``Sequential(a, b, c)`` names its children ``"0"``, ``"1"``, ``"2"`` (so state_dict
     keys are ``"0.weight"``, ... as in PyTorch); ``Sequential(OrderedDict(...))``
     uses the given names.
+
+    A training step on the explicit path::
+
+        loss = criterion(model(x), y)
+        model.backward(criterion.backward(), need_input_grad=False)
+        optimizer.step()
+
+    ``need_input_grad=False`` is what PyTorch does for an input that does not require
+    grad: the first layer skips the gradient with respect to the data.
     """
 
     def __init__(self, *modules):
@@ -33,10 +86,39 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def backward(self, grad_output):
-        for m in reversed(list(self._modules.values())):
+    def backward(self, grad_output, *, need_input_grad=True):
+        """Backpropagate ``grad_output`` through the modules in reverse order.
+
+        Each module adds its parameters' gradients into their ``.grad``.
+
+        Parameters
+        ----------
+        grad_output : ndarray
+            Gradient of the loss with respect to this Sequential's output.
+        need_input_grad : bool, keyword-only, default True
+            False when the gradient with respect to the input is not wanted (the input
+            is data, as in a training step; PyTorch skips it for an input that does not
+            require grad). The first module then skips computing it if its backward
+            takes ``need_input_grad`` too (Conv1d/2d/3d, ConvTranspose1d/2d/3d, Linear,
+            Sequential, Concat, or a user module whose backward declares the keyword);
+            any other first module computes it as before and it is dropped. Parameter
+            gradients are the same either way, bit for bit.
+
+        Returns
+        -------
+        grad_input : ndarray or None
+            Gradient with respect to the input; None when ``need_input_grad`` is False.
+        """
+        modules = list(self._modules.values())
+        if need_input_grad:
+            for m in reversed(modules):
+                grad_output = m.backward(grad_output)
+            return grad_output
+        if not modules:
+            return None
+        for m in reversed(modules[1:]):
             grad_output = m.backward(grad_output)
-        return grad_output
+        return backward_without_input_grad(modules[0], grad_output)
 
     def append(self, module):
         self.add_module(str(len(self._modules)), module)
@@ -133,13 +215,20 @@ class Concat(Module):
         self.save_for_backward(sizes=np.array([o.shape[axis] for o in outs]))
         return np.concatenate(outs, axis=axis)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, need_input_grad=True):
+        """Gradients of the branches; returns the sum of their input gradients, or
+        None with ``need_input_grad=False`` (then each branch that can skips its input
+        gradient, see :meth:`Sequential.backward`)."""
         sizes = self.saved()["sizes"]
         axis = self.dim % grad_output.ndim
         if grad_output.shape[axis] != sizes.sum():
             raise ValueError(f"grad_output has size {grad_output.shape[axis]} along dim "
                              f"{self.dim}, the output had {int(sizes.sum())}")
         pieces = np.split(grad_output, np.cumsum(sizes)[:-1], axis=axis)
+        if not need_input_grad:
+            for m, g in zip(self._modules.values(), pieces):
+                backward_without_input_grad(m, np.ascontiguousarray(g))
+            return None
         grad_input = None
         for m, g in zip(self._modules.values(), pieces):
             gi = m.backward(np.ascontiguousarray(g))

@@ -150,19 +150,38 @@ class _Conv(_ConvNd):
             self.save_for_backward(x=x)
         return y
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, need_input_grad=True):
+        """Add the weight and bias gradients into their ``.grad``; return the input's.
+
+        Parameters
+        ----------
+        grad_output : ndarray
+            Gradient of the loss with respect to the forward output.
+        need_input_grad : bool, keyword-only, default True
+            False skips the input gradient (a first layer on data: PyTorch skips it
+            for an input that does not require grad); the weight and bias gradients
+            are the same, bit for bit. See :meth:`pydl.nn.Sequential.backward`.
+
+        Returns
+        -------
+        grad_input : ndarray, the input's shape, or None when not needed
+        """
         x = self.saved()["x"]
         params = self._parameters
         weight, bias = params["weight"], params["bias"]
         need_w = weight.requires_grad
         need_b = bias is not None and bias.requires_grad
+        need_x = bool(need_input_grad)
+        if not (need_x or need_w or need_b):
+            return None
         if type(x) is np.ndarray:    # the explicit path: the op itself, positionally
             gx, gw, gb = conv_backward_arrays(self._nd, grad_output, x, weight.data,
                                               self.stride, self.padding, self.dilation,
-                                              self.groups, True, need_w, need_b)
+                                              self.groups, need_x, need_w, need_b)
         else:
             gx, gw, gb = type(self)._backward_op(grad_output, x, weight.data, self.stride,
                                                  self.padding, self.dilation, self.groups,
+                                                 need_input_grad=need_x,
                                                  need_weight_grad=need_w,
                                                  need_bias_grad=need_b)
         if need_w:
@@ -218,12 +237,19 @@ class _ConvTranspose(_ConvNd):
         self.save_for_backward(x=x, output_padding=output_padding)
         return y
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, need_input_grad=True):
+        """Add the weight and bias gradients into their ``.grad``; return the input's
+        (None with ``need_input_grad=False``, as for :meth:`Conv2d.backward`)."""
         saved = self.saved()
+        needs = self._needs()
+        if not (need_input_grad or needs["need_weight_grad"] or needs["need_bias_grad"]):
+            return None
         gx, gw, gb = type(self)._backward_op(grad_output, saved["x"], self.weight.data,
                                              self.stride, self.padding,
                                              saved["output_padding"], self.groups,
-                                             self.dilation, **self._needs())
+                                             self.dilation,
+                                             need_input_grad=bool(need_input_grad),
+                                             **needs)
         self._accumulate(gw, gb)
         return gx
 

@@ -76,13 +76,31 @@ class Linear(Module):
             self.save_for_backward(x=x)
         return y
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, need_input_grad=True):
+        """Add the weight and bias gradients into their ``.grad``; return the input's.
+
+        Parameters
+        ----------
+        grad_output : ndarray, shape (*, out_features)
+        need_input_grad : bool, keyword-only, default True
+            False skips the input gradient (a first layer on data); the weight and
+            bias gradients are the same, bit for bit. See
+            :meth:`pydl.nn.Sequential.backward`.
+
+        Returns
+        -------
+        grad_input : ndarray, shape (*, in_features), or None when not needed
+        """
         x = self.saved()["x"]
         params = self._parameters
         weight, bias = params["weight"], params["bias"]
+        need_w = weight.requires_grad
         has_bias = bias is not None and bias.requires_grad
+        if not (need_input_grad or need_w or has_bias):
+            return None
         gx, gw, gb = F.linear_backward(grad_output, x, weight.data,
-                                       need_weight_grad=weight.requires_grad,
+                                       need_input_grad=bool(need_input_grad),
+                                       need_weight_grad=need_w,
                                        need_bias_grad=has_bias)
         weight.accumulate_grad(gw)
         if has_bias:

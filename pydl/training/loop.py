@@ -21,6 +21,7 @@ from ..functional._validation import check_real
 from ..nn import utils as _nn_utils
 from ..nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from ..nn.batchnorm import _BatchNorm
+from ..nn.container import backward_without_input_grad
 from ..nn.module import Module, eval_in_this_thread
 from . import data_parallel as _dp
 from .callbacks import CallbackList, _check_callbacks
@@ -411,7 +412,8 @@ def _train_step(model, criterion, optimizer, xb, yb, *, parameters, reg_entries=
     if model._explicit():
         out = model(xb)
         batch_loss = float(criterion(out, yb))
-        model.backward(criterion.backward())
+        # the input gradient is never used here: skipped where the model can
+        backward_without_input_grad(model, criterion.backward())
     else:
         # A model that defines only forward: the autograd tape differentiates it.
         out = model(Tensor(xb))
