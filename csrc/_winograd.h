@@ -74,28 +74,39 @@ PYDL_INLINE void pydl_wino_input_small_##SUFFIX(const T* x, ptrdiff_t H, ptrdiff
         }                                                                                \
     }                                                                                    \
 }                                                                                        \
-/* pydl_wino_output_* a tile at a time, straight into the plane */                       \
+/* pydl_wino_output_* on short rows: A^T m A for up to NR tiles as vector lanes (m's   \
+ * lanes are contiguous), then each tile's 2x2 outputs stored into the plane */         \
 PYDL_INLINE void pydl_wino_output_small_##SUFFIX(const T* m, ptrdiff_t xs,               \
         ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, T bias, T* out, ptrdiff_t OH,        \
         ptrdiff_t OW)                                                                    \
 {                                                                                        \
-    for (ptrdiff_t q = 0; q < nt; q++) {                                                 \
-        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 2 * (t / tw_n);                         \
-        const T* mq = m + q;                                                             \
-        T s[4], u[4];                                                                    \
-        for (int j = 0; j < 4; j++) {           /* A^T m */                              \
-            T m0 = mq[j * xs], m1 = mq[(4 + j) * xs];                                    \
-            T m2 = mq[(8 + j) * xs], m3 = mq[(12 + j) * xs];                             \
-            s[j] = m0 + m1 + m2;                                                         \
-            u[j] = m1 - m2 - m3;                                                         \
+    T y[4][PYDL_NR];                                                                     \
+    for (ptrdiff_t q0 = 0; q0 < nt; q0 += PYDL_NR) {                                     \
+        ptrdiff_t n = nt - q0 < PYDL_NR ? nt - q0 : PYDL_NR, k;                          \
+        const T* mq = m + q0;                                                            \
+        for (k = 0; k < n; k++) {                                                        \
+            T s[4], u[4];                                                                \
+            for (int j = 0; j < 4; j++) {       /* A^T m */                              \
+                T m0 = mq[j * xs + k], m1 = mq[(4 + j) * xs + k];                        \
+                T m2 = mq[(8 + j) * xs + k], m3 = mq[(12 + j) * xs + k];                 \
+                s[j] = m0 + m1 + m2;                                                     \
+                u[j] = m1 - m2 - m3;                                                     \
+            }                                                                            \
+            y[0][k] = (s[0] + s[1] + s[2]) + bias;                                       \
+            y[1][k] = (s[1] - s[2] - s[3]) + bias;                                       \
+            y[2][k] = (u[0] + u[1] + u[2]) + bias;                                       \
+            y[3][k] = (u[1] - u[2] - u[3]) + bias;                                       \
         }                                                                                \
-        T* o = out + oh * OW + 2 * a;                                                    \
-        int right = 2 * a + 1 < OW;                                                      \
-        o[0] = (s[0] + s[1] + s[2]) + bias;                                              \
-        if (right) o[1] = (s[1] - s[2] - s[3]) + bias;                                   \
-        if (oh + 1 < OH) {                                                               \
-            o[OW] = (u[0] + u[1] + u[2]) + bias;                                         \
-            if (right) o[OW + 1] = (u[1] - u[2] - u[3]) + bias;                          \
+        for (k = 0; k < n; k++) {                                                        \
+            ptrdiff_t t = t0 + q0 + k, a = t % tw_n, oh = 2 * (t / tw_n);                \
+            T* o = out + oh * OW + 2 * a;                                                \
+            int right = 2 * a + 1 < OW;                                                  \
+            o[0] = y[0][k];                                                              \
+            if (right) o[1] = y[1][k];                                                   \
+            if (oh + 1 < OH) {                                                           \
+                o[OW] = y[2][k];                                                         \
+                if (right) o[OW + 1] = y[3][k];                                          \
+            }                                                                            \
         }                                                                                \
     }                                                                                    \
 }                                                                                        \
