@@ -107,6 +107,24 @@ cdef extern from *:
     void pydl_max_update_d(double v, int64_t i, double* best, int64_t* best_i) noexcept nogil
 
 
+cdef extern from "_maxpool.h" nogil:
+    void pydl_max2x2_fast_f(const float* x, float* out, int64_t* idx, int64_t r0,
+                            int64_t r1, int64_t OH, int64_t OW, int64_t W, int64_t plane_in)
+    void pydl_max2x2_d(const double* x, double* out, int64_t* idx, int64_t r0, int64_t r1,
+                       int64_t OH, int64_t OW, int64_t W, int64_t plane_in)
+
+
+cdef bint _is_2x2(const int64_t[::1] lo, const int64_t[::1] hi, int64_t step) noexcept nogil:
+    """Whether the windows along one axis are [2o, 2o + 2) for every o, whole."""
+    cdef Py_ssize_t o
+    if step != 1:
+        return False
+    for o in range(lo.shape[0]):
+        if lo[o] != 2 * o or hi[o] != 2 * o + 2:
+            return False
+    return True
+
+
 cdef inline void _max_update(floating v, int64_t i, floating* best,
                              int64_t* best_i) noexcept nogil:
     if floating is float:
@@ -174,7 +192,28 @@ def max_pool_forward(const floating[:, ::1] x,          # IN  (P, D*H*W)
     cdef Py_ssize_t OW = lo_w.shape[0], rows = P * OD * OH, r
     cdef Row at
     cdef Span sp = _span(a_w, b_w, k_w, off_w, stride_w, step_w)
+    cdef int nt
+    cdef Py_ssize_t chunk, r0, r1
     if rows == 0 or OW == 0:
+        return
+    if (D == 1 and OD == 1 and lo_d[0] == 0 and hi_d[0] == 1 and _is_2x2(lo_h, hi_h, step_h)
+            and _is_2x2(lo_w, hi_w, step_w)):
+        # 2x2 windows, stride 2, no padding: the branch-free kernel of _maxpool.h, over
+        # contiguous blocks of output rows (one block per thread: the rows of a block
+        # share nothing, so any split gives the same bits)
+        nt = threads_for(rows * OW, n_threads)
+        chunk = (rows + nt - 1) // nt
+        with nogil:
+            for r in prange(nt, num_threads=nt, schedule='static'):
+                r0 = r * chunk
+                r1 = min(r0 + chunk, rows)
+                if r0 < r1:
+                    if floating is float:
+                        pydl_max2x2_fast_f(&x[0, 0], &out[0, 0], &indices[0, 0], r0, r1,
+                                           OH, OW, W, H * W)
+                    else:
+                        pydl_max2x2_d(&x[0, 0], &out[0, 0], &indices[0, 0], r0, r1, OH, OW,
+                                      W, H * W)
         return
     with nogil:
         for r in prange(rows, num_threads=threads_for(rows * OW, n_threads),

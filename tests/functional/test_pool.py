@@ -289,3 +289,54 @@ def test_bad_input_raises(call, exc, match):
     x = np.zeros((1, 2, 8, 8), np.float32)
     with pytest.raises(exc, match=match):
         call(x)
+
+
+# ------------------------------------------------- the 2x2 stride-2 kernel's fast path
+
+def _max2x2_rule(x):
+    """The general kernel's rule on 2x2 windows, stride 2, as NumPy: start from the
+    window's first element, take each next one (row-major) when it is greater or NaN."""
+    H, W = x.shape[-2:]
+    OH, OW = H // 2, W // 2
+    xs = x[..., :2 * OH, :2 * OW]
+    base = (2 * np.arange(OH)[:, None]) * W + 2 * np.arange(OW)[None, :]
+    best = xs[..., 0::2, 0::2].copy()
+    idx = np.broadcast_to(base, best.shape).copy()
+    for c, off in ((xs[..., 0::2, 1::2], 1), (xs[..., 1::2, 0::2], W),
+                   (xs[..., 1::2, 1::2], W + 1)):
+        take = (c > best) | np.isnan(c)
+        best = np.where(take, c, best)
+        idx = np.where(take, base + off, idx)
+    return best, idx
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_max_pool_2x2_fast_path_ties_nan_signed_zero_bitwise(dt):
+    """The 2x2/2 kernel picks the same element, bits (NaN payloads, the sign of zero)
+    and index as the general rule, on data full of ties, NaNs and infinities, at odd
+    and even sizes, narrow and wide rows, and any thread count."""
+    rng = np.random.default_rng(7)
+    ui = np.uint32 if dt == np.float32 else np.uint64
+    nans = np.array([np.nan, -np.nan], dt)
+    payload = nans.copy().view(ui)
+    payload[1] |= 5                                  # a second NaN pattern
+    pool = np.concatenate([np.array([-np.inf, -1.0, -0.0, 0.0, 1.0, 2.0, np.inf], dt),
+                           payload.view(dt)])
+    # W = 4 and 8 with H even take the narrow AVX2 form where the CPU has it (row
+    # pairs two at a time for W = 4: odd counts per thread leave a tail)
+    for shape in [(2, 3, 4, 4), (3, 2, 8, 8), (3, 1, 4, 4), (1, 1, 6, 4), (5, 1, 2, 4),
+                  (1, 3, 6, 8), (1, 2, 5, 7), (2, 1, 6, 34), (1, 1, 9, 40), (4, 8, 2, 2),
+                  (1, 3, 3, 17), (2, 2, 7, 8)]:
+        x = pool[rng.integers(0, len(pool), shape)]
+        ry, ridx = _max2x2_rule(x)
+        for n in (1, 2, 3):
+            with pydl.threads(n):
+                y, idx = F.max_pool2d_forward(x, 2)
+            assert y.dtype == dt
+            assert y.tobytes() == ry.tobytes()
+            np.testing.assert_array_equal(idx, ridx)
+        nonan = np.where(np.isnan(x), dt(0.5), x)
+        y, idx = F.max_pool2d_forward(nonan, 2)
+        ry, ridx = R.max_pool2d_forward(nonan, 2)
+        np.testing.assert_array_equal(idx, ridx)
+        assert y.tobytes() == np.asarray(ry, dt).tobytes()
