@@ -211,7 +211,7 @@ def test_accepts_noncontiguous_and_readonly():
     x = randn(rng, (2, 3, 8, 10), np.float32)[:, :, :, ::2]
     x.setflags(write=False)
     y, idx = F.max_pool2d_forward(x, 2)
-    ry, ridx = R.max_pool2d_forward(np.ascontiguousarray(x), 2)
+    ry, _ = R.max_pool2d_forward(np.ascontiguousarray(x), 2)
     np.testing.assert_array_equal(y, ry)
     g = np.asfortranarray(randn(rng, y.shape, np.float32))
     assert_close(F.max_pool2d_backward(g, idx, x.shape),
