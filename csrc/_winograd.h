@@ -152,6 +152,40 @@ static void pydl_wino_grad_weight_##SUFFIX(const T* dU, ptrdiff_t K, ptrdiff_t C
 }
 
 #define PYDL_DEFINE_WINOGRAD_SPANS(ISA, ATTR, T, SUFFIX)                                 \
+/* Up to eight output channels of pydl_wino_grad_output_* on short rows (planes dy +   \
+ * l * plane into lanes dst + l, l < nch): a panel row holds the eight channels of a   \
+ * tile side by side, so each of a tile's 16 values is one 8-lane store, where a        \
+ * channel at a time stored them one by one (30% of a 16->32 weight gradient on 8x8). */\
+ATTR static void pydl_wino_grad_output8_##SUFFIX##ISA(const T* dy, ptrdiff_t plane,    \
+        int nch, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t tw_n, ptrdiff_t t0, ptrdiff_t nt, \
+        T* dst, ptrdiff_t xs)                                                            \
+{                                                                                        \
+    T r[16][8];                                                                          \
+    for (ptrdiff_t q = 0; q < nt; q++) {                                                 \
+        ptrdiff_t t = t0 + q, a = t % tw_n, oh = 2 * (t / tw_n);                         \
+        int right = 2 * a + 1 < OW, below = oh + 1 < OH;                                 \
+        for (int l = 0; l < 8; l++) {                                                    \
+            const T* y = dy + (l < nch ? l : 0) * plane + oh * OW + 2 * a;               \
+            T y00 = y[0], y01 = right ? y[1] : (T)0;                                     \
+            T y10 = below ? y[OW] : (T)0, y11 = below && right ? y[OW + 1] : (T)0;       \
+            T a0[4] = {y00, y00 + y10, y00 - y10, -y10};   /* A dy, column 0 */         \
+            T a1[4] = {y01, y01 + y11, y01 - y11, -y11};   /* and column 1 */           \
+            for (int i = 0; i < 4; i++) {       /* (A dy) A^T */                         \
+                r[4 * i][l] = a0[i];                                                     \
+                r[4 * i + 1][l] = a0[i] + a1[i];                                         \
+                r[4 * i + 2][l] = a0[i] - a1[i];                                         \
+                r[4 * i + 3][l] = -a1[i];                                                \
+            }                                                                            \
+        }                                                                                \
+        T* o = dst + q * PYDL_NR;                                                        \
+        if (nch == 8)                                                                    \
+            for (int xi = 0; xi < 16; xi++)                                              \
+                for (int l = 0; l < 8; l++) o[xi * xs + l] = r[xi][l];                   \
+        else                                                                             \
+            for (int xi = 0; xi < 16; xi++)                                              \
+                for (int l = 0; l < nch; l++) o[xi * xs + l] = r[xi][l];                 \
+    }                                                                                    \
+}                                                                                        \
 /* V of tiles [t0, t0 + nt) of one channel plane x (H x W, low padding ph, pw; tw_n     \
  * tiles per row): value xi of the q-th tile goes to                                   \
  * dst[xi * xs + (q / NR) * ps + q % NR] (ps: the panel stride, C * NR). Runs of up to \
@@ -865,12 +899,14 @@ PYDL_SIMD_INSTANCES(PYDL_DEFINE_WINOGRAD4_SPANS, double, d)
 PYDL_SIMD_RESOLVE(pydl_wino_input_f)
 PYDL_SIMD_RESOLVE(pydl_wino_output_f)
 PYDL_SIMD_RESOLVE(pydl_wino_grad_output_f)
+PYDL_SIMD_RESOLVE(pydl_wino_grad_output8_f)
 PYDL_SIMD_RESOLVE(pydl_wino4_input_f)
 PYDL_SIMD_RESOLVE(pydl_wino4_output_f)
 PYDL_SIMD_RESOLVE(pydl_wino4_grad_output_f)
 PYDL_SIMD_RESOLVE(pydl_wino_input_d)
 PYDL_SIMD_RESOLVE(pydl_wino_output_d)
 PYDL_SIMD_RESOLVE(pydl_wino_grad_output_d)
+PYDL_SIMD_RESOLVE(pydl_wino_grad_output8_d)
 PYDL_SIMD_RESOLVE(pydl_wino4_input_d)
 PYDL_SIMD_RESOLVE(pydl_wino4_output_d)
 PYDL_SIMD_RESOLVE(pydl_wino4_grad_output_d)
@@ -907,6 +943,10 @@ static inline void pydl_winograd_grad_output_##SUFFIX(int m, const T* dy,       
 {                                                                                        \
     if (m == 4) {                                                                        \
         PYDL_WINO4_GRAD_OUTPUT8_##SUFFIX(dy, plane, nch, OH, OW, tw_n, t0, nt, dst, xs); \
+        return;                                                                          \
+    }                                                                                    \
+    if (tw_n <= PYDL_WINO_SMALL_ROW) {                                                   \
+        pydl_wino_grad_output8_##SUFFIX(dy, plane, nch, OH, OW, tw_n, t0, nt, dst, xs);  \
         return;                                                                          \
     }                                                                                    \
     for (int l = 0; l < nch; l++)                                                        \
