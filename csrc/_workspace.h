@@ -70,6 +70,10 @@ static void pydl_workspace_give(void* p) {
     if (p == NULL)
         return;
     size = pydl_ws_size(p);
+    if (size > PYDL_WS_KEEP_BYTES) {    /* never kept: do not evict the idle blocks */
+        pydl_ws_release(p);
+        return;
+    }
     for (i = 0; i < PYDL_WS_SLOTS; i++) {
         if (pydl_ws_idle[i] == NULL) {
             if (empty < 0)
