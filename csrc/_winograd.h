@@ -667,6 +667,13 @@ PYDL_SIMD_RESOLVE(pydl_wino4_output8_f)
         R[5]AT[l] = g2 / 2;                                                               \
     }
 
+/* The 3x3 filters of nb <= PYDL_WINO_WB input channels (wk: the first) as lanes of G,
+ * as TYPE; lanes past nb are zeros */
+#define PYDL_WINO_LOAD_FILTERS(G, WK, NB, TYPE)                                           \
+    for (int l = 0; l < PYDL_WINO_WB; l++)                                                \
+        for (int e = 0; e < 9; e++)                                                       \
+            G[e][l] = l < (NB) ? (TYPE)(WK)[9 * l + e] : (TYPE)0;
+
 #define PYDL_DEFINE_WINOGRAD2_WEIGHT(ISA, ATTR, T, SUFFIX)                                \
 /* U[xi * K * C + k * C + c] = (G w[k, c] G^T)[xi] for w (K, C, 3, 3), k in [k0, k1):  \
  * PYDL_WINO_WB channels at a time as vector lanes (the scalar loop took a tenth of a   \
@@ -679,9 +686,7 @@ ATTR static void pydl_wino_weight_##SUFFIX##ISA(const T* w, ptrdiff_t K, ptrdiff
         for (ptrdiff_t c0 = 0; c0 < C; c0 += PYDL_WINO_WB) {                             \
             ptrdiff_t nb = C - c0 < PYDL_WINO_WB ? C - c0 : PYDL_WINO_WB;                \
             const T* wk = w + (k * C + c0) * 9;                                          \
-            for (int l = 0; l < PYDL_WINO_WB; l++)                                       \
-                for (int e = 0; e < 9; e++)                                              \
-                    g[e][l] = l < nb ? wk[9 * l + e] : (T)0;                             \
+            PYDL_WINO_LOAD_FILTERS(g, wk, nb, T)                                         \
             for (int s = 0; s < 3; s++)         /* G g: down each column */              \
                 for (int l = 0; l < PYDL_WINO_WB; l++) {                                 \
                     t[0][s][l] = g[s][l];                                                \
@@ -717,9 +722,7 @@ ATTR static void pydl_wino4_weight_##SUFFIX##ISA(const T* w, ptrdiff_t K, ptrdif
         for (ptrdiff_t c0 = 0; c0 < C; c0 += PYDL_WINO_WB) {                             \
             ptrdiff_t nb = C - c0 < PYDL_WINO_WB ? C - c0 : PYDL_WINO_WB;                \
             const T* wk = w + (k * C + c0) * 9;                                          \
-            for (int l = 0; l < PYDL_WINO_WB; l++)                                       \
-                for (int e = 0; e < 9; e++)                                              \
-                    g[e][l] = l < nb ? (double)wk[9 * l + e] : 0.0;                      \
+            PYDL_WINO_LOAD_FILTERS(g, wk, nb, double)                                    \
             for (int s = 0; s < 3; s++)         /* G g: down each column */              \
                 PYDL_WINO4_G_LANES(g[s], g[3 + s], g[6 + s], t, [s])                     \
             for (int i = 0; i < 6; i++) {       /* (G g) G^T: along each row */          \
